@@ -1,0 +1,48 @@
+# Two entry points: `make demo` and `make test`. Each sets up what it needs first
+# (system packages, the locked venv) and is fast when that is already done.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SYS_STAMP := .cache/.system-packages
+export UV_COMPILE_BYTECODE := 1
+export HF_HUB_OFFLINE := 1
+export PYANNOTE_METRICS_ENABLED := false
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test lint bench setup system-packages clean
+
+demo: setup
+	$(PY) -m pipeline.demo --out demo-out
+
+test: setup
+	$(PY) -m ruff check pipeline tests bench
+	$(PY) -m pytest -q
+
+lint: setup
+	$(PY) -m ruff check pipeline tests bench
+	$(PY) -m ruff format --check pipeline tests bench
+
+bench: setup
+	$(PY) bench/asr.py
+
+setup: system-packages $(STAMP)
+
+# ffmpeg decodes audio for whisperx and probes media; espeak-ng speaks the synthetic test videos.
+system-packages: $(SYS_STAMP)
+$(SYS_STAMP):
+	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null || ! command -v espeak-ng >/dev/null; then \
+	  echo "installing system packages: ffmpeg espeak-ng"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg espeak-ng; \
+	fi
+	@mkdir -p $(dir $@) && touch $@
+
+$(STAMP): uv.lock pyproject.toml
+	@command -v uv >/dev/null || python3 -m pip install -q uv
+	uv venv --allow-existing --python python3.11 $(VENV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) uv sync --frozen --extra dev --compile-bytecode
+	@touch $@
+
+clean:
+	rm -rf demo-out .pytest_cache

@@ -1,0 +1,3 @@
+"""ominous: timestamped, grounded training data for streaming video LLMs."""
+
+__version__ = "0.1.0"

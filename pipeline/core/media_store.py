@@ -1,0 +1,46 @@
+"""The run's media store: one file per video, named by its id, never outside the store."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from pipeline.core.sources import derived_video_id, safe_name
+from pipeline.records import MediaFile, Source
+
+
+def store_path(media_dir: Path, video_id: str, suffix: str) -> Path:
+    """A path inside media_dir for this id; ids and suffixes are slugged so none can escape."""
+    suffix = "." + safe_name(suffix.lstrip("."), max_len=8).lower() if suffix else ""
+    path = (media_dir / f"{safe_name(video_id, max_len=96)}{suffix}").resolve()
+    if path.parent != media_dir.resolve():
+        raise ValueError(f"refusing a media path outside the store: {path}")
+    return path
+
+
+def import_local(source: Source, media_dir: Path) -> MediaFile:
+    """Hard-link (or copy, across file systems) a local file into the store."""
+    src = Path(source.uri)
+    if not src.is_file():
+        raise FileNotFoundError(f"no such media file: {src}")
+    video_id = derived_video_id(src.stem, source.uri)
+    media_dir.mkdir(parents=True, exist_ok=True)
+    dest = store_path(media_dir, video_id, src.suffix)
+    if not dest.exists():
+        tmp = dest.with_name(dest.name + ".partial")
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    return MediaFile(source=source, video_id=video_id, path=str(dest), title=src.stem)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,78 @@
+"""Media probing with ffprobe: duration, rational fps, codecs and stream start offsets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from pipeline.records import Probe
+
+
+class ProbeError(ValueError):
+    """The file is not media this pipeline can use; the message says why."""
+
+
+def run_ffprobe(path: str | Path, timeout_s: float = 60.0) -> dict[str, Any]:
+    """ffprobe's JSON for a file; unreadable media raises ProbeError with ffprobe's reason."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise ProbeError(f"empty file (0 bytes): {path.name}")
+    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+           str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if proc.returncode != 0:
+        reason = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ProbeError(f"not readable as media ({reason}): {path.name}")
+    return json.loads(proc.stdout)
+
+
+def _ms(seconds: Any) -> int | None:
+    if seconds in (None, "N/A"):
+        return None
+    return round(float(seconds) * 1000)
+
+
+def _rational(text: str | None) -> Fraction | None:
+    if not text or text in ("0/0", "N/A"):
+        return None
+    num, _, den = text.partition("/")
+    value = Fraction(int(num), int(den or 1))
+    return value if value > 0 else None
+
+
+def parse_probe(info: dict[str, Any], require_audio: bool = True) -> Probe:
+    """Turn ffprobe JSON into a Probe; missing streams or duration raise ProbeError."""
+    streams = info.get("streams", [])
+    fmt = info.get("format", {})
+    video = next((s for s in streams if s.get("codec_type") == "video"
+                  and not s.get("disposition", {}).get("attached_pic")), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None:
+        raise ProbeError("no video stream (audio-only or not a video file)")
+    if audio is None and require_audio:
+        raise ProbeError("no audio stream: there is no speech to transcribe")
+    duration_ms = _ms(fmt.get("duration")) or _ms(video.get("duration"))
+    if not duration_ms or duration_ms <= 0:
+        raise ProbeError("duration unknown or zero (truncated or damaged file)")
+    fps = _rational(video.get("avg_frame_rate")) or _rational(video.get("r_frame_rate"))
+    return Probe(
+        duration_ms=duration_ms,
+        size_bytes=int(fmt.get("size", 0) or 0),
+        video_codec=video.get("codec_name"),
+        audio_codec=audio.get("codec_name") if audio else None,
+        fps_num=fps.numerator if fps else None,
+        fps_den=fps.denominator if fps else None,
+        width=video.get("width"),
+        height=video.get("height"),
+        audio_sample_rate=int(audio["sample_rate"]) if audio and audio.get("sample_rate") else None,
+        video_start_ms=_ms(video.get("start_time")),
+        audio_start_ms=_ms(audio.get("start_time")) if audio else None,
+    )
+
+
+def probe(path: str | Path, require_audio: bool = True) -> Probe:
+    return parse_probe(run_ffprobe(path), require_audio=require_audio)

@@ -1,0 +1,80 @@
+"""Records to table rows: the only place that knows the column names of each table."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from pipeline.records import AnnotatedVideo, Failure, RunContext, Sentence, Video
+
+_PROVENANCE_KEYS = ("asr_model", "asr_backend", "word_timing", "segmenter", "caption_model",
+                    "prompt_id", "prompt_hash", "clip_model", "seed")
+
+
+def provenance(ctx: RunContext, **models: Any) -> dict[str, Any]:
+    unknown = models.keys() - set(_PROVENANCE_KEYS)
+    if unknown:
+        raise ValueError(f"unknown provenance keys: {sorted(unknown)}")
+    row: dict[str, Any] = dict.fromkeys(_PROVENANCE_KEYS)
+    row.update(pipeline_version=ctx.pipeline_version, run_id=ctx.run_id,
+               config_hash=ctx.config_hash, **models)
+    return row
+
+
+def sentence_id(video_id: str, index: int) -> str:
+    return f"{video_id}:s{index}"
+
+
+def _asr_provenance(ann: AnnotatedVideo, ctx: RunContext) -> dict[str, Any]:
+    t = ann.transcript
+    return provenance(ctx, asr_model=t.asr_model, asr_backend=t.asr_backend,
+                      word_timing=t.word_timing, segmenter=ann.segmenter)
+
+
+def video_row(ann: AnnotatedVideo, ctx: RunContext) -> dict[str, Any]:
+    video: Video = ann.transcript.video
+    m, p = video.media, video.probe
+    return {
+        "video_id": m.video_id, "source_uri": m.source.uri, "url": m.url,
+        "extractor": m.extractor, "keywords": list(m.source.keywords), "title": m.title,
+        "channel_id": m.channel_id, "channel": m.channel, "license": m.license,
+        "upload_date": m.upload_date, "duration_ms": p.duration_ms, "fps_num": p.fps_num,
+        "fps_den": p.fps_den, "width": p.width, "height": p.height,
+        "video_codec": p.video_codec, "audio_codec": p.audio_codec,
+        "audio_sample_rate": p.audio_sample_rate, "video_start_ms": p.video_start_ms,
+        "audio_offset_ms": p.audio_offset_ms, "size_bytes": p.size_bytes, "media_uri": m.path,
+        "sha256": video.sha256, "language": m.language or ann.transcript.language,
+        "split": video.split, "speech_ms": ann.transcript.speech_ms,
+        "provenance": _asr_provenance(ann, ctx),
+    }
+
+
+def _sentence_row(s: Sentence, ann: AnnotatedVideo, prov: dict[str, Any]) -> dict[str, Any]:
+    video_id = ann.transcript.video.video_id
+    scores = [w.score for w in s.words if w.score is not None]
+    return {
+        "sentence_id": sentence_id(video_id, s.index), "video_id": video_id, "index": s.index,
+        "start_ms": s.start_ms, "end_ms": s.end_ms, "text": s.text, "speaker": None,
+        "words": [{"text": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms, "score": w.score,
+                   "interpolated": w.interpolated} for w in s.words],
+        "word_score_mean": sum(scores) / len(scores) if scores else None,
+        "interpolated_fraction": sum(w.interpolated for w in s.words) / len(s.words),
+        "split": ann.transcript.video.split, "provenance": prov,
+    }
+
+
+def sentence_rows(ann: AnnotatedVideo, ctx: RunContext) -> list[dict[str, Any]]:
+    prov = _asr_provenance(ann, ctx)
+    return [_sentence_row(s, ann, prov) for s in ann.sentences]
+
+
+def failure_row(f: Failure, ctx: RunContext, now_ms: int | None = None) -> dict[str, Any]:
+    key = f"{ctx.run_id}|{f.stage}|{f.source_uri}|{f.attempt}"
+    return {
+        "failure_id": hashlib.sha1(key.encode("utf-8")).hexdigest()[:16],
+        "run_id": ctx.run_id, "stage": f.stage, "source_uri": f.source_uri,
+        "video_id": f.video_id, "error_type": f.error_type, "message": f.message,
+        "traceback": f.traceback, "attempt": f.attempt,
+        "failed_at_ms": now_ms if now_ms is not None else int(time.time() * 1000),
+    }

@@ -1,0 +1,68 @@
+"""Inputs of a run: URL lists and media folders, turned into Sources with stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from pipeline.records import Source
+
+MEDIA_SUFFIXES = frozenset(
+    {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".flv",
+     ".m4a", ".mp3", ".wav", ".ogg", ".opus", ".flac", ".aac"}
+)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+class SourceError(ValueError):
+    """The run's input list itself is unusable (not one element of it)."""
+
+
+def read_url_list(path: str | Path) -> list[Source]:
+    """One URL per line; blank lines and `#` comments are skipped, duplicates kept once."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"URL list {path} does not exist")
+    seen: dict[str, Source] = {}
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not _URL.match(line):
+            raise SourceError(f"{path}:{lineno}: not a URL: {line!r}")
+        seen.setdefault(line, Source(uri=line, kind="url"))
+    return list(seen.values())
+
+
+def list_media_dir(path: str | Path) -> list[Source]:
+    """Every file with a media suffix below `path`, in a stable order."""
+    root = Path(path)
+    if not root.is_dir():
+        raise SourceError(f"media folder {root} does not exist")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
+    return [Source(uri=str(p.resolve()), kind="file") for p in files]
+
+
+def safe_name(text: str, max_len: int = 48) -> str:
+    """A file-name-safe slug: no path separators, dots, quotes or shell metacharacters."""
+    slug = _UNSAFE.sub("_", text).strip("_")
+    return slug[:max_len] or "video"
+
+
+def short_hash(text: str, n: int = 10) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:n]
+
+
+def derived_video_id(stem: str, uri: str) -> str:
+    """Id for a video that has no platform id: readable stem plus a hash of where it came from."""
+    return f"{safe_name(stem)}-{short_hash(uri)}"
+
+
+def youtube_id(extractor: str | None, platform_id: str | None) -> str | None:
+    """YouTube's own id where the extractor is YouTube's; ids are [A-Za-z0-9_-]{11}."""
+    is_youtube = bool(extractor) and extractor.lower().startswith("youtube")
+    if is_youtube and platform_id and re.fullmatch(r"[A-Za-z0-9_-]{11}", platform_id):
+        return platform_id
+    return None

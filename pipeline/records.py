@@ -1,0 +1,146 @@
+"""Typed, immutable records that flow between stages (never untyped dicts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+SourceKind = Literal["url", "file"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input the run was given: a URL for yt-dlp or a local media file."""
+
+    uri: str
+    kind: SourceKind
+    attempt: int = 1
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A source after acquisition: its bytes sit in the media store."""
+
+    source: Source
+    video_id: str
+    path: str
+    url: str | None = None
+    extractor: str = "local"
+    title: str | None = None
+    channel_id: str | None = None
+    channel: str | None = None
+    license: str | None = None
+    upload_date: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ffprobe says about a media file; times in ms."""
+
+    duration_ms: int
+    size_bytes: int
+    video_codec: str | None
+    audio_codec: str | None
+    fps_num: int | None
+    fps_den: int | None
+    width: int | None
+    height: int | None
+    audio_sample_rate: int | None
+    video_start_ms: int | None
+    audio_start_ms: int | None
+
+    @property
+    def audio_offset_ms(self) -> int:
+        """ASR time 0 is the first audio sample; the timeline's zero is the first video frame."""
+        if self.audio_start_ms is None or self.video_start_ms is None:
+            return 0
+        return self.audio_start_ms - self.video_start_ms
+
+
+@dataclass(frozen=True)
+class Video:
+    """A probed video in the media store, ready for the model stages."""
+
+    media: MediaFile
+    probe: Probe
+    sha256: str
+    split: str
+
+    @property
+    def video_id(self) -> str:
+        return self.media.video_id
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start_ms: int
+    end_ms: int
+    score: float | None
+    interpolated: bool = False
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """Words on the video's timeline, plus how they were obtained."""
+
+    video: Video
+    words: tuple[Word, ...]
+    language: str
+    speech_ms: int
+    asr_model: str
+    asr_backend: str
+    word_timing: str
+
+
+@dataclass(frozen=True)
+class Sentence:
+    index: int
+    words: tuple[Word, ...]
+
+    @property
+    def start_ms(self) -> int:
+        return self.words[0].start_ms
+
+    @property
+    def end_ms(self) -> int:
+        return max(w.end_ms for w in self.words)
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+@dataclass(frozen=True)
+class AnnotatedVideo:
+    """The end of the annotate phase for one video: everything its table rows need."""
+
+    transcript: Transcript
+    sentences: tuple[Sentence, ...]
+    segmenter: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    stage: str
+    source_uri: str
+    video_id: str | None
+    error_type: str
+    message: str
+    traceback: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Run-level facts every row's provenance repeats."""
+
+    run_id: str
+    config_hash: str
+    pipeline_version: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def with_extra(self, **kv: str) -> RunContext:
+        return replace(self, extra={**self.extra, **kv})

@@ -1,0 +1,60 @@
+"""AcquireVideos: sources (URLs, local files) -> probed videos in the media store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import apache_beam as beam
+
+from pipeline import metrics
+from pipeline.core import media_store, probe, ytdlp
+from pipeline.core.splits import assign_split
+from pipeline.records import MediaFile, Source, Video
+from pipeline.stages.failures import apply_stage
+
+
+class _Fetch(beam.DoFn):
+    def __init__(self, media_dir: str, config: ytdlp.DownloadConfig) -> None:
+        self._media_dir = media_dir
+        self._config = config
+
+    def process(self, source: Source) -> Iterator[MediaFile]:
+        media_dir = Path(self._media_dir)
+        media_dir.mkdir(parents=True, exist_ok=True)
+        if source.kind == "file":
+            yield media_store.import_local(source, media_dir)
+        else:
+            yield ytdlp.download(source, media_dir, self._config)
+        metrics.counter(metrics.VIDEOS_ACQUIRED).inc()
+
+
+class _Probe(beam.DoFn):
+    def __init__(self, val_fraction: float, test_fraction: float) -> None:
+        self._val = val_fraction
+        self._test = test_fraction
+
+    def process(self, media: MediaFile) -> Iterator[Video]:
+        info = probe.probe(media.path)
+        metrics.counter(metrics.VIDEOS_PROBED).inc()
+        metrics.counter(metrics.AUDIO_MS).inc(info.duration_ms)
+        yield Video(media=media, probe=info, sha256=media_store.sha256_file(media.path),
+                    split=assign_split(media.video_id, self._val, self._test))
+
+
+class AcquireVideos(beam.PTransform):
+    """Download or import each source, then probe it; both steps send failures aside."""
+
+    def __init__(self, media_dir: str, download: ytdlp.DownloadConfig,
+                 val_fraction: float = 0.05, test_fraction: float = 0.05) -> None:
+        super().__init__()
+        self._media_dir = media_dir
+        self._download = download
+        self._split = (val_fraction, test_fraction)
+
+    def expand(self, sources: beam.PCollection[Source]):
+        fetched, fetch_failed = apply_stage(
+            sources | "Spread" >> beam.Reshuffle(), "download",
+            _Fetch(self._media_dir, self._download))
+        videos, probe_failed = apply_stage(fetched, "probe", _Probe(*self._split))
+        return videos, (fetch_failed, probe_failed) | "Failures" >> beam.Flatten()

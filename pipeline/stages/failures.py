@@ -1,0 +1,45 @@
+"""Dead letters from every stage become Failure records for the failures table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apache_beam as beam
+
+from pipeline import metrics
+from pipeline.records import AnnotatedVideo, Failure, MediaFile, Source, Transcript, Video
+
+
+def _identify(element: Any) -> tuple[Source, str | None]:
+    """The source (and video id, once known) of whatever element a stage failed on."""
+    if isinstance(element, Source):
+        return element, None
+    if isinstance(element, MediaFile):
+        return element.source, element.video_id
+    if isinstance(element, Video):
+        return element.media.source, element.video_id
+    if isinstance(element, Transcript | AnnotatedVideo):
+        video = element.video if isinstance(element, Transcript) else element.transcript.video
+        return video.media.source, video.video_id
+    raise TypeError(f"no source known for a failed {type(element).__name__}")
+
+
+def to_failure(dead_letter: Any, stage: str) -> Failure:
+    element, (exc_type, _exc_repr, tb_lines) = dead_letter
+    source, video_id = _identify(element)
+    # The last traceback line is "Type: message"; keep the message without the type.
+    last = tb_lines[-1].strip() if tb_lines else str(_exc_repr)
+    message = last.split(": ", 1)[1] if ": " in last else last
+    metrics.counter(metrics.FAILURES).inc()
+    metrics.counter(f"{metrics.FAILURES}_{stage}").inc()
+    return Failure(stage=stage, source_uri=source.uri, video_id=video_id,
+                   error_type=getattr(exc_type, "__name__", str(exc_type)),
+                   message=message, traceback="".join(tb_lines), attempt=source.attempt)
+
+
+def apply_stage(pcoll: beam.PCollection, stage: str, dofn: beam.DoFn
+                ) -> tuple[beam.PCollection, beam.PCollection[Failure]]:
+    """ParDo with Beam's dead-letter handling; failures keep the stage name and the reason."""
+    good, bad = pcoll | stage.capitalize() >> beam.ParDo(dofn).with_exception_handling()
+    failures = bad | f"{stage.capitalize()}Failures" >> beam.Map(to_failure, stage)
+    return good, failures

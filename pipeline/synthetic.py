@@ -1,0 +1,196 @@
+"""Synthetic test videos with known ground truth: scenes with hard cuts and spoken sentences.
+
+Shared by the tests, the demo and the benchmarks. Video comes from ffmpeg's lavfi test
+sources, speech from espeak-ng placed at chosen offsets; the truth (sentence texts and their
+audible start/end, cut times on the frame grid) is measured from what was actually written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import math
+import subprocess
+import tempfile
+import threading
+import wave
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+SPEECH_RATE = 22_050  # espeak-ng's output rate
+_SILENCE_THRESHOLD = 200  # int16 amplitude below which espeak output counts as silence
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    scenes: tuple[tuple[str, int], ...]  # (lavfi source name, duration ms)
+    lines: tuple[Line, ...] = ()
+    fps: str = "25"
+    size: str = "320x240"
+    audio: bool = True
+    audio_offset_ms: int = 0  # audio starts this much after the first video frame
+
+
+@dataclass(frozen=True)
+class TruthSentence:
+    text: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class Truth:
+    name: str
+    file: str
+    duration_ms: int
+    cuts_ms: tuple[int, ...]
+    sentences: tuple[TruthSentence, ...] = field(default=())
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> Truth:
+        doc = json.loads(path.read_text())
+        doc["cuts_ms"] = tuple(doc["cuts_ms"])
+        doc["sentences"] = tuple(TruthSentence(**s) for s in doc["sentences"])
+        return cls(**doc)
+
+
+def _speak(text: str, workdir: Path) -> np.ndarray:
+    wav = workdir / "line.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), text],
+                   check=True, capture_output=True)
+    with wave.open(str(wav)) as f:
+        if f.getframerate() != SPEECH_RATE or f.getsampwidth() != 2:
+            raise RuntimeError("unexpected espeak-ng output format")
+        return np.frombuffer(f.readframes(f.getnframes()), dtype=np.int16)
+
+
+def _audible_bounds(samples: np.ndarray) -> tuple[int, int]:
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > _SILENCE_THRESHOLD)
+    if loud.size == 0:
+        return 0, 0
+    return int(loud[0]), int(loud[-1]) + 1
+
+
+def _scene_frames(spec: Spec) -> list[int]:
+    rate = Fraction(spec.fps)
+    return [math.ceil(Fraction(ms, 1000) * rate) for _, ms in spec.scenes]
+
+
+def make_video(spec: Spec, out_dir: Path) -> Truth:
+    """Write `<name>.mp4` and `<name>.truth.json` into out_dir and return the truth."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rate = Fraction(spec.fps)
+    frames = _scene_frames(spec)
+    total_frames = sum(frames)
+    duration_ms = round(Fraction(total_frames) / rate * 1000)
+    cuts = tuple(round(Fraction(sum(frames[:i])) / rate * 1000) for i in range(1, len(frames)))
+    target = out_dir / f"{spec.name}.mp4"
+    sentences: list[TruthSentence] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        cmd = ["ffmpeg", "-nostdin", "-y", "-loglevel", "error"]
+        for (source, _), n in zip(spec.scenes, frames, strict=True):
+            cmd += ["-f", "lavfi", "-t", f"{float(n / rate):.6f}", "-i",
+                    f"{source}=size={spec.size}:rate={spec.fps}"]
+        n_scenes = len(spec.scenes)
+        chains = "".join(f"[{i}:v]format=yuv420p,setsar=1[v{i}];" for i in range(n_scenes))
+        joined = "".join(f"[v{i}]" for i in range(n_scenes))
+        graph = f"{chains}{joined}concat=n={n_scenes}:v=1:a=0[v]"
+        if spec.audio:
+            track_ms = duration_ms - spec.audio_offset_ms
+            track = np.zeros(round(track_ms * SPEECH_RATE / 1000), dtype=np.int32)
+            for line in spec.lines:
+                speech = _speak(line.text, tmpdir)
+                lo, hi = _audible_bounds(speech)
+                at = round((line.at_ms - spec.audio_offset_ms) * SPEECH_RATE / 1000)
+                end = min(at + len(speech), len(track))
+                track[at:end] += speech[: end - at]
+                sentences.append(TruthSentence(
+                    text=line.text,
+                    start_ms=line.at_ms + round(lo * 1000 / SPEECH_RATE),
+                    end_ms=line.at_ms + round(min(hi, end - at) * 1000 / SPEECH_RATE)))
+            wav = tmpdir / "track.wav"
+            with wave.open(str(wav), "wb") as f:
+                f.setnchannels(1)
+                f.setsampwidth(2)
+                f.setframerate(SPEECH_RATE)
+                f.writeframes(np.clip(track, -32768, 32767).astype(np.int16).tobytes())
+            cmd += ["-itsoffset", f"{spec.audio_offset_ms / 1000:.3f}", "-i", str(wav)]
+            cmd += ["-filter_complex", graph, "-map", "[v]", "-map", f"{n_scenes}:a",
+                    "-c:a", "aac", "-b:a", "96k"]
+        else:
+            cmd += ["-filter_complex", graph, "-map", "[v]"]
+        cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-r", spec.fps,
+                "-movflags", "+faststart", str(target)]
+        subprocess.run(cmd, check=True)
+    truth = Truth(name=spec.name, file=target.name, duration_ms=duration_ms, cuts_ms=cuts,
+                  sentences=tuple(sentences))
+    truth.save(out_dir / f"{spec.name}.truth.json")
+    return truth
+
+
+def speaking_corpus() -> tuple[Spec, ...]:
+    """Three short videos, each with three sentences and two hard cuts; plus one silent one."""
+    return (
+        Spec("kitchen", (("testsrc2", 6000), ("smptebars", 5000), ("mandelbrot", 5000)), (
+            Line("Today we are making a simple tomato soup.", 700),
+            Line("First, chop the onions into small pieces.", 5600),
+            Line("Next we add the garlic and stir it gently.", 11000))),
+        Spec("bicycle", (("rgbtestsrc", 5000), ("testsrc", 6000), ("cellauto", 5000)), (
+            Line("This old bicycle needs a little oil.", 500),
+            Line("Turn the wheel slowly while you work.", 5400),
+            Line("Now wipe the frame with a clean towel.", 11200)), fps="30000/1001"),
+        Spec("garden", (("mandelbrot", 5000), ("testsrc2", 6000), ("smptehdbars", 5000)), (
+            Line("Our young plants need water every morning.", 600),
+            Line("We dig a small hole by the garden wall.", 5800),
+            Line("Then we cover the roots with soil.", 11100)), audio_offset_ms=400),
+    )
+
+
+def silent_spec() -> Spec:
+    return Spec("quiet", (("testsrc2", 4000), ("smptebars", 4000)))
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Requests are not worth a log line each."""
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients (yt-dlp probing a URL) hang up early; that is not an error worth a trace."""
+
+
+@contextlib.contextmanager
+def serve_directory(root: Path, port: int = 0) -> Iterator[str]:
+    """Serve a folder on a loopback port for yt-dlp's generic extractor; yields the base URL.
+
+    port 0 picks a free one; a fixed port keeps URLs (and so video ids) the same across runs.
+    """
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = _QuietServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
