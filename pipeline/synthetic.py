@@ -155,7 +155,7 @@ def speaking_corpus() -> tuple[Spec, ...]:
         Spec("bicycle", (("rgbtestsrc", 5000), ("testsrc", 6000), ("cellauto", 5000)), (
             Line("This old bicycle needs a little oil.", 500),
             Line("Turn the wheel slowly while you work.", 5400),
-            Line("Now wipe the frame with a clean towel.", 11200)), fps="30000/1001"),
+            Line("Then wipe the frame with a clean towel.", 11200)), fps="30000/1001"),
         Spec("garden", (("mandelbrot", 5000), ("testsrc2", 6000), ("smptehdbars", 5000)), (
             Line("Our young plants need water every morning.", 600),
             Line("We dig a small hole by the garden wall.", 5800),

@@ -96,7 +96,9 @@ def merge_punctuation(raw: Sequence[RawWord]) -> list[RawWord]:
         text = w.text.strip()
         if not text:
             continue
-        if all(c in _APPEND for c in text) and out and not pending:
+        # A mark after a space opens (a quote before a word); one glued to a word closes.
+        opens = w.text[:1].isspace() and all(c in _PREPEND for c in text)
+        if not opens and all(c in _APPEND for c in text) and out and not pending:
             prev = out[-1]
             out[-1] = RawWord(prev.text + text, prev.start_s, prev.end_s, prev.score,
                               prev.segment_start_s, prev.segment_end_s)

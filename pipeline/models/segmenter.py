@@ -65,8 +65,7 @@ class SentenceSegmenter:
             return split_on_punctuation_and_pauses(
                 words, max_pause_ms=self.config.max_pause_ms, max_words=self.config.max_words)
         text, _ = join_words(words)
-        pieces = self._sat.split(text, threshold=self.config.threshold, strip_whitespace=False,
-                                 split_on_input_newlines=False)
+        pieces = self._sat.split(text, threshold=self.config.threshold, strip_whitespace=False)
         return sentences_from_pieces(words, pieces)
 
 

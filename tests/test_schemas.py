@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.io.schemas import TABLES, SchemaError, conform, schema_version, table_schema
+from pipeline.io.validate import validate
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_table_has_a_versioned_schema(table: str) -> None:
+    schema = table_schema(table)
+    assert schema_version(table) >= 1
+    assert schema.metadata[b"ominous.table"].decode() == table
+    time_fields = [f for f in schema if f.name.endswith("_ms")]
+    assert all(f.type in (pa.int64(), pa.list_(pa.int64())) for f in time_fields)
+
+
+def test_nested_word_struct_is_explicit() -> None:
+    words = table_schema("sentences").field("words").type
+    assert pa.types.is_list(words)
+    assert words.value_type.field("interpolated").type == pa.bool_()
+
+
+def test_conform_rejects_rows_of_the_wrong_type() -> None:
+    with pytest.raises(SchemaError, match="failures"):
+        conform([{"failure_id": "x", "attempt": "not a number"}], "failures")
+
+
+def test_validate_finds_wrong_schemas_and_nulls(tmp_path: Path) -> None:
+    (tmp_path / "failures").mkdir()
+    good = {"failure_id": "f", "run_id": "r", "stage": "probe", "source_uri": "u",
+            "video_id": None, "error_type": "E", "message": "m", "traceback": None,
+            "attempt": 1, "failed_at_ms": 1}
+    pq.write_table(conform([good], "failures"), tmp_path / "failures" / "a.parquet")
+    assert validate(str(tmp_path)) == ({t: int(t == "failures") for t in TABLES}, [])
+    # A foreign writer that ignored the nullability: same columns, nulls where none may be.
+    loose = pa.schema([f.with_nullable(True) for f in table_schema("failures")])
+    pq.write_table(pa.Table.from_pylist([{**good, "message": None}], schema=loose),
+                   tmp_path / "failures" / "b.parquet")
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "failures" / "c.parquet")
+    _, problems = validate(str(tmp_path))
+    assert any("message has 1 nulls" in p for p in problems)
+    assert any("c.parquet: schema differs" in p for p in problems)
