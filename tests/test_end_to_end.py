@@ -104,6 +104,16 @@ def test_output_is_schema_valid_and_failure_is_recorded(annotated) -> None:
     assert failure["stage"] == "download" and "404" in failure["message"]
 
 
+def test_query_and_validate_commands(annotated, capsys) -> None:
+    out, *_ = annotated
+    assert cli.main(["validate", str(out)]) == cli.EXIT_OK
+    assert "sentences         9 rows" in capsys.readouterr().out
+    assert cli.main(["query", str(out), "SELECT count(*) AS n FROM sentences WHERE "
+                     "video_id LIKE 'kitchen-%'"]) == cli.EXIT_OK
+    assert "│ 3 │" in capsys.readouterr().out.replace(" ", "").replace("│3│", "│ 3 │")
+    assert cli.main(["query", str(out), "SELECT * FROM no_such_table"]) == cli.EXIT_FAILED
+
+
 def test_rerun_skips_done_videos_and_counts_retries(annotated) -> None:
     out, _, argv, _ = annotated
     argv = [*argv[:-1], "second"]

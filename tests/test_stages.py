@@ -1,5 +1,6 @@
 """TestPipeline tests per composite transform."""
 
+import socket
 from pathlib import Path
 
 import apache_beam as beam
@@ -16,8 +17,12 @@ from pipeline.stages.segment import SegmentSentences
 
 def test_acquire_sends_every_bad_input_to_failures(bad_media: Path, server: str,
                                                    tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
     sources = [*list_media_dir(bad_media), Source(uri=f"{server}/kitchen.mp4", kind="url"),
-               Source(uri=f"{server}/gone.mp4", kind="url", attempt=2)]
+               Source(uri=f"{server}/gone.mp4", kind="url", attempt=2),
+               Source(uri=f"http://127.0.0.1:{closed_port}/nohost.mp4", kind="url")]
     with TestPipeline() as p:
         videos, failures = p | beam.Create(sources) | AcquireVideos(
             str(tmp_path / "media"), DownloadConfig(retries=0))
@@ -34,6 +39,7 @@ def test_acquire_sends_every_bad_input_to_failures(bad_media: Path, server: str,
                 ("text.mp4", "probe", "ProbeError", 1, "not readable as media"),
                 ("truncated.mp4", "probe", "ProbeError", 1, "not readable as media"),
                 ("gone.mp4", "download", "DownloadFailed", 2, "[generic] gone"),
+                ("nohost.mp4", "download", "DownloadFailed", 1, "[generic] nohost"),
             ]), label="failures")
 
 

@@ -41,7 +41,7 @@ def _paragraph(rng: random.Random) -> tuple[str, list[int]]:
     return " ".join(sentences), ends
 
 
-def build_tiny_sat(out: Path, steps: int = 300, seed: int = 0) -> Path:
+def build_tiny_sat(out: Path, steps: int = 600, seed: int = 0) -> Path:
     """Train and save the model and tokenizer into `out`; returns `out`."""
     import torch
     from tokenizers import SentencePieceUnigramTokenizer
@@ -52,6 +52,9 @@ def build_tiny_sat(out: Path, steps: int = 300, seed: int = 0) -> Path:
 
     rng = random.Random(seed)
     torch.manual_seed(seed)
+    # One thread and no dropout: the same bytes on every machine, so the tests do not flake.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     corpus = [_paragraph(rng)[0] for _ in range(2000)]
     sp = SentencePieceUnigramTokenizer()
     sp.train_from_iterator(corpus, vocab_size=400,
@@ -68,7 +71,8 @@ def build_tiny_sat(out: Path, steps: int = 300, seed: int = 0) -> Path:
         vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=514, num_labels=1,
         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, type_vocab_size=1)
+        eos_token_id=tokenizer.eos_token_id, type_vocab_size=1, hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0)
     model = SubwordXLMForTokenClassification(config)
     optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(2.0))
@@ -89,6 +93,7 @@ def build_tiny_sat(out: Path, steps: int = 300, seed: int = 0) -> Path:
         loss.backward()
         optim.step()
     model.eval()
+    torch.set_num_threads(threads)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
