@@ -10,8 +10,9 @@ from pipeline.io.query import connect
 
 SUMMARY_SQL = {
     "videos": "SELECT video_id, duration_ms, fps_num || '/' || fps_den AS fps, audio_offset_ms, "
-              "split, provenance.asr_model, provenance.word_timing, provenance.segmenter "
-              "FROM videos ORDER BY video_id",
+              "speech_ms, split FROM videos ORDER BY video_id",
+    "models that ran": "SELECT DISTINCT provenance.asr_model, provenance.word_timing, "
+                       "provenance.segmenter FROM videos",
     "sentences": "SELECT video_id, start_ms, end_ms, text FROM sentences "
                  "ORDER BY video_id, start_ms",
     "failures": "SELECT stage, source_uri, error_type, message, attempt FROM failures "

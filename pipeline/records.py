@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Literal
 
 SourceKind = Literal["url", "file"]
@@ -140,7 +140,3 @@ class RunContext:
     run_id: str
     config_hash: str
     pipeline_version: str
-    extra: dict[str, str] = field(default_factory=dict)
-
-    def with_extra(self, **kv: str) -> RunContext:
-        return replace(self, extra={**self.extra, **kv})
