@@ -4,8 +4,6 @@ from apache_beam.metrics import Metrics
 
 NAMESPACE = "ominous"
 
-SOURCES_IN = "sources_in"
-SOURCES_SKIPPED_DONE = "sources_skipped_done"
 VIDEOS_ACQUIRED = "videos_acquired"
 VIDEOS_PROBED = "videos_probed"
 VIDEOS_TRANSCRIBED = "videos_transcribed"
