@@ -132,7 +132,10 @@ class SpeechRecognizer:
     def transcribe_audio(self, audio: np.ndarray) -> AsrResult:
         """VAD + batched decoding, then word times by the loaded method."""
         cfg = self.config
-        with self._lock, self._keeping_encoder_outputs() as encoded:
+        # Encoder outputs are kept only for the word-timestamp fallback, which reads them.
+        keep = (contextlib.nullcontext([]) if self.align_model is not None
+                else self._keeping_encoder_outputs())
+        with self._lock, keep as encoded:
             result = self.pipeline.transcribe(
                 audio, batch_size=cfg.batch_size, chunk_size=cfg.chunk_size,
                 language=cfg.language)
@@ -192,7 +195,7 @@ class SpeechRecognizer:
             batch = segments[k * bs:(k + 1) * bs]
             texts = [s["text"].strip() for s in batch]
             # An empty text has nothing to align; a placeholder keeps the batch shape.
-            tokens = [tokenizer.encode(" " + (t or "."))for t in texts]
+            tokens = [tokenizer.encode(" " + (t or ".")) for t in texts]
             frames = [max(int((s["end"] - s["start"]) * SAMPLE_RATE) // HOP_LENGTH, 1)
                       for s in batch]
             alignments = fw_model.find_alignment(tokenizer, tokens, encoder_output, frames)
