@@ -24,7 +24,7 @@ def _annotate(argv: list[str]) -> int:
         return EXIT_USAGE
     print(f"run {summary.run_id}: {summary.sources} sources, {summary.skipped_done} already "
           f"done, {summary.videos} videos, {summary.sentences} sentences, "
-          f"{summary.failures} failures -> {summary.out}")
+          f"{summary.clips} clips, {summary.failures} failures -> {summary.out}")
     if summary.some_failed:
         print(f"some inputs failed: see the failures table (ominous query {summary.out} "
               "\"SELECT stage, source_uri, message FROM failures\")", file=sys.stderr)

@@ -15,6 +15,10 @@ SUMMARY_SQL = {
                        "provenance.segmenter FROM videos",
     "sentences": "SELECT video_id, start_ms, end_ms, text FROM sentences "
                  "ORDER BY video_id, start_ms",
+    "clips": "SELECT video_id, index, start_ms, end_ms, scene_boundary, keyframe_ms, caption "
+             "FROM clips ORDER BY video_id, index",
+    "vision models": "SELECT DISTINCT provenance.scene_detector, provenance.clip_model, "
+                     "provenance.caption_model, provenance.prompt_id FROM clips",
     "failures": "SELECT stage, source_uri, error_type, message, attempt FROM failures "
                 "ORDER BY failed_at_ms",
 }

@@ -17,6 +17,11 @@ from pipeline.io.parquet import WriteTable, read_table
 from pipeline.options import AnnotateOptions, stage_configs
 from pipeline.records import RunContext, Source
 from pipeline.stages.acquire import AcquireVideos
+from pipeline.stages.assemble import AssembleVideos
+from pipeline.stages.caption import CaptionClips
+from pipeline.stages.frames import SampleFrames
+from pipeline.stages.scenes import DetectScenes
+from pipeline.stages.score import ScoreClips
 from pipeline.stages.segment import SegmentSentences
 from pipeline.stages.transcribe import TranscribeSpeech
 
@@ -35,6 +40,7 @@ class RunSummary:
     skipped_done: int
     videos: int
     sentences: int
+    clips: int
     failures: int
 
     @property
@@ -76,12 +82,13 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     ctx = RunContext(run_id=run_id, config_hash=configs.content_hash(),
                      pipeline_version=__version__)
     media_dir = opts.media_store or str(Path(out) / "media")
+    caption_cache = opts.caption_cache or str(Path(out) / "cache" / "captions")
     all_sources = _sources(opts)
     sources, skipped = _pending(all_sources, out, ctx.config_hash, opts.force)
     log.info("%d sources, %d already done, %d to annotate", len(all_sources), skipped,
              len(sources))
     if not sources:
-        return RunSummary(run_id, out, len(all_sources), skipped, 0, 0, 0)
+        return RunSummary(run_id, out, len(all_sources), skipped, 0, 0, 0, 0)
 
     pipeline = test_pipeline or beam.Pipeline(options=opts)
     with pipeline as p:
@@ -91,11 +98,23 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
         transcripts, asr_failed = videos | "TranscribeSpeech" >> TranscribeSpeech(configs.asr)
         annotated, seg_failed = transcripts | "SegmentSentences" >> SegmentSentences(
             configs.segmenter)
-        (annotated | "VideoRows" >> beam.Map(rows.video_row, ctx)
+        sampled, frames_failed = videos | "SampleFrames" >> SampleFrames(
+            configs.frames, configs.clip)
+        plans, scenes_failed = sampled | "DetectScenes" >> DetectScenes(configs.scenes)
+        captioned, caption_failed = (
+            plans | "PlannedClips" >> beam.FlatMap(lambda plan: plan.clips)
+            | "CaptionClips" >> CaptionClips(configs.vlm, caption_cache))
+        complete = {"speech": annotated, "plan": plans,
+                    "captioned": captioned} | "AssembleVideos" >> AssembleVideos()
+        done, score_failed = complete | "ScoreClips" >> ScoreClips(configs.clip)
+        (done | "VideoRows" >> beam.Map(rows.video_row, ctx)
          | "WriteVideos" >> WriteTable(out, "videos", run_id))
-        (annotated | "SentenceRows" >> beam.FlatMap(rows.sentence_rows, ctx)
+        (done | "SentenceRows" >> beam.FlatMap(rows.sentence_rows, ctx)
          | "WriteSentences" >> WriteTable(out, "sentences", run_id))
-        ((acquire_failed, asr_failed, seg_failed) | "AllFailures" >> beam.Flatten()
+        (done | "ClipRows" >> beam.FlatMap(rows.clip_rows, ctx)
+         | "WriteClips" >> WriteTable(out, "clips", run_id))
+        ((acquire_failed, asr_failed, seg_failed, frames_failed, scenes_failed, caption_failed,
+          score_failed) | "AllFailures" >> beam.Flatten()
          | "FailureRows" >> beam.Map(rows.failure_row, ctx)
          | "WriteFailures" >> WriteTable(out, "failures", run_id))
     return _summarize(out, run_id, len(all_sources), skipped)
@@ -108,5 +127,5 @@ def _summarize(out: str, run_id: str, n_sources: int, skipped: int) -> RunSummar
         return pc.sum(pc.equal(ids, run_id)).as_py() or 0
 
     return RunSummary(run_id, out, n_sources, skipped, count("videos"), count("sentences"),
-                      count("failures"))
+                      count("clips"), count("failures"))
 

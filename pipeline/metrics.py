@@ -13,6 +13,14 @@ WORDS = "words"
 FAILURES = "failures"
 AUDIO_MS = "audio_ms"
 ASR_MS_PER_VIDEO = "asr_ms_per_video"
+FRAMES_SAMPLED = "frames_sampled"
+SCENE_CUTS = "scene_cuts"
+CLIPS = "clips"
+CAPTIONS = "captions"
+CAPTIONS_CACHED = "captions_cached"
+CAPTION_ATTEMPTS = "caption_attempts"
+VIDEOS_COMPLETE = "videos_complete"
+VIDEOS_INCOMPLETE = "videos_incomplete"
 
 
 def counter(name: str):

@@ -10,9 +10,14 @@ from typing import Any
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import __version__
+from pipeline.core.prompts import PROMPTS
+from pipeline.core.scenes import SceneConfig
 from pipeline.core.ytdlp import DEFAULT_FORMAT, DownloadConfig
+from pipeline.models.clip import ClipConfig
 from pipeline.models.segmenter import SegmenterConfig
+from pipeline.models.vlm import DEFAULT_SERVE_COMMAND, DRY_RUN, VlmConfig
 from pipeline.models.whisper import AsrConfig
+from pipeline.stages.frames import FrameConfig
 
 
 class AnnotateOptions(PipelineOptions):
@@ -51,6 +56,47 @@ class AnnotateOptions(PipelineOptions):
             default=3)
         add("--ytdlp_option", "--ytdlp-option", dest="ytdlp_option", action="append",
             default=[], help="KEY=JSON_VALUE passed to yt-dlp as it is (repeatable)")
+        add("--frame_fps", "--frame-fps", dest="frame_fps", type=float, default=1.0,
+            help="frames sampled per second for scene detection and keyframes")
+        add("--cut_threshold", "--cut-threshold", dest="cut_threshold", type=float,
+            default=0.35, help="histogram distance (0-1) that counts as a hard cut")
+        add("--min_clip_ms", "--min-clip-ms", dest="min_clip_ms", type=int, default=1000)
+        add("--max_clip_ms", "--max-clip-ms", dest="max_clip_ms", type=int, default=10_000)
+        add("--keyframes_per_clip", "--keyframes-per-clip", dest="keyframes_per_clip",
+            type=int, default=4, help="frames sent to the VLM (and scored) per clip")
+        add("--clip_model", "--clip-model", dest="clip_model", default="auto",
+            help="auto, off, or an open_clip model name (ViT-B-32)")
+        add("--clip_pretrained", "--clip-pretrained", dest="clip_pretrained", default="auto",
+            help="auto, an open_clip pretrained tag or weights file, or none (random weights)")
+        add("--clip_config", "--clip-config", dest="clip_config", default=None,
+            help="JSON model config to register with open_clip before loading")
+        add("--vlm_model", "--vlm-model", dest="vlm_model", default=DRY_RUN,
+            help="model name the VLM server serves, or dry-run (no captions)")
+        add("--vlm_base_url", "--vlm-base-url", dest="vlm_base_url",
+            default="http://127.0.0.1:8000/v1", help="OpenAI-compatible API base URL")
+        add("--vlm_api_key_env", "--vlm-api-key-env", dest="vlm_api_key_env",
+            default="OPENAI_API_KEY", help="environment variable holding the API key")
+        add("--vlm_prompt", "--vlm-prompt", dest="vlm_prompt", default="clip-caption-v1",
+            choices=sorted(PROMPTS))
+        add("--vlm_image_size", "--vlm-image-size", dest="vlm_image_size", type=int,
+            default=448, help="long side of each frame sent, in pixels")
+        add("--vlm_max_tokens", "--vlm-max-tokens", dest="vlm_max_tokens", type=int,
+            default=160)
+        add("--vlm_concurrency", "--vlm-concurrency", dest="vlm_concurrency", type=int,
+            default=8, help="requests in flight per worker")
+        add("--vlm_timeout_s", "--vlm-timeout-s", dest="vlm_timeout_s", type=float,
+            default=120.0)
+        add("--vlm_retries", "--vlm-retries", dest="vlm_retries", type=int, default=4)
+        add("--vlm_backoff_s", "--vlm-backoff-s", dest="vlm_backoff_s", type=float,
+            default=1.0)
+        add("--vlm_serve", "--vlm-serve", dest="vlm_serve", action="store_true",
+            default=False, help="start a local `vllm serve` on each worker and wait for it")
+        add("--vlm_serve_command", "--vlm-serve-command", dest="vlm_serve_command",
+            default=DEFAULT_SERVE_COMMAND)
+        add("--vlm_serve_port", "--vlm-serve-port", dest="vlm_serve_port", type=int,
+            default=8000)
+        add("--caption_cache", "--caption-cache", dest="caption_cache", default=None,
+            help="caption cache folder (default OUT/cache/captions); any Beam filesystem")
         add("--val_fraction", "--val-fraction", dest="val_fraction", type=float, default=0.05)
         add("--test_fraction", "--test-fraction", dest="test_fraction", type=float, default=0.05)
 
@@ -60,13 +106,22 @@ class StageConfigs:
     asr: AsrConfig
     segmenter: SegmenterConfig
     download: DownloadConfig
+    frames: FrameConfig
+    scenes: SceneConfig
+    clip: ClipConfig
+    vlm: VlmConfig
 
     def content_hash(self) -> str:
-        """Hash of every setting that changes annotation content (not batch sizes or threads)."""
+        """Hash of every setting that changes annotation content (not batch sizes, threads,
+        endpoints or concurrency)."""
         asr = asdict(self.asr)
         for key in ("batch_size", "threads"):
             asr.pop(key)
-        doc = {"asr": asr, "segmenter": asdict(self.segmenter), "version": __version__}
+        vlm = {k: getattr(self.vlm, k) for k in (
+            "model", "prompt_id", "image_size", "jpeg_quality", "max_tokens", "temperature")}
+        clip = {k: getattr(self.clip, k) for k in ("model", "pretrained")}
+        doc = {"asr": asr, "segmenter": asdict(self.segmenter), "frames": asdict(self.frames),
+               "scenes": asdict(self.scenes), "clip": clip, "vlm": vlm, "version": __version__}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -93,4 +148,17 @@ def stage_configs(opts: AnnotateOptions) -> StageConfigs:
                                   threshold=opts.sat_threshold),
         download=DownloadConfig(format=opts.download_format, retries=opts.download_retries,
                                 extra=_ytdlp_extra(opts.ytdlp_option)),
+        frames=FrameConfig(fps=opts.frame_fps),
+        scenes=SceneConfig(cut_threshold=opts.cut_threshold, min_clip_ms=opts.min_clip_ms,
+                           max_clip_ms=opts.max_clip_ms,
+                           keyframes_per_clip=opts.keyframes_per_clip),
+        clip=ClipConfig(model=opts.clip_model, pretrained=opts.clip_pretrained,
+                        config_file=opts.clip_config),
+        vlm=VlmConfig(model=opts.vlm_model, base_url=opts.vlm_base_url,
+                      api_key_env=opts.vlm_api_key_env, prompt_id=opts.vlm_prompt,
+                      image_size=opts.vlm_image_size, max_tokens=opts.vlm_max_tokens,
+                      concurrency=opts.vlm_concurrency, timeout_s=opts.vlm_timeout_s,
+                      retries=opts.vlm_retries, backoff_s=opts.vlm_backoff_s,
+                      serve=opts.vlm_serve, serve_command=opts.vlm_serve_command,
+                      serve_port=opts.vlm_serve_port),
     )

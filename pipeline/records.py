@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+import numpy as np
+
+from pipeline.core.ids import clip_id
 
 SourceKind = Literal["url", "file"]
 
@@ -140,3 +144,67 @@ class RunContext:
     run_id: str
     config_hash: str
     pipeline_version: str
+
+
+@dataclass(frozen=True)
+class SampledFrames:
+    """Frames sampled from one video: their times, their distances, and CLIP embeddings."""
+
+    video: Video
+    frame_ms: tuple[int, ...]
+    frame_index: tuple[int, ...]
+    distances: tuple[float, ...]  # histogram distance from each sample to the next
+    end_ms: int
+    fps: float
+    embeddings: np.ndarray | None = field(default=None, compare=False)
+    clip_model: str | None = None
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A span that never crosses a cut; caption and scores are filled in by later stages."""
+
+    video: Video
+    index: int
+    start_ms: int
+    end_ms: int
+    scene_boundary: bool
+    keyframe_ms: tuple[int, ...]
+    scene_detector: str
+    frame_fps: float
+    keyframe_embeddings: np.ndarray | None = field(default=None, compare=False)
+    clip_model: str | None = None
+    caption: str | None = None
+    caption_model: str | None = None
+    prompt_id: str | None = None
+    prompt_hash: str | None = None
+    clip_score: float | None = None
+    embedding_change: float | None = None
+
+    @property
+    def video_id(self) -> str:
+        return self.video.video_id
+
+    @property
+    def clip_id(self) -> str:
+        return clip_id(self.video.video_id, self.index)
+
+
+@dataclass(frozen=True)
+class VideoClips:
+    """DetectScenes' plan for one video: every clip the video must end up with."""
+
+    video: Video
+    clips: tuple[Clip, ...]
+
+
+@dataclass(frozen=True)
+class CompleteVideo:
+    """A video whose every stage succeeded: only these are written, all rows at once."""
+
+    annotated: AnnotatedVideo
+    clips: tuple[Clip, ...]
+
+    @property
+    def video(self) -> Video:
+        return self.annotated.transcript.video

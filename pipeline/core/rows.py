@@ -6,10 +6,20 @@ import hashlib
 import time
 from typing import Any
 
-from pipeline.records import AnnotatedVideo, Failure, RunContext, Sentence, Video
+from pipeline.core.ids import clip_id, sentence_id
+from pipeline.records import (
+    AnnotatedVideo,
+    Clip,
+    CompleteVideo,
+    Failure,
+    RunContext,
+    Sentence,
+    Video,
+)
 
 _PROVENANCE_KEYS = ("asr_model", "asr_backend", "word_timing", "segmenter", "caption_model",
-                    "prompt_id", "prompt_hash", "clip_model", "seed")
+                    "prompt_id", "prompt_hash", "clip_model", "scene_detector", "frame_fps",
+                    "seed")
 
 
 def provenance(ctx: RunContext, **models: Any) -> dict[str, Any]:
@@ -22,17 +32,20 @@ def provenance(ctx: RunContext, **models: Any) -> dict[str, Any]:
     return row
 
 
-def sentence_id(video_id: str, index: int) -> str:
-    return f"{video_id}:s{index}"
-
-
-def _asr_provenance(ann: AnnotatedVideo, ctx: RunContext) -> dict[str, Any]:
+def _asr_provenance(ann: AnnotatedVideo, ctx: RunContext, **vision: Any) -> dict[str, Any]:
     t = ann.transcript
     return provenance(ctx, asr_model=t.asr_model, asr_backend=t.asr_backend,
-                      word_timing=t.word_timing, segmenter=ann.segmenter)
+                      word_timing=t.word_timing, segmenter=ann.segmenter, **vision)
 
 
-def video_row(ann: AnnotatedVideo, ctx: RunContext) -> dict[str, Any]:
+def _vision_provenance(clip: Clip) -> dict[str, Any]:
+    return {"caption_model": clip.caption_model, "prompt_id": clip.prompt_id,
+            "prompt_hash": clip.prompt_hash, "clip_model": clip.clip_model,
+            "scene_detector": clip.scene_detector, "frame_fps": clip.frame_fps}
+
+
+def video_row(done: CompleteVideo, ctx: RunContext) -> dict[str, Any]:
+    ann = done.annotated
     video: Video = ann.transcript.video
     m, p = video.media, video.probe
     return {
@@ -46,7 +59,8 @@ def video_row(ann: AnnotatedVideo, ctx: RunContext) -> dict[str, Any]:
         "audio_offset_ms": p.audio_offset_ms, "size_bytes": p.size_bytes, "media_uri": m.path,
         "sha256": video.sha256, "language": m.language or ann.transcript.language,
         "split": video.split, "speech_ms": ann.transcript.speech_ms,
-        "provenance": _asr_provenance(ann, ctx),
+        "provenance": _asr_provenance(
+            ann, ctx, **(_vision_provenance(done.clips[0]) if done.clips else {})),
     }
 
 
@@ -64,13 +78,25 @@ def _sentence_row(s: Sentence, ann: AnnotatedVideo, prov: dict[str, Any]) -> dic
     }
 
 
-def sentence_rows(ann: AnnotatedVideo, ctx: RunContext) -> list[dict[str, Any]]:
-    prov = _asr_provenance(ann, ctx)
-    return [_sentence_row(s, ann, prov) for s in ann.sentences]
+def sentence_rows(done: CompleteVideo, ctx: RunContext) -> list[dict[str, Any]]:
+    prov = _asr_provenance(done.annotated, ctx)
+    return [_sentence_row(s, done.annotated, prov) for s in done.annotated.sentences]
+
+
+def clip_rows(done: CompleteVideo, ctx: RunContext) -> list[dict[str, Any]]:
+    return [{
+        "clip_id": clip_id(c.video_id, c.index), "video_id": c.video_id, "index": c.index,
+        "start_ms": c.start_ms, "end_ms": c.end_ms, "scene_boundary": c.scene_boundary,
+        "keyframe_ms": list(c.keyframe_ms), "caption": c.caption,
+        "caption_model": c.caption_model, "prompt_id": c.prompt_id,
+        "prompt_hash": c.prompt_hash, "clip_score": c.clip_score,
+        "embedding_change": c.embedding_change, "split": c.video.split,
+        "provenance": provenance(ctx, **_vision_provenance(c)),
+    } for c in done.clips]
 
 
 def failure_row(f: Failure, ctx: RunContext, now_ms: int | None = None) -> dict[str, Any]:
-    key = f"{ctx.run_id}|{f.stage}|{f.source_uri}|{f.attempt}"
+    key = f"{ctx.run_id}|{f.stage}|{f.source_uri}|{f.attempt}|{f.message}"
     return {
         "failure_id": hashlib.sha1(key.encode("utf-8")).hexdigest()[:16],
         "run_id": ctx.run_id, "stage": f.stage, "source_uri": f.source_uri,

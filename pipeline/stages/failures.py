@@ -7,7 +7,18 @@ from typing import Any
 import apache_beam as beam
 
 from pipeline import metrics
-from pipeline.records import AnnotatedVideo, Failure, MediaFile, Source, Transcript, Video
+from pipeline.records import (
+    AnnotatedVideo,
+    Clip,
+    CompleteVideo,
+    Failure,
+    MediaFile,
+    SampledFrames,
+    Source,
+    Transcript,
+    Video,
+    VideoClips,
+)
 
 
 def _identify(element: Any) -> tuple[Source, str | None]:
@@ -18,23 +29,41 @@ def _identify(element: Any) -> tuple[Source, str | None]:
         return element.source, element.video_id
     if isinstance(element, Video):
         return element.media.source, element.video_id
-    if isinstance(element, Transcript | AnnotatedVideo):
-        video = element.video if isinstance(element, Transcript) else element.transcript.video
+    if isinstance(element, Transcript | SampledFrames | Clip | VideoClips | CompleteVideo):
+        return element.video.media.source, element.video.video_id
+    if isinstance(element, AnnotatedVideo):
+        video = element.transcript.video
         return video.media.source, video.video_id
     raise TypeError(f"no source known for a failed {type(element).__name__}")
 
 
+def failure(element: Any, stage: str, error_type: str, message: str, traceback: str,
+            subject: str | None = None) -> Failure:
+    """`subject` names the part of the video that failed (a clip id) when it is not all of it."""
+    source, video_id = _identify(element)
+    metrics.counter(metrics.FAILURES).inc()
+    metrics.counter(f"{metrics.FAILURES}_{stage}").inc()
+    if subject:
+        message = f"{subject}: {message}"
+    return Failure(stage=stage, source_uri=source.uri, video_id=video_id, error_type=error_type,
+                   message=message, traceback=traceback, attempt=source.attempt)
+
+
+def from_exception(element: Any, stage: str, exc: BaseException,
+                   subject: str | None = None) -> Failure:
+    import traceback
+
+    tb = "".join(traceback.format_exception(exc))
+    return failure(element, stage, type(exc).__name__, str(exc), tb, subject)
+
+
 def to_failure(dead_letter: Any, stage: str) -> Failure:
     element, (exc_type, _exc_repr, tb_lines) = dead_letter
-    source, video_id = _identify(element)
     # The last traceback line is "Type: message"; keep the message without the type.
     last = tb_lines[-1].strip() if tb_lines else str(_exc_repr)
     message = last.split(": ", 1)[1] if ": " in last else last
-    metrics.counter(metrics.FAILURES).inc()
-    metrics.counter(f"{metrics.FAILURES}_{stage}").inc()
-    return Failure(stage=stage, source_uri=source.uri, video_id=video_id,
-                   error_type=getattr(exc_type, "__name__", str(exc_type)),
-                   message=message, traceback="".join(tb_lines), attempt=source.attempt)
+    return failure(element, stage, getattr(exc_type, "__name__", str(exc_type)), message,
+                   "".join(tb_lines))
 
 
 def apply_stage(pcoll: beam.PCollection, stage: str, dofn: beam.DoFn

@@ -1,0 +1,94 @@
+"""Decoding frames with decord, in bounded chunks, on the video's own timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from pipeline.core.frames import decode_size
+
+CHUNK = 32  # frames decoded at once: memory stays flat however long the video is
+
+
+class DecodeError(RuntimeError):
+    """decord could not open or decode the file."""
+
+
+def _open_scaled(path: str, width: int, height: int, long_side: int) -> tuple[object, tuple]:
+    """A reader that decodes at about `long_side`. decord's scaler rejects some sizes (for
+    320x240 input, 96x72 and 144x108 fail on the first batch), so each size is tried once."""
+    import decord
+
+    error: Exception | None = None
+    for side in range(long_side, max(width, height) + 16, 16):
+        size = decode_size(width, height, min(side, max(width, height)))
+        reader = decord.VideoReader(path, width=size[0], height=size[1], num_threads=1)
+        try:
+            if reader.get_batch([0]).shape[1:3] == (size[1], size[0]):
+                reader.seek(0)
+                return reader, size
+        except decord.DECORDError as exc:
+            error = exc
+    raise DecodeError(f"decord cannot scale {width}x{height} frames ({error})")
+
+
+class FrameReader:
+    """One opened video at a fixed decode size. Times are ms from the first frame's PTS."""
+
+    def __init__(self, path: str, long_side: int) -> None:
+        import decord
+
+        try:
+            native = decord.VideoReader(path, num_threads=1)
+            height, width = native[0].shape[:2]
+            del native
+            self._reader, (w, h) = _open_scaled(path, width, height, long_side)
+            stamps = self._reader.get_frame_timestamp(range(len(self._reader)))
+        except decord.DECORDError as exc:
+            raise DecodeError(f"decord cannot read {path}: {str(exc).splitlines()[-1]}") from exc
+        if not len(stamps):
+            raise DecodeError(f"no video frames in {path}")
+        first = float(stamps[0][0])
+        self.pts_ms: list[int] = [round((float(s) - first) * 1000) for s, _ in stamps]
+        self.end_ms: int = round((float(stamps[-1][1]) - first) * 1000)
+        if self.end_ms <= self.pts_ms[-1]:  # the last frame's duration is sometimes unknown
+            step = self.pts_ms[-1] - self.pts_ms[-2] if len(self.pts_ms) > 1 else 40
+            self.end_ms = self.pts_ms[-1] + step
+        self.size = (w, h)
+
+    def __len__(self) -> int:
+        return len(self.pts_ms)
+
+    def frames(self, indices: Sequence[int]) -> np.ndarray:
+        """Decode a few frames (N x H x W x 3, uint8); callers keep N small."""
+        import decord
+
+        try:
+            return self._reader.get_batch(list(indices)).asnumpy()
+        except decord.DECORDError as exc:
+            raise DecodeError(f"decode failed: {str(exc).splitlines()[-1]}") from exc
+
+    def chunks(self, indices: Sequence[int]) -> Iterator[tuple[list[int], np.ndarray]]:
+        """Frames for many indices, CHUNK at a time, in index order."""
+        ordered = sorted(indices)
+        for i in range(0, len(ordered), CHUNK):
+            part = ordered[i:i + CHUNK]
+            yield part, self.frames(part)
+
+    def index_at(self, ms: int) -> int:
+        """The frame on screen at `ms` (the last one whose PTS is <= ms)."""
+        import bisect
+
+        return max(bisect.bisect_right(self.pts_ms, ms) - 1, 0)
+
+
+def jpeg_bytes(frame: np.ndarray, quality: int) -> bytes:
+    """One H x W x 3 uint8 frame as a baseline JPEG (what a data URL for a VLM carries)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()

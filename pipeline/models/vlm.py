@@ -1,0 +1,224 @@
+"""The caption model: a client for an OpenAI-compatible server (vLLM), or the dry-run stand-in.
+
+The API key is read from an environment variable at setup and only ever put in the request
+header; messages and logs never contain it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shlex
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from pipeline.core.captions import (
+    DRY_RUN_CAPTION,
+    CaptionRequestFailed,
+    chat_request,
+    parse_answer,
+    validate_caption,
+)
+from pipeline.core.prompts import Prompt, get_prompt
+from pipeline.models import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+DRY_RUN = "dry-run"
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+DEFAULT_SERVE_COMMAND = ("vllm serve {model} --host 127.0.0.1 --port {port} "
+                         "--max-model-len 16384 --limit-mm-per-prompt '{{\"image\": 8}}'")
+
+
+@dataclass(frozen=True)
+class VlmConfig:
+    model: str = DRY_RUN
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    prompt_id: str = "clip-caption-v1"
+    image_size: int = 448
+    jpeg_quality: int = 85
+    max_tokens: int = 160
+    temperature: float = 0.0
+    max_chars: int = 800
+    timeout_s: float = 120.0
+    retries: int = 4
+    backoff_s: float = 1.0
+    max_backoff_s: float = 60.0
+    concurrency: int = 8
+    serve: bool = False
+    serve_command: str = DEFAULT_SERVE_COMMAND
+    serve_port: int = 8000
+    serve_timeout_s: float = 1200.0
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.retries < 0:
+            raise ValueError("caption concurrency must be >= 1 and retries >= 0")
+        get_prompt(self.prompt_id)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.model == DRY_RUN
+
+    @property
+    def endpoint(self) -> str:
+        base = f"http://127.0.0.1:{self.serve_port}/v1" if self.serve else self.base_url
+        return base.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    attempts: int
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class ChatCaptioner:
+    """Bounded-concurrency chat-completions client with retries on transient failures."""
+
+    def __init__(self, config: VlmConfig, sleep: Callable[[float], None] = time.sleep) -> None:
+        import httpx
+
+        self.config = config
+        self.prompt: Prompt = get_prompt(config.prompt_id)
+        self.model_name = config.model
+        key = os.environ.get(config.api_key_env) if config.api_key_env else None
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.Client(
+            base_url=config.endpoint, headers=headers,
+            timeout=httpx.Timeout(config.timeout_s, connect=min(config.timeout_s, 10.0)),
+            limits=httpx.Limits(max_connections=config.concurrency,
+                                max_keepalive_connections=config.concurrency))
+        self.pool = ThreadPoolExecutor(max_workers=config.concurrency,
+                                       thread_name_prefix="caption")
+        self._sleep = sleep
+        self._httpx = httpx
+
+    def _backoff(self, attempt: int, hint: float | None) -> float:
+        if hint is not None:
+            return min(hint, self.config.max_backoff_s)
+        base = self.config.backoff_s * 2 ** attempt
+        return min(base * (0.5 + random.random() / 2), self.config.max_backoff_s)
+
+    def caption(self, jpegs: Sequence[bytes]) -> Answer:
+        body = chat_request(self.config.model, self.prompt, jpegs, self.config.max_tokens,
+                            self.config.temperature)
+        httpx = self._httpx
+        last = ""
+        for attempt in range(self.config.retries + 1):
+            hint = None
+            try:
+                response = self._http.post("/chat/completions", json=body)
+            except httpx.TimeoutException:
+                last = f"timed out after {self.config.timeout_s:g} s"
+            except httpx.TransportError as exc:
+                last = f"connection failed ({type(exc).__name__})"
+            else:
+                if response.status_code == 200:
+                    content, finish = parse_answer(response.content)
+                    return Answer(validate_caption(content, finish, self.config.max_chars),
+                                  attempt + 1)
+                detail = _error_message(response)
+                if response.status_code not in TRANSIENT_STATUS:
+                    raise CaptionRequestFailed(f"http_{response.status_code}", detail)
+                last = f"HTTP {response.status_code}: {detail}"
+                hint = _retry_after(response.headers.get("retry-after"))
+            if attempt < self.config.retries:
+                self._sleep(self._backoff(attempt, hint))
+        raise CaptionRequestFailed(
+            "retries_exhausted", f"gave up after {self.config.retries + 1} attempts; last: {last}")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self._http.close()
+
+
+def _error_message(response: object) -> str:
+    """vLLM answers errors as {"object": "error", "message": ...} (or {"error": {...}})."""
+    try:
+        doc = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(doc, dict):
+        err = doc.get("error", doc)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])[:300]
+    return str(doc)[:200]
+
+
+class DryRunCaptioner:
+    """For machines with no VLM: every clip gets a text that says plainly it is no caption."""
+
+    model_name = DRY_RUN
+
+    def __init__(self, config: VlmConfig) -> None:
+        self.config = config
+        self.prompt = get_prompt(config.prompt_id)
+        self.pool = ThreadPoolExecutor(max_workers=1)
+
+    def caption(self, jpegs: Sequence[bytes]) -> Answer:
+        return Answer(DRY_RUN_CAPTION, 0)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False)
+
+
+class VllmServer:
+    """A `vllm serve` process on this worker, started once and waited for (like Beam's own
+    vLLM handler does); stopped when the worker exits."""
+
+    def __init__(self, config: VlmConfig) -> None:
+        self.config = config
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import httpx
+
+        cmd = shlex.split(self.config.serve_command.format(
+            model=shlex.quote(self.config.model), port=self.config.serve_port))
+        log.info("starting the caption server: %s", cmd[0])
+        try:
+            self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise ModelLoadError(f"cannot start the caption server ({exc})") from exc
+        deadline = time.monotonic() + self.config.serve_timeout_s
+        url = f"{self.config.endpoint}/models"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode("utf-8", "replace")[-500:]
+                raise ModelLoadError(f"the caption server exited with {self.process.returncode}"
+                                     f": {err}")
+            try:
+                if httpx.get(url, timeout=2.0).status_code == 200:
+                    log.info("caption server ready at %s", self.config.endpoint)
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise ModelLoadError(f"the caption server was not ready within "
+                             f"{self.config.serve_timeout_s:g} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+
+def make_captioner(config: VlmConfig) -> ChatCaptioner | DryRunCaptioner:
+    return DryRunCaptioner(config) if config.dry_run else ChatCaptioner(config)

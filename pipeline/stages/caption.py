@@ -1,0 +1,128 @@
+"""CaptionClips: keyframes of each clip -> a caption from the VLM, with a cache in front.
+
+Clips arrive in batches; each batch is sent through the worker's one request pool, so at most
+`concurrency` requests are in flight per worker however many bundles run. A clip that gets no
+caption becomes a failures row with the reason; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import Any
+
+import apache_beam as beam
+
+from pipeline import metrics
+from pipeline.core.captions import CaptionError
+from pipeline.io.cache import JsonCache, cache_key
+from pipeline.io.video import DecodeError, FrameReader, jpeg_bytes
+from pipeline.models.vlm import (
+    Answer,
+    ChatCaptioner,
+    DryRunCaptioner,
+    VllmServer,
+    VlmConfig,
+    make_captioner,
+)
+from pipeline.records import Clip, Failure
+from pipeline.stages.failures import from_exception, to_failure
+
+FAILED = "failed"
+
+
+@functools.lru_cache(maxsize=2)
+def shared_captioner(config: VlmConfig) -> ChatCaptioner | DryRunCaptioner:
+    """One client (and, with --vlm-serve, one local server) per worker process."""
+    if config.serve and not config.dry_run:
+        server = VllmServer(config)
+        server.start()
+        atexit.register(server.stop)
+    return make_captioner(config)
+
+
+def clip_cache_key(clip: Clip, config: VlmConfig, prompt_hash: str) -> str:
+    """(clip content, model, prompt hash, image settings): what decides the caption."""
+    return cache_key(clip.clip_id, clip.video.sha256, clip.start_ms, clip.end_ms,
+                     clip.keyframe_ms, config.model, prompt_hash, config.image_size,
+                     config.jpeg_quality, config.max_tokens, config.temperature)
+
+
+def keyframe_jpegs(clip: Clip, config: VlmConfig) -> list[bytes]:
+    reader = FrameReader(clip.video.media.path, config.image_size)
+    indices = [reader.index_at(t) for t in clip.keyframe_ms]
+    return [jpeg_bytes(f, config.jpeg_quality) for f in reader.frames(indices)]
+
+
+class _Caption(beam.DoFn):
+    def __init__(self, config: VlmConfig, cache_dir: str | None) -> None:
+        self._config = config
+        self._cache_dir = cache_dir
+        self._captioner: Any = None
+        self._cache: JsonCache | None = None
+
+    def setup(self) -> None:
+        self._captioner = shared_captioner(self._config)
+        if self._cache_dir and not self._config.dry_run:
+            self._cache = JsonCache(self._cache_dir)
+
+    def _ask(self, clip: Clip, key: str) -> Answer:
+        answer = self._captioner.caption(keyframe_jpegs(clip, self._config))
+        if self._cache is not None:
+            self._cache.put(key, {"caption": answer.text, "model": self._config.model,
+                                  "prompt_id": self._config.prompt_id, "clip_id": clip.clip_id})
+        return answer
+
+    def process(self, batch: list[Clip]) -> Iterator[Any]:
+        prompt = self._captioner.prompt
+        pending: list[tuple[Clip, Future[Answer] | None, str | None]] = []
+        for clip in batch:
+            key = clip_cache_key(clip, self._config, prompt.hash)
+            hit = self._cache.get(key) if self._cache is not None else None
+            if hit is not None:
+                metrics.counter(metrics.CAPTIONS_CACHED).inc()
+                pending.append((clip, None, hit["caption"]))
+            elif self._config.dry_run:
+                pending.append((clip, None, self._captioner.caption(()).text))
+            else:
+                pending.append((clip, self._captioner.pool.submit(self._ask, clip, key), None))
+        for clip, future, text in pending:
+            if future is not None:
+                try:
+                    answer = future.result()
+                except (CaptionError, DecodeError) as exc:
+                    yield beam.pvalue.TaggedOutput(
+                        FAILED, from_exception(clip, "caption", exc, clip.clip_id))
+                    continue
+                text = answer.text
+                metrics.counter(metrics.CAPTION_ATTEMPTS).inc(answer.attempts)
+            metrics.counter(metrics.CAPTIONS).inc()
+            yield replace(clip, caption=text, caption_model=self._config.model,
+                          prompt_id=prompt.id, prompt_hash=prompt.hash)
+
+
+def _batch_failures(dead_letter: Any) -> list[Failure]:
+    """An unexpected error fails the whole batch: one failures row per clip in it."""
+    batch, error = dead_letter
+    return [to_failure((clip, error), "caption") for clip in batch]
+
+
+class CaptionClips(beam.PTransform):
+    def __init__(self, config: VlmConfig, cache_dir: str | None) -> None:
+        super().__init__()
+        self._config = config
+        self._cache_dir = cache_dir
+
+    def expand(self, clips: beam.PCollection[Clip]):
+        batches = (clips | "Spread" >> beam.Reshuffle()
+                   | "Batch" >> beam.BatchElements(min_batch_size=1,
+                                                   max_batch_size=4 * self._config.concurrency))
+        results = (batches | "Caption" >> beam.ParDo(_Caption(self._config, self._cache_dir))
+                   .with_outputs(FAILED, main="captioned").with_exception_handling())
+        failures = ((results[FAILED],
+                     results["bad"] | "BatchFailures" >> beam.FlatMap(_batch_failures))
+                    | "Failures" >> beam.Flatten())
+        return results["captioned"], failures

@@ -1,0 +1,80 @@
+"""SampleFrames: frames at a fixed rate on the decoded timeline, as signatures and embeddings.
+
+Only small per-frame summaries leave this stage; frames are decoded CHUNK at a time, so a
+two-hour video needs no more memory than a two-minute one beyond its summaries.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import apache_beam as beam
+import numpy as np
+
+from pipeline import metrics
+from pipeline.core import frames
+from pipeline.io.video import FrameReader
+from pipeline.models.clip import ClipConfig, ClipEmbedder
+from pipeline.records import SampledFrames, Video
+from pipeline.stages.failures import apply_stage
+
+
+@dataclass(frozen=True)
+class FrameConfig:
+    fps: float = 1.0
+    long_side: int = 224  # decode size: enough for CLIP, small for histograms
+
+    def __post_init__(self) -> None:
+        if self.fps <= 0:
+            raise ValueError("--frame-fps must be positive")
+
+
+@functools.lru_cache(maxsize=2)
+def shared_embedder(config: ClipConfig) -> ClipEmbedder:
+    """One open_clip model per worker process and configuration."""
+    return ClipEmbedder(config)
+
+
+def sample_frames(video: Video, config: FrameConfig, embedder: ClipEmbedder | None
+                  ) -> SampledFrames:
+    reader = FrameReader(video.media.path, config.long_side)
+    chosen = frames.select_frames(reader.pts_ms, config.fps)
+    sigs, embs = [], []
+    for _, chunk in reader.chunks(chosen):
+        sigs.append(frames.signatures(chunk))
+        if embedder is not None and embedder.loaded:
+            embs.append(embedder.embed_images(chunk).astype(np.float16))
+    sig = np.concatenate(sigs)
+    return SampledFrames(
+        video=video, frame_ms=tuple(reader.pts_ms[i] for i in chosen), frame_index=tuple(chosen),
+        distances=tuple(float(d) for d in frames.consecutive_distances(sig)),
+        end_ms=reader.end_ms, fps=config.fps, embeddings=np.concatenate(embs) if embs else None,
+        clip_model=embedder.name if embedder is not None else None)
+
+
+class _Sample(beam.DoFn):
+    def __init__(self, config: FrameConfig, clip: ClipConfig) -> None:
+        self._config = config
+        self._clip = clip
+        self._embedder: ClipEmbedder | None = None
+
+    def setup(self) -> None:
+        self._embedder = shared_embedder(self._clip)
+
+    def process(self, video: Video) -> Iterator[SampledFrames]:
+        sampled = sample_frames(video, self._config, self._embedder)
+        metrics.counter(metrics.FRAMES_SAMPLED).inc(len(sampled.frame_ms))
+        yield sampled
+
+
+class SampleFrames(beam.PTransform):
+    def __init__(self, config: FrameConfig, clip: ClipConfig) -> None:
+        super().__init__()
+        self._config = config
+        self._clip = clip
+
+    def expand(self, videos: beam.PCollection[Video]):
+        return apply_stage(videos | "Spread" >> beam.Reshuffle(), "frames",
+                           _Sample(self._config, self._clip))
