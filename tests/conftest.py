@@ -69,3 +69,35 @@ def tiny_sat(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_sat import build_tiny_sat
 
     return build_tiny_sat(tmp_path_factory.mktemp("sat") / "tiny-sat")
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tiny_clip import write_tiny_clip_config
+
+    return write_tiny_clip_config(tmp_path_factory.mktemp("clip"))
+
+
+@pytest.fixture(scope="session")
+def vfr_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Variable frame rate: 2 s at 10 fps, then 2 s at 30 fps, timestamps kept as decoded."""
+    path = tmp_path_factory.mktemp("vfr") / "vfr.mp4"
+    subprocess.run([
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-t", "2", "-i", "testsrc2=size=160x120:rate=10",
+        "-f", "lavfi", "-t", "2", "-i", "smptebars=size=160x120:rate=30",
+        "-filter_complex", "[0:v]format=yuv420p,setsar=1[a];[1:v]format=yuv420p,setsar=1[b];"
+                           "[a][b]concat=n=2:v=1[v]",
+        "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-fps_mode", "vfr",
+        str(path)], check=True)
+    return path
+
+
+def ffprobe_pts_ms(path: Path) -> list[float]:
+    """Every video frame's presentation time, in ms from the first frame, as ffprobe sees it
+    (unrounded: frames at 29.97 fps start at fractions of a millisecond)."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                          "frame=pts_time", "-of", "csv=p=0", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    times = sorted(float(line.strip().rstrip(",")) for line in out.splitlines() if line.strip())
+    return [(t - times[0]) * 1000 for t in times]

@@ -9,6 +9,8 @@ import jiwer
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
+from fake_vllm import serve_fake_vllm
+from tiny_clip import NAME
 
 from pipeline import cli
 from pipeline.graph import run
@@ -18,6 +20,7 @@ from pipeline.io.validate import validate
 from pipeline.models.whisper import FASTER_WHISPER_WORD_TIMING
 
 TOLERANCE_MS = 500
+VLM = "Qwen/Qwen2.5-VL-7B-Instruct"
 
 
 def _norm(text: str) -> str:
@@ -30,18 +33,40 @@ def _urls(tmp: Path, server: str, names: list[str]) -> Path:
     return f
 
 
-def _argv(urls: Path, out: Path, tiny_sat: Path, run_id: str) -> list[str]:
-    return ["--urls", str(urls), "--out", str(out), "--segmenter", str(tiny_sat),
-            "--sat-threshold", "0.5", "--run-id", run_id]
+@pytest.fixture(scope="module")
+def vlm():
+    with serve_fake_vllm(model=VLM) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
-def annotated(tmp_path_factory, server, corpus, tiny_sat):
+def vision_args(vlm, tiny_clip_config: Path) -> list[str]:
+    url, _ = vlm
+    return ["--vlm-model", VLM, "--vlm-base-url", url, "--vlm-backoff-s", "0.01",
+            "--clip-model", NAME, "--clip-pretrained", "none",
+            "--clip-config", str(tiny_clip_config)]
+
+
+def _argv(urls: Path, out: Path, tiny_sat: Path, run_id: str, vision: list[str]) -> list[str]:
+    return ["--urls", str(urls), "--out", str(out), "--segmenter", str(tiny_sat),
+            "--sat-threshold", "0.5", "--run-id", run_id, *vision]
+
+
+def _run(argv: list[str]):
+    return run(argv, test_pipeline=TestPipeline(options=PipelineOptions(argv)))
+
+
+@pytest.fixture(scope="module")
+def annotated(tmp_path_factory, server, corpus, tiny_sat, vlm, vision_args):
+    """Three runs on one OUT: the VLM refuses one clip in the first, so that clip's video is
+    written by the second; the third finds everything done."""
     tmp = tmp_path_factory.mktemp("e2e")
     urls = _urls(tmp, server, ["kitchen", "bicycle", "garden", "quiet", "missing"])
-    argv = _argv(urls, tmp / "out", tiny_sat, "first")
-    summary = run(argv, test_pipeline=TestPipeline(options=PipelineOptions(argv)))
-    return tmp / "out", summary, argv, corpus[1]
+    _, state = vlm
+    state.script.append("refusal")
+    summaries = [_run(_argv(urls, tmp / "out", tiny_sat, run_id, vision_args))
+                 for run_id in ("first", "second", "third")]
+    return tmp / "out", summaries, state, corpus[1]
 
 
 def _by_video(out: Path) -> dict[str, list[dict]]:
@@ -53,8 +78,7 @@ def _by_video(out: Path) -> dict[str, list[dict]]:
 
 
 def test_sentences_match_the_script(annotated) -> None:
-    out, summary, _, truths = annotated
-    assert (summary.videos, summary.failures) == (4, 1)
+    out, _, _, truths = annotated
     got = _by_video(out)
     refs, hyps = [], []
     for name in ("kitchen", "bicycle", "garden"):
@@ -99,9 +123,10 @@ def test_output_is_schema_valid_and_failure_is_recorded(annotated) -> None:
     out, *_ = annotated
     counts, problems = validate(str(out))
     assert problems == []
-    assert counts["videos"] == 4 and counts["sentences"] == 9 and counts["failures"] == 1
-    failure = read_table(str(out), "failures").to_pylist()[0]
-    assert failure["stage"] == "download" and "404" in failure["message"]
+    assert (counts["videos"], counts["sentences"], counts["clips"]) == (4, 9, 11)
+    failure = read_table(str(out), "failures").to_pylist()
+    assert {f["stage"] for f in failure} == {"download", "caption"}
+    assert all("404" in f["message"] for f in failure if f["stage"] == "download")
 
 
 def test_query_and_validate_commands(annotated, capsys) -> None:
@@ -114,29 +139,63 @@ def test_query_and_validate_commands(annotated, capsys) -> None:
     assert cli.main(["query", str(out), "SELECT * FROM no_such_table"]) == cli.EXIT_FAILED
 
 
+def test_clips_match_the_cuts_and_carry_captions(annotated) -> None:
+    out, _, _, truths = annotated
+    clips = read_table(str(out), "clips").to_pylist()
+    assert len(clips) == 11 and len({c["clip_id"] for c in clips}) == 11
+    for name, truth in truths.items():
+        mine = sorted((c for c in clips if c["video_id"].startswith(f"{name}-")),
+                      key=lambda c: c["index"])
+        cuts = [c["start_ms"] for c in mine if c["scene_boundary"]]
+        assert len(cuts) == len(truth.cuts_ms)
+        assert all(abs(a - b) <= 34 for a, b in zip(cuts, truth.cuts_ms, strict=True)), cuts
+        assert mine[0]["start_ms"] == 0 and abs(mine[-1]["end_ms"] - truth.duration_ms) <= 34
+    for c in clips:
+        assert c["caption"].startswith("A mostly ") and c["caption_model"] == VLM
+        assert c["clip_id"] == f"{c['video_id']}:c{c['index']}"
+        assert -1 <= c["clip_score"] <= 1 and len(c["keyframe_ms"]) == 4
+        prov = c["provenance"]
+        assert prov["clip_model"] == f"{NAME}/random-init" and prov["frame_fps"] == 1.0
+        assert prov["scene_detector"] == f"frame-difference+clip:{NAME}/random-init"
+        assert (prov["prompt_id"], prov["prompt_hash"]) == (c["prompt_id"], c["prompt_hash"])
+
+
+def test_a_refused_caption_holds_its_video_back_until_the_rerun(annotated) -> None:
+    out, (first, second, third), state, _ = annotated
+    assert (first.videos, first.failures) == (3, 2)
+    assert (second.skipped_done, second.videos, second.failures) == (3, 1, 1)
+    assert (third.skipped_done, third.videos, third.failures) == (4, 0, 1)
+    # 11 clips once, plus the refused one again: its video's other clips came from the cache
+    assert state.requests == 12
+    refused = [f for f in read_table(str(out), "failures").to_pylist() if f["stage"] == "caption"]
+    assert len(refused) == 1 and refused[0]["error_type"] == "CaptionRejected"
+    assert ": refusal: " in refused[0]["message"] and refused[0]["run_id"] == "first"
+
+
 def test_rerun_skips_done_videos_and_counts_retries(annotated) -> None:
-    out, _, argv, _ = annotated
-    argv = [*argv[:-1], "second"]
-    again = run(argv, test_pipeline=TestPipeline(options=PipelineOptions(argv)))
-    assert again.skipped_done == 4 and again.videos == 0 and again.failures == 1
+    out, *_ = annotated
     con = connect(str(out))
     assert con.execute("SELECT count(*), count(DISTINCT video_id) FROM videos").fetchone() == (
         4, 4)
     assert con.execute("SELECT count(*), count(DISTINCT sentence_id) FROM sentences"
                        ).fetchone() == (9, 9)
-    assert sorted(r[0] for r in con.execute("SELECT attempt FROM failures").fetchall()) == [1, 2]
+    assert sorted(r[0] for r in con.execute(
+        "SELECT attempt FROM failures WHERE stage = 'download'").fetchall()) == [1, 2, 3]
 
 
 def test_multi_processing_runner_gives_the_same_sentences(annotated, tmp_path, tiny_sat,
-                                                          server) -> None:
+                                                          server, vision_args) -> None:
     out, *_ = annotated
     urls = _urls(tmp_path, server, ["kitchen", "bicycle", "garden", "quiet"])
-    argv = [*_argv(urls, tmp_path / "mp", tiny_sat, "mp"), "--direct_running_mode",
+    argv = [*_argv(urls, tmp_path / "mp", tiny_sat, "mp", vision_args), "--direct_running_mode",
             "multi_processing", "--direct_num_workers", "2"]
     assert cli.main(["annotate", *argv]) == cli.EXIT_OK
     texts = {k: [s["text"] for s in v] for k, v in _by_video(tmp_path / "mp").items()}
     assert texts == {k: [s["text"] for s in v] for k, v in _by_video(out).items()}
     assert validate(str(tmp_path / "mp"))[1] == []
+    spans = "SELECT clip_id, start_ms, end_ms FROM clips ORDER BY clip_id"
+    assert connect(str(tmp_path / "mp")).sql(spans).fetchall() == connect(str(out)).sql(
+        spans).fetchall()
 
 
 def test_bad_inputs_exit_3_and_every_one_is_a_failure_row(bad_media, tmp_path) -> None:

@@ -20,7 +20,7 @@ class SceneConfig:
     """
 
     cut_threshold: float = 0.35
-    soft_threshold: float = 0.15
+    soft_threshold: float = 0.2
     clip_threshold: float = 0.25
     min_clip_ms: int = 1000
     max_clip_ms: int = 10_000

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from pipeline.core.frames import decode_size
 
 CHUNK = 32  # frames decoded at once: memory stays flat however long the video is
+
+
+def import_decord() -> Any:
+    """decord2's import dlopens every library of the nvidia-* wheels with RTLD_GLOBAL, libnvblas
+    included; a torch loaded after that resolves its CPU matmuls to nvblas and segfaults. With
+    torch loaded first, its own BLAS symbols win."""
+    import decord
+    import torch  # noqa: F401  (load order matters, see above)
+
+    return decord
 
 
 class DecodeError(RuntimeError):
@@ -18,11 +29,12 @@ class DecodeError(RuntimeError):
 def _open_scaled(path: str, width: int, height: int, long_side: int) -> tuple[object, tuple]:
     """A reader that decodes at about `long_side`. decord's scaler rejects some sizes (for
     320x240 input, 96x72 and 144x108 fail on the first batch), so each size is tried once."""
-    import decord
+    decord = import_decord()
 
     error: Exception | None = None
-    for side in range(long_side, max(width, height) + 16, 16):
-        size = decode_size(width, height, min(side, max(width, height)))
+    native = max(width, height)
+    for side in [*range(min(long_side, native), native, 16), native]:
+        size = decode_size(width, height, side)
         reader = decord.VideoReader(path, width=size[0], height=size[1], num_threads=1)
         try:
             if reader.get_batch([0]).shape[1:3] == (size[1], size[0]):
@@ -37,7 +49,7 @@ class FrameReader:
     """One opened video at a fixed decode size. Times are ms from the first frame's PTS."""
 
     def __init__(self, path: str, long_side: int) -> None:
-        import decord
+        decord = import_decord()
 
         try:
             native = decord.VideoReader(path, num_threads=1)
@@ -45,7 +57,7 @@ class FrameReader:
             del native
             self._reader, (w, h) = _open_scaled(path, width, height, long_side)
             stamps = self._reader.get_frame_timestamp(range(len(self._reader)))
-        except decord.DECORDError as exc:
+        except (decord.DECORDError, RuntimeError) as exc:  # decord raises both
             raise DecodeError(f"decord cannot read {path}: {str(exc).splitlines()[-1]}") from exc
         if not len(stamps):
             raise DecodeError(f"no video frames in {path}")
@@ -62,7 +74,7 @@ class FrameReader:
 
     def frames(self, indices: Sequence[int]) -> np.ndarray:
         """Decode a few frames (N x H x W x 3, uint8); callers keep N small."""
-        import decord
+        decord = import_decord()
 
         try:
             return self._reader.get_batch(list(indices)).asnumpy()

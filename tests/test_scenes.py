@@ -1,0 +1,105 @@
+"""Scene cuts against the synthetic truth, and the clip-window rules."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that
+from test_frames import _video
+
+from pipeline.core import scenes
+from pipeline.core.scenes import SceneConfig, candidate_cuts, clip_spans
+from pipeline.models.clip import ClipConfig
+from pipeline.stages.frames import FrameConfig, SampleFrames
+from pipeline.stages.scenes import FRAME_DIFFERENCE, DetectScenes
+
+FPS = {"kitchen": Fraction(25), "bicycle": Fraction(30000, 1001), "garden": Fraction(25),
+       "quiet": Fraction(25)}
+
+
+def test_candidate_cuts_need_a_hard_jump_or_a_soft_one_that_clip_confirms() -> None:
+    cfg = SceneConfig()
+    d = np.array([0.05, 0.6, 0.25, 0.25, 0.1])
+    assert candidate_cuts(d, None, cfg) == [1]
+    change = np.array([0.0, 0.0, 0.4, 0.05, 0.9])
+    # position 2: soft jump confirmed by CLIP; 3: soft jump, CLIP says same scene; 4: no jump
+    assert candidate_cuts(d, change, cfg) == [1, 2]
+
+
+def test_clip_spans_never_cross_cuts_and_respect_lengths() -> None:
+    cfg = SceneConfig(min_clip_ms=1000, max_clip_ms=4000, keyframes_per_clip=2)
+    samples = list(range(0, 20000, 1000))
+    spans = clip_spans([500, 9000, 9600], 20000, samples, cfg)
+    # 0-500 and 9000-9600 are shorter than the minimum; 500-9000 splits in three windows
+    assert [(s.start_ms, s.end_ms, s.scene_boundary) for s in spans] == [
+        (500, 3333, True), (3333, 6167, False), (6167, 9000, False),
+        (9600, 13067, True), (13067, 16533, False), (16533, 20000, False)]
+    for s in spans:
+        assert s.end_ms - s.start_ms <= cfg.max_clip_ms
+        assert not any(s.start_ms < c < s.end_ms for c in (500, 9000, 9600))
+        assert 1 <= len(s.keyframe_ms) <= 2
+        assert all(s.start_ms <= k < s.end_ms for k in s.keyframe_ms)
+    assert clip_spans([], 800, [0], cfg) == []
+    with pytest.raises(ValueError, match="clip length"):
+        SceneConfig(min_clip_ms=5000, max_clip_ms=1000)
+
+
+def test_sharpest_step_finds_the_jump() -> None:
+    assert scenes.sharpest_step([0.01, 0.02, 0.7, 0.03]) == 2
+    with pytest.raises(ValueError, match="no frames"):
+        scenes.sharpest_step([])
+
+
+def _check_cuts(truths: dict):
+    def check(plans: list) -> None:
+        assert len(plans) == 4
+        for plan in plans:
+            name = Path(plan.video.media.path).stem
+            truth = truths[name]
+            frame_ms = 1000 / FPS[name]
+            cuts = [c.start_ms for c in plan.clips if c.scene_boundary]
+            assert len(cuts) == len(truth.cuts_ms), (name, cuts, truth.cuts_ms)
+            for got, want in zip(cuts, truth.cuts_ms, strict=True):
+                assert abs(got - want) <= frame_ms, (name, got, want)
+            assert plan.clips[0].start_ms == 0
+            assert abs(plan.clips[-1].end_ms - truth.duration_ms) <= frame_ms
+            assert [c.index for c in plan.clips] == list(range(len(plan.clips)))
+            assert all(c.scene_detector == FRAME_DIFFERENCE for c in plan.clips)
+    return check
+
+
+def test_detected_cuts_are_within_one_frame_of_truth(corpus) -> None:
+    root, truths = corpus
+    videos = [_video(root / f"{name}.mp4") for name in FPS]
+    with TestPipeline() as p:
+        sampled, frames_failed = (p | beam.Create(videos)
+                                  | SampleFrames(FrameConfig(), ClipConfig(model="off")))
+        plans, scenes_failed = sampled | DetectScenes(SceneConfig())
+        assert_that(plans, _check_cuts(truths))
+        assert_that((frames_failed, scenes_failed) | beam.Flatten(), lambda f: f == [] or (
+            _ for _ in ()).throw(AssertionError(f)), label="no failures")
+
+
+def test_clip_embeddings_feed_the_detector(corpus, tiny_clip_config: Path) -> None:
+    from tiny_clip import NAME
+
+    from pipeline.models.clip import ClipEmbedder
+    from pipeline.stages.frames import sample_frames
+    from pipeline.stages.scenes import detect
+
+    root, truths = corpus
+    embedder = ClipEmbedder(ClipConfig(model=NAME, pretrained="none",
+                                       config_file=str(tiny_clip_config)))
+    sampled = sample_frames(_video(root / "kitchen.mp4"), FrameConfig(), embedder)
+    assert sampled.embeddings is not None and len(sampled.embeddings) == len(sampled.frame_ms)
+    plan = detect(sampled, SceneConfig())
+    assert {c.scene_detector for c in plan.clips} == {
+        f"{FRAME_DIFFERENCE}+clip:{NAME}/random-init"}
+    assert [c.start_ms for c in plan.clips if c.scene_boundary] == list(truths["kitchen"].cuts_ms)
+    assert all(c.keyframe_embeddings is not None
+               and len(c.keyframe_embeddings) == len(c.keyframe_ms) for c in plan.clips)
