@@ -50,21 +50,24 @@ def test_retry_after_is_honoured() -> None:
 
 
 def test_retries_run_out() -> None:
-    with serve_fake_vllm(model=MODEL, script=["500"] * 10) as (url, state), pytest.raises(CaptionRequestFailed) as info:
+    with (serve_fake_vllm(model=MODEL, script=["500"] * 10) as (url, state),
+          pytest.raises(CaptionRequestFailed) as info):
         _client(url, [], retries=2).caption([RED])
     assert info.value.reason == "retries_exhausted" and state.requests == 3
     assert "HTTP 500" in str(info.value)
 
 
 def test_permanent_errors_are_not_retried() -> None:
-    with serve_fake_vllm(model="another/model") as (url, state), pytest.raises(CaptionRequestFailed) as info:
+    with (serve_fake_vllm(model="another/model") as (url, state),
+          pytest.raises(CaptionRequestFailed) as info):
         _client(url, []).caption([RED])
     assert info.value.reason == "http_404" and state.requests == 1
     assert f"The model `{MODEL}` does not exist." in str(info.value)
 
 
 def test_too_many_images_is_a_clear_400() -> None:
-    with serve_fake_vllm(model=MODEL, max_images=2) as (url, state), pytest.raises(CaptionRequestFailed, match="http_400: At most 2 image"):
+    with (serve_fake_vllm(model=MODEL, max_images=2) as (url, state),
+          pytest.raises(CaptionRequestFailed, match="http_400: At most 2 image")):
         _client(url, []).caption([RED] * 3)
     assert state.requests == 1
 
@@ -79,7 +82,8 @@ def test_timeouts_are_retried() -> None:
     ("garbage", "malformed_response"), ("no_choices", "malformed_response"),
     ("empty", "empty_answer"), ("refusal", "refusal"), ("runaway", "runaway_length")])
 def test_bad_answers_fail_with_their_reason(behaviour: str, reason: str) -> None:
-    with serve_fake_vllm(model=MODEL, script=[behaviour]) as (url, state), pytest.raises(CaptionRejected) as info:
+    with (serve_fake_vllm(model=MODEL, script=[behaviour]) as (url, state),
+          pytest.raises(CaptionRejected) as info):
         _client(url, []).caption([RED])
     assert info.value.reason == reason and state.requests == 1
 
