@@ -26,6 +26,8 @@ lint: setup
 
 bench: setup
 	$(PY) bench/asr.py
+	$(PY) bench/frames.py
+	$(PY) bench/caption_client.py
 
 setup: system-packages $(STAMP)
 

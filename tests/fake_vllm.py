@@ -68,6 +68,7 @@ def _colour_name(jpeg: bytes) -> str:
 class _Handler(http.server.BaseHTTPRequestHandler):
     state: ServerState
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as uvicorn does: no 40 ms delayed-ACK stalls per answer
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: tests read the state, not the log."""
@@ -233,9 +234,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--model", default=ServerState.model)
     parser.add_argument("--startup-delay", type=float, default=0.0)
+    parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args()
     time.sleep(args.startup_delay)
-    with serve_fake_vllm(port=args.port, model=args.model):
+    with serve_fake_vllm(port=args.port, model=args.model, latency_s=args.latency):
         threading.Event().wait()
 
 

@@ -26,7 +26,8 @@ class DecodeError(RuntimeError):
     """decord could not open or decode the file."""
 
 
-def _open_scaled(path: str, width: int, height: int, long_side: int) -> tuple[object, tuple]:
+def _open_scaled(path: str, width: int, height: int, long_side: int, threads: int
+                 ) -> tuple[object, tuple]:
     """A reader that decodes at about `long_side`. decord's scaler rejects some sizes (for
     320x240 input, 96x72 and 144x108 fail on the first batch), so each size is tried once."""
     decord = import_decord()
@@ -35,7 +36,7 @@ def _open_scaled(path: str, width: int, height: int, long_side: int) -> tuple[ob
     native = max(width, height)
     for side in [*range(min(long_side, native), native, 16), native]:
         size = decode_size(width, height, side)
-        reader = decord.VideoReader(path, width=size[0], height=size[1], num_threads=1)
+        reader = decord.VideoReader(path, width=size[0], height=size[1], num_threads=threads)
         try:
             if reader.get_batch([0]).shape[1:3] == (size[1], size[0]):
                 reader.seek(0)
@@ -48,14 +49,15 @@ def _open_scaled(path: str, width: int, height: int, long_side: int) -> tuple[ob
 class FrameReader:
     """One opened video at a fixed decode size. Times are ms from the first frame's PTS."""
 
-    def __init__(self, path: str, long_side: int) -> None:
+    def __init__(self, path: str, long_side: int, threads: int = 0) -> None:
+        """threads: decoder threads, 0 = as many as decord sees fit."""
         decord = import_decord()
 
         try:
             native = decord.VideoReader(path, num_threads=1)
             height, width = native[0].shape[:2]
             del native
-            self._reader, (w, h) = _open_scaled(path, width, height, long_side)
+            self._reader, (w, h) = _open_scaled(path, width, height, long_side, threads)
             stamps = self._reader.get_frame_timestamp(range(len(self._reader)))
         except (decord.DECORDError, RuntimeError) as exc:  # decord raises both
             raise DecodeError(f"decord cannot read {path}: {str(exc).splitlines()[-1]}") from exc

@@ -1,7 +1,8 @@
 """CaptionClips: keyframes of each clip -> a caption from the VLM, with a cache in front.
 
-Clips arrive in batches; each batch is sent through the worker's one request pool, so at most
-`concurrency` requests are in flight per worker however many bundles run. A clip that gets no
+Clips arrive in batches of at least twice the concurrency (so a batch keeps the pool full);
+each batch is sent through the worker's one request pool, so at most `concurrency` requests
+are in flight per worker however many bundles run. A clip that gets no
 caption becomes a failures row with the reason; the rest of the batch goes on.
 """
 
@@ -51,13 +52,15 @@ def clip_cache_key(clip: Clip, config: VlmConfig, prompt_hash: str) -> str:
                      config.jpeg_quality, config.max_tokens, config.temperature)
 
 
-def keyframe_jpegs(clip: Clip, config: VlmConfig) -> list[bytes]:
-    reader = FrameReader(clip.video.media.path, config.image_size)
+def keyframe_jpegs(clip: Clip, reader: FrameReader, config: VlmConfig) -> list[bytes]:
     indices = [reader.index_at(t) for t in clip.keyframe_ms]
     return [jpeg_bytes(f, config.jpeg_quality) for f in reader.frames(indices)]
 
 
 class _Caption(beam.DoFn):
+    """Keyframes are decoded here, one reader per video and batch, while earlier requests are
+    already in flight on the worker's pool."""
+
     def __init__(self, config: VlmConfig, cache_dir: str | None) -> None:
         self._config = config
         self._cache_dir = cache_dir
@@ -69,36 +72,53 @@ class _Caption(beam.DoFn):
         if self._cache_dir and not self._config.dry_run:
             self._cache = JsonCache(self._cache_dir)
 
-    def _ask(self, clip: Clip, key: str) -> Answer:
-        answer = self._captioner.caption(keyframe_jpegs(clip, self._config))
+    def _ask(self, clip: Clip, key: str, jpegs: list[bytes]) -> Answer:
+        answer = self._captioner.caption(jpegs)
         if self._cache is not None:
             self._cache.put(key, {"caption": answer.text, "model": self._config.model,
                                   "prompt_id": self._config.prompt_id, "clip_id": clip.clip_id})
         return answer
 
+    def _submit(self, clip: Clip, key: str, readers: dict[str, FrameReader]
+                ) -> Future[Answer]:
+        path = clip.video.media.path
+        if path not in readers:
+            readers[path] = FrameReader(path, self._config.image_size)
+        jpegs = keyframe_jpegs(clip, readers[path], self._config)
+        return self._captioner.pool.submit(self._ask, clip, key, jpegs)
+
     def process(self, batch: list[Clip]) -> Iterator[Any]:
         prompt = self._captioner.prompt
-        pending: list[tuple[Clip, Future[Answer] | None, str | None]] = []
+        readers: dict[str, FrameReader] = {}
+        pending: list[tuple[Clip, Future[Answer] | str | Exception]] = []
         for clip in batch:
             key = clip_cache_key(clip, self._config, prompt.hash)
             hit = self._cache.get(key) if self._cache is not None else None
             if hit is not None:
                 metrics.counter(metrics.CAPTIONS_CACHED).inc()
-                pending.append((clip, None, hit["caption"]))
+                pending.append((clip, hit["caption"]))
             elif self._config.dry_run:
-                pending.append((clip, None, self._captioner.caption(()).text))
+                pending.append((clip, self._captioner.caption(()).text))
             else:
-                pending.append((clip, self._captioner.pool.submit(self._ask, clip, key), None))
-        for clip, future, text in pending:
-            if future is not None:
                 try:
-                    answer = future.result()
+                    pending.append((clip, self._submit(clip, key, readers)))
+                except DecodeError as exc:
+                    pending.append((clip, exc))
+        readers.clear()
+        for clip, outcome in pending:
+            text = outcome
+            if isinstance(outcome, Future):
+                try:
+                    answer = outcome.result()
                 except (CaptionError, DecodeError) as exc:
-                    yield beam.pvalue.TaggedOutput(
-                        FAILED, from_exception(clip, "caption", exc, clip.clip_id))
-                    continue
-                text = answer.text
-                metrics.counter(metrics.CAPTION_ATTEMPTS).inc(answer.attempts)
+                    text = exc
+                else:
+                    text = answer.text
+                    metrics.counter(metrics.CAPTION_ATTEMPTS).inc(answer.attempts)
+            if isinstance(text, Exception):
+                yield beam.pvalue.TaggedOutput(
+                    FAILED, from_exception(clip, "caption", text, clip.clip_id))
+                continue
             metrics.counter(metrics.CAPTIONS).inc()
             yield replace(clip, caption=text, caption_model=self._config.model,
                           prompt_id=prompt.id, prompt_hash=prompt.hash)
@@ -118,8 +138,9 @@ class CaptionClips(beam.PTransform):
 
     def expand(self, clips: beam.PCollection[Clip]):
         batches = (clips | "Spread" >> beam.Reshuffle()
-                   | "Batch" >> beam.BatchElements(min_batch_size=1,
-                                                   max_batch_size=4 * self._config.concurrency))
+                   | "Batch" >> beam.BatchElements(
+                       min_batch_size=2 * self._config.concurrency,
+                       max_batch_size=8 * self._config.concurrency))
         results = (batches | "Caption" >> beam.ParDo(_Caption(self._config, self._cache_dir))
                    .with_outputs(FAILED, main="captioned").with_exception_handling())
         failures = ((results[FAILED],

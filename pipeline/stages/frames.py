@@ -25,6 +25,7 @@ from pipeline.stages.failures import apply_stage
 class FrameConfig:
     fps: float = 1.0
     long_side: int = 224  # decode size: enough for CLIP, small for histograms
+    decode_threads: int = 0  # 0: decord's choice
 
     def __post_init__(self) -> None:
         if self.fps <= 0:
@@ -39,7 +40,7 @@ def shared_embedder(config: ClipConfig) -> ClipEmbedder:
 
 def sample_frames(video: Video, config: FrameConfig, embedder: ClipEmbedder | None
                   ) -> SampledFrames:
-    reader = FrameReader(video.media.path, config.long_side)
+    reader = FrameReader(video.media.path, config.long_side, config.decode_threads)
     chosen = frames.select_frames(reader.pts_ms, config.fps)
     sigs, embs = [], []
     for _, chunk in reader.chunks(chosen):
