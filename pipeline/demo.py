@@ -1,4 +1,6 @@
-"""`make demo`: synthetic videos served on loopback, annotated, then summarized with DuckDB."""
+"""`make demo`: synthetic videos served on loopback, annotated, built into samples, then
+summarized with DuckDB. Captions come from the dry-run captioner (no VLM here), so the build
+keeps flagged samples to show every task type; each such sample says `dry_run_caption`."""
 
 from __future__ import annotations
 
@@ -6,6 +8,9 @@ import argparse
 from pathlib import Path
 
 from pipeline import cli, synthetic
+from pipeline.core.render import describe_sample
+from pipeline.core.tasks import TASKS
+from pipeline.io.parquet import read_table
 from pipeline.io.query import connect
 
 SUMMARY_SQL = {
@@ -19,6 +24,8 @@ SUMMARY_SQL = {
              "FROM clips ORDER BY video_id, index",
     "vision models": "SELECT DISTINCT provenance.scene_detector, provenance.clip_model, "
                      "provenance.caption_model, provenance.prompt_id FROM clips",
+    "samples per task and split": "SELECT task, split, count(*) AS n FROM samples "
+                                  "GROUP BY ALL ORDER BY task, split",
     "failures": "SELECT stage, source_uri, error_type, message, attempt FROM failures "
                 "ORDER BY failed_at_ms",
 }
@@ -41,14 +48,20 @@ def main(argv: list[str] | None = None) -> int:
         urls = out / "urls.txt"
         lines = [f"{base}/{spec.name}.mp4" for spec in specs] + [f"{base}/missing-video.mp4"]
         urls.write_text("\n".join(lines) + "\n")
-        status = cli.main(["annotate", "--urls", str(urls), "--out", str(out / "annotations"),
-                           "--runner", args.runner])
+        status = cli.main(["run", "--urls", str(urls), "--out", str(out / "annotations"),
+                           "--runner", args.runner, "--keep-flagged", "--overwrite"])
     if status not in (cli.EXIT_OK, cli.EXIT_SOME_INPUTS_FAILED):
         return status
     con = connect(str(out / "annotations"))
     for title, sql in SUMMARY_SQL.items():
         print(f"\n== {title} ==")
         con.sql(sql).show(max_width=160, max_rows=30)
+    samples = sorted(read_table(str(out / "annotations"), "samples").to_pylist(),
+                     key=lambda r: (r["video_id"], r["clip_start_ms"], r["sample_id"]))
+    print("\n== samples, two of each task ==")
+    for task in TASKS:
+        for row in [r for r in samples if r["task"] == task][:2]:
+            print(describe_sample(row))
     print("\nThe URL list names one video that does not exist on purpose: its 404 is the "
           "failures row above. Query more with: .venv/bin/ominous query "
           f"{out / 'annotations'} \"SQL\"")

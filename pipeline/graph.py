@@ -14,7 +14,7 @@ from pipeline import __version__
 from pipeline.core import rows
 from pipeline.core.sources import list_media_dir, read_url_list
 from pipeline.io.parquet import WriteTable, read_table
-from pipeline.options import AnnotateOptions, stage_configs
+from pipeline.options import AnnotateOptions, OutputOptions, stage_configs
 from pipeline.records import RunContext, Source
 from pipeline.stages.acquire import AcquireVideos
 from pipeline.stages.assemble import AssembleVideos
@@ -74,10 +74,11 @@ def _pending(sources: list[Source], out: str, config_hash: str, force: bool
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
     """Build and run the annotate pipeline; tests pass a TestPipeline to drive the graph."""
     opts = AnnotateOptions(argv)
-    if not opts.out:
+    out = opts.view_as(OutputOptions).out
+    if not out:
         raise UsageError("--out is required")
     configs = stage_configs(opts)
-    out = str(Path(opts.out))
+    out = str(Path(out))
     run_id = opts.run_id or time.strftime("run-%Y%m%dT%H%M%S")
     ctx = RunContext(run_id=run_id, config_hash=configs.content_hash(),
                      pipeline_version=__version__)

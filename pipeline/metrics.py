@@ -21,6 +21,7 @@ CAPTIONS_CACHED = "captions_cached"
 CAPTION_ATTEMPTS = "caption_attempts"
 VIDEOS_COMPLETE = "videos_complete"
 VIDEOS_INCOMPLETE = "videos_incomplete"
+ORPHAN_ROWS = "orphan_rows"
 
 
 def counter(name: str):

@@ -20,6 +20,16 @@ from pipeline.models.whisper import AsrConfig
 from pipeline.stages.frames import FrameConfig
 
 
+class OutputOptions(PipelineOptions):
+    """--out is shared by annotate, build and run; Beam parses every options class together,
+    so the flag lives in exactly one of them."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser: Any) -> None:
+        parser.add_argument("--out", default=None,
+                            help="output folder: annotate's tables, or build's samples")
+
+
 class AnnotateOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser: Any) -> None:
@@ -27,7 +37,6 @@ class AnnotateOptions(PipelineOptions):
         add("--urls", default=None, help="text file with one video URL per line")
         add("--media_dir", "--media-dir", dest="media_dir", default=None,
             help="folder of local media files")
-        add("--out", default=None, help="output folder for the tables")
         add("--media_store", "--media-store", dest="media_store", default=None,
             help="where acquired media is kept (default OUT/media)")
         add("--run_id", "--run-id", dest="run_id", default=None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import jiwer
@@ -13,6 +14,9 @@ from fake_vllm import serve_fake_vllm
 from tiny_clip import NAME
 
 from pipeline import cli
+from pipeline.build import run as build
+from pipeline.core.tasks import TASKS
+from pipeline.core.timegrid import FrameGrid
 from pipeline.graph import run
 from pipeline.io.parquet import read_table
 from pipeline.io.query import connect
@@ -189,13 +193,15 @@ def test_multi_processing_runner_gives_the_same_sentences(annotated, tmp_path, t
     urls = _urls(tmp_path, server, ["kitchen", "bicycle", "garden", "quiet"])
     argv = [*_argv(urls, tmp_path / "mp", tiny_sat, "mp", vision_args), "--direct_running_mode",
             "multi_processing", "--direct_num_workers", "2"]
-    assert cli.main(["annotate", *argv]) == cli.EXIT_OK
+    assert cli.main(["run", *argv]) == cli.EXIT_OK  # annotate, then build
     texts = {k: [s["text"] for s in v] for k, v in _by_video(tmp_path / "mp").items()}
     assert texts == {k: [s["text"] for s in v] for k, v in _by_video(out).items()}
     assert validate(str(tmp_path / "mp"))[1] == []
     spans = "SELECT clip_id, start_ms, end_ms FROM clips ORDER BY clip_id"
     assert connect(str(tmp_path / "mp")).sql(spans).fetchall() == connect(str(out)).sql(
         spans).fetchall()
+    tasks = connect(str(tmp_path / "mp")).sql("SELECT DISTINCT task FROM samples").fetchall()
+    assert {t for (t,) in tasks} == set(TASKS)
 
 
 def test_bad_inputs_exit_3_and_every_one_is_a_failure_row(bad_media, tmp_path) -> None:
@@ -212,3 +218,101 @@ def test_usage_errors_exit_2(tmp_path) -> None:
     assert cli.main(["annotate", "--out", str(tmp_path)]) == cli.EXIT_USAGE
     assert cli.main(["annotate", "--urls", str(tmp_path / "none.txt"), "--out",
                      str(tmp_path)]) == cli.EXIT_USAGE
+
+
+@pytest.fixture(scope="module")
+def built(annotated, tmp_path_factory):
+    out = annotated[0]
+    samples = tmp_path_factory.mktemp("samples")
+    summary = build(["--annotations", str(out), "--out", str(samples), "--seed", "7"])
+    return samples, summary, out, annotated[3]
+
+
+def _samples(folder: Path, task: str | None = None) -> list[dict]:
+    rows = read_table(str(folder), "samples").to_pylist()
+    return sorted((r for r in rows if task in (None, r["task"])), key=lambda r: r["sample_id"])
+
+
+def _name(row: dict) -> str:
+    return row["video_id"].split("-")[0]
+
+
+def test_build_writes_every_task_partitioned(built) -> None:
+    samples, summary, *_ = built
+    assert summary.videos == 4 and summary.filtered == {}
+    assert all(summary.samples[t] > 0 for t in TASKS), summary.samples
+    folders = sorted(p.name for p in (samples / "samples").iterdir())
+    assert folders == sorted(f"task={t}" for t in TASKS)
+    assert validate(str(samples))[1] == []
+    con = connect(str(samples))
+    assert con.execute("SELECT count(DISTINCT split) FROM samples GROUP BY video_id "
+                       "ORDER BY 1 DESC LIMIT 1").fetchone() == (1,)
+
+
+def test_grounding_spans_are_the_truth_spans(built) -> None:
+    samples, _, out, truths = built
+    sentences = {r["sentence_id"]: r for r in read_table(str(out), "sentences").to_pylist()}
+    clips = {r["clip_id"]: r for r in read_table(str(out), "clips").to_pylist()}
+    for row in _samples(samples, "tsg_dialogue"):
+        g = row["grounding"]
+        s = sentences[g["sentence_id"]]
+        assert (g["span_start_ms"], g["span_end_ms"]) == (s["start_ms"], s["end_ms"])
+        truth = truths[_name(row)].sentences[s["index"]]
+        assert abs(g["span_start_ms"] - truth.start_ms) <= TOLERANCE_MS
+        assert abs(g["span_end_ms"] - truth.end_ms) <= TOLERANCE_MS
+    for row in _samples(samples, "tsg_caption"):
+        g = row["grounding"]
+        c = clips[g["clip_id"]]
+        bounds = (0, *truths[_name(row)].cuts_ms, truths[_name(row)].duration_ms)
+        assert (g["span_start_ms"], g["span_end_ms"]) == (c["start_ms"], c["end_ms"])
+        assert min(abs(g["span_start_ms"] - b) for b in bounds) <= 34
+        assert g["caption"] == c["caption"] and g["caption"] in row["turns"][-1]["text"]
+
+
+def test_narration_sits_at_the_cuts(built) -> None:
+    samples, *_, truths = built
+    grid = FrameGrid(Fraction(2))
+    narrated = {}
+    for row in _samples(samples, "narration"):
+        narrated[_name(row)] = [t["start_ms"] for t in row["turns"] if t["kind"] == "narration"]
+    assert narrated == {name: [grid.ceil(c) for c in t.cuts_ms] for name, t in truths.items()}
+
+
+def test_streaming_targets_and_timing(built) -> None:
+    samples, *_, truths = built
+    for row in _samples(samples, "rev"):
+        query = next(t for t in row["turns"] if t["kind"] == "query")
+        answer = next(t for t in row["turns"] if t["kind"] == "answer")
+        assert answer["start_ms"] >= answer["evidence"][0]["start_ms"] > query["start_ms"]
+    for row in _samples(samples, "noise"):
+        (reply,) = [t for t in row["turns"] if t["role"] == "assistant"]
+        assert reply["target_override"] == "<|im_start|><|im_end|>" and reply["text"] is None
+    for row in _samples(samples, "stop"):
+        (stop,) = [t for t in row["turns"] if t["kind"] == "stop"]
+        assert stop["target_override"] == "<|im_end|>" and stop["text"] is None
+    silences = _samples(samples, "silence")
+    assert silences
+    for row in silences:
+        truth = truths[_name(row)]
+        a, b = row["clip_start_ms"], row["clip_end_ms"]
+        assert not any(s.start_ms < b and a < s.end_ms for s in truth.sentences), (a, b)
+        assert not any(a < c < b for c in truth.cuts_ms)
+
+
+def test_build_is_deterministic_for_a_seed(built, tmp_path) -> None:
+    samples, summary, out, _ = built
+    again = build(["--annotations", str(out), "--out", str(tmp_path / "same"), "--seed", "7"])
+    strip = lambda rows: [{**r, "provenance": {**r["provenance"], "run_id": None}}  # noqa: E731
+                          for r in rows]
+    assert strip(_samples(tmp_path / "same")) == strip(_samples(samples))
+    other = build(["--annotations", str(out), "--out", str(tmp_path / "other"), "--seed", "8"])
+    assert other.samples == again.samples == summary.samples
+    ids = {r["sample_id"] for r in _samples(tmp_path / "other")}
+    assert not ids & {r["sample_id"] for r in _samples(samples)}
+
+
+def test_build_refuses_to_mix_into_existing_samples(built, capsys) -> None:
+    samples, _, out, _ = built
+    assert cli.main(["build", "--annotations", str(out), "--out", str(samples)]) == (
+        cli.EXIT_USAGE)
+    assert "--overwrite" in capsys.readouterr().err

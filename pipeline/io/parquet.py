@@ -36,15 +36,20 @@ def read_table(out: str, table: str, columns: list[str] | None = None) -> pa.Tab
 class WriteTable(beam.PTransform):
     """Write row dicts as zstd Parquet shards of one table with its explicit schema."""
 
-    def __init__(self, out: str, table: str, run_id: str) -> None:
+    def __init__(self, out: str, table: str, run_id: str, partition: str | None = None) -> None:
+        """partition: a Hive-style folder under the table (e.g. task=narration)."""
         super().__init__()
         self._out = out
         self._table = table
         self._run_id = run_id
+        self._partition = partition
 
     def expand(self, rows: beam.PCollection[dict[str, Any]]) -> beam.PCollection[str]:
+        folder = table_dir(self._out, self._table)
+        if self._partition:
+            folder = f"{folder}/{self._partition}"
         return rows | beam.io.WriteToParquet(
-            file_path_prefix=f"{table_dir(self._out, self._table)}/{self._run_id}",
+            file_path_prefix=f"{folder}/{self._run_id}",
             schema=table_schema(self._table),
             codec="zstd",
             file_name_suffix=".parquet",

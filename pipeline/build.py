@@ -1,0 +1,134 @@
+"""The build phase: videos + sentences + clips -> samples, partitioned by task. No model runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pyarrow.compute as pc
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline import metrics
+from pipeline.core import templates
+from pipeline.core.tasks import TASKS, BuildConfig
+from pipeline.io.parquet import WriteTable, read_table, table_dir, table_files
+from pipeline.options import OutputOptions
+from pipeline.stages.build_samples import FILTERED, BuildSamples
+
+
+class BuildOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser: Any) -> None:
+        add = parser.add_argument
+        add("--annotations", default=None, help="annotate's OUT (default: --out)")
+        add("--seed", type=int, default=0)
+        add("--sample_fps", "--sample-fps", dest="sample_fps", default="2",
+            help="frame grid of streaming samples, a number or a ratio like 30000/1001")
+        add("--timestamp_style", "--timestamp-style", dest="timestamp_style",
+            default="seconds", choices=templates.TIMESTAMP_STYLES)
+        add("--window_ms", "--window-ms", dest="window_ms", type=int, default=60_000)
+        add("--sample_min_clip_ms", "--sample-min-clip-ms", dest="sample_min_clip_ms", type=int,
+            default=1000, help="clips shorter than this are flagged")
+        add("--sample_max_clip_ms", "--sample-max-clip-ms", dest="sample_max_clip_ms", type=int,
+            default=60_000, help="clips longer than this are flagged")
+        add("--max_unaligned", "--max-unaligned", dest="max_unaligned", type=float,
+            default=0.5, help="sentences with more interpolated words than this are flagged")
+        add("--min_silence_ms", "--min-silence-ms", dest="min_silence_ms", type=int,
+            default=2000)
+        add("--silence_margin_ms", "--silence-margin-ms", dest="silence_margin_ms", type=int,
+            default=500, help="silence windows keep this far from any speech")
+        add("--rev_query_position", "--rev-query-position", dest="rev_query_position",
+            default="before", choices=templates.REV_QUERY_POSITIONS)
+        add("--split_by", "--split-by", dest="split_by", default="video",
+            choices=["video", "channel"])
+        add("--keep_flagged", "--keep-flagged", dest="keep_flagged", action="store_true",
+            default=False, help="keep samples with quality flags instead of filtering them")
+        add("--overwrite", action="store_true", default=False,
+            help="replace an existing samples table in --out")
+        add("--build_run_id", "--build-run-id", dest="build_run_id", default=None)
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    run_id: str
+    out: str
+    videos: int
+    samples: dict[str, int]
+    filtered: dict[str, int]
+
+
+class BuildError(ValueError):
+    """Nothing was built: the inputs or the options do not allow it."""
+
+
+def build_config(opts: BuildOptions) -> BuildConfig:
+    return BuildConfig(
+        seed=opts.seed, sample_fps=Fraction(opts.sample_fps),
+        timestamp_style=opts.timestamp_style, window_ms=opts.window_ms,
+        min_clip_ms=opts.sample_min_clip_ms, max_clip_ms=opts.sample_max_clip_ms,
+        max_unaligned=opts.max_unaligned, min_silence_ms=opts.min_silence_ms,
+        silence_margin_ms=opts.silence_margin_ms,
+        rev_query_position=opts.rev_query_position)
+
+
+def _config_hash(config: BuildConfig, opts: BuildOptions) -> str:
+    doc = {**asdict(config), "sample_fps": str(config.sample_fps), "split_by": opts.split_by,
+           "keep_flagged": opts.keep_flagged, "generator": templates.GENERATOR_VERSION}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _read(p: beam.Pipeline, annotations: str, table: str) -> beam.PCollection:
+    if not table_files(annotations, table):
+        return p | f"No{table.title()}" >> beam.Create([])
+    pattern = f"{table_dir(annotations, table)}/*.parquet"
+    return p | f"Read{table.title()}" >> beam.io.ReadFromParquet(pattern)
+
+
+def _filtered(result: Any) -> dict[str, int]:
+    found = result.metrics().query(MetricsFilter().with_namespace(metrics.NAMESPACE))
+    counts: dict[str, int] = {}
+    for c in found["counters"]:
+        name = c.key.metric.name
+        if name.startswith(f"{FILTERED}_"):
+            counts[name[len(FILTERED) + 1:]] = counts.get(name, 0) + c.committed
+    return counts
+
+
+def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None
+        ) -> BuildSummary:
+    opts = BuildOptions(argv)
+    out = opts.view_as(OutputOptions).out
+    if not out:
+        raise BuildError("--out is required")
+    annotations = opts.annotations or out
+    if not table_files(annotations, "videos"):
+        raise BuildError(f"no videos table in {annotations}: run annotate first")
+    target = Path(table_dir(out, "samples"))
+    if table_files(out, "samples"):
+        if not opts.overwrite:
+            raise BuildError(f"{target} already holds samples; pass --overwrite to replace "
+                             "them, or build into another --out")
+        shutil.rmtree(target)
+    config = build_config(opts)
+    run_id = opts.build_run_id or time.strftime("build-%Y%m%dT%H%M%S")
+    pipeline = test_pipeline or beam.Pipeline(options=opts)
+    tables = {t: _read(pipeline, annotations, t) for t in ("videos", "sentences", "clips")}
+    rows, _ = tables | "BuildSamples" >> BuildSamples(
+        config, opts.keep_flagged, run_id, _config_hash(config, opts), opts.split_by)
+    by_task = rows | "ByTask" >> beam.Partition(lambda r, n: TASKS.index(r["task"]), len(TASKS))
+    for task, part in zip(TASKS, by_task, strict=True):
+        part | f"Write_{task}" >> WriteTable(out, "samples", run_id, f"task={task}")
+    result = pipeline.run()
+    result.wait_until_finish()
+    written = read_table(out, "samples", ["task", "video_id"])
+    counts = {r["values"]: r["counts"] for r in pc.value_counts(written["task"]).to_pylist()}
+    return BuildSummary(run_id, out, len(pc.unique(written["video_id"])),
+                        {t: counts.get(t, 0) for t in TASKS}, _filtered(result))

@@ -1,0 +1,41 @@
+"""Quality flags on generated text: timestamp leakage and near-copies of the answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_DIGITS = re.compile(r"\d")
+_SECONDS = re.compile(r"\bsec(?:ond)?s?\b", re.IGNORECASE)
+_CLOCK = re.compile(r"\b\d{1,2}:\d{2}\b")
+
+OVERLAP_WORDS = 6  # a run of this many words of the answer inside the prompt is a leak
+
+
+def leakage_flags(text: str) -> set[str]:
+    """Digits, "second(s)" or mm:ss anywhere in the string."""
+    flags = set()
+    if _CLOCK.search(text):
+        flags.add("leak_clock")
+    if _DIGITS.search(text):
+        flags.add("leak_digits")
+    if _SECONDS.search(text):
+        flags.add("leak_seconds")
+    return flags
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def verbatim_overlap(prompt: str, answer: str, n: int = OVERLAP_WORDS) -> bool:
+    """True when any n consecutive words of the answer appear in the prompt."""
+    a, p = _words(answer), " ".join(_words(prompt))
+    return any(" ".join(a[i:i + n]) in p for i in range(len(a) - n + 1)) if p else False
+
+
+def flags_for(texts: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for t in texts:
+        out |= leakage_flags(t)
+    return out

@@ -1,0 +1,391 @@
+"""Task builders: one video's sentences and clips -> grounding and streaming samples.
+
+Plain functions of (video, config), deterministic for a seed: every random choice comes from a
+generator seeded by (seed, video, task). Rows keep numbers and text apart; the rendered text
+in turns comes from pipeline.core.templates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from pipeline.core import templates as T
+from pipeline.core.quality import flags_for, verbatim_overlap
+from pipeline.core.timegrid import FRAME_SNAP, FrameGrid
+
+GROUNDING_TASKS = ("tsg_dialogue", "tsg_caption", "caption_to_dialogue", "dialogue_to_caption")
+STREAMING_TASKS = ("narration", "silence", "stop", "noise", "rev")
+TASKS = GROUNDING_TASKS + STREAMING_TASKS
+DRY_RUN_MODEL = "dry-run"
+
+
+@dataclass(frozen=True)
+class SentenceInfo:
+    sentence_id: str
+    start_ms: int
+    end_ms: int
+    text: str
+    interpolated_fraction: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    clip_id: str
+    start_ms: int
+    end_ms: int
+    scene_boundary: bool
+    caption: str | None
+    caption_model: str | None = None
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    video_id: str
+    duration_ms: int
+    split: str
+    sentences: tuple[SentenceInfo, ...] = ()
+    clips: tuple[ClipInfo, ...] = ()
+    provenance: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    seed: int = 0
+    sample_fps: Fraction = Fraction(2)
+    timestamp_style: str = "seconds"
+    window_ms: int = 60_000
+    min_clip_ms: int = 1000
+    max_clip_ms: int = 60_000
+    max_unaligned: float = 0.5
+    min_silence_ms: int = 2000
+    silence_margin_ms: int = 500  # ASR word ends are approximate: keep clear of speech
+    rev_query_position: str = "before"
+    noise_phrases_per_video: int = 1
+
+    def __post_init__(self) -> None:
+        if self.timestamp_style not in T.TIMESTAMP_STYLES:
+            raise ValueError(f"timestamp style must be one of {T.TIMESTAMP_STYLES}")
+        if self.rev_query_position not in T.REV_QUERY_POSITIONS:
+            raise ValueError(f"rev query position must be one of {T.REV_QUERY_POSITIONS}")
+        if self.sample_fps <= 0 or self.window_ms <= 0:
+            raise ValueError("sample fps and window must be positive")
+
+
+def sample_id(task: str, video_id: str, start_ms: int, end_ms: int, variant: str,
+              seed: int) -> str:
+    key = f"{task}|{video_id}|{start_ms}|{end_ms}|{variant}|{T.GENERATOR_VERSION}|{seed}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+def _rng(config: BuildConfig, video_id: str, task: str) -> random.Random:
+    return random.Random(f"{config.seed}|{video_id}|{task}")
+
+
+def overlap_ms(a0: int, a1: int, b0: int, b1: int) -> int:
+    return max(0, min(a1, b1) - max(a0, b0))
+
+
+def pair_sentences(video: VideoInfo) -> list[tuple[SentenceInfo, ClipInfo]]:
+    """Each sentence with the clip it overlaps most (the earlier clip on a tie)."""
+    pairs = []
+    for s in video.sentences:
+        best = max(video.clips, default=None,
+                   key=lambda c: (overlap_ms(s.start_ms, s.end_ms, c.start_ms, c.end_ms),
+                                  -c.start_ms))
+        if best is not None and overlap_ms(s.start_ms, s.end_ms, best.start_ms, best.end_ms):
+            pairs.append((s, best))
+    return pairs
+
+
+class _Sample:
+    """Accumulates one sample's turns on its frame grid, then becomes a row."""
+
+    def __init__(self, task: str, video: VideoInfo, config: BuildConfig, start_ms: int,
+                 end_ms: int) -> None:
+        self.task, self.video, self.config = task, video, config
+        self.grid = FrameGrid(config.sample_fps)
+        self.start_ms = self.grid.floor(start_ms)
+        # the last frame is the video's own end, not a grid point past it
+        self.end_ms = max(min(self.grid.ceil(end_ms), video.duration_ms), self.start_ms)
+        self.turns: list[dict[str, Any]] = []
+        self.flags: set[str] = set()
+        self.grounding: dict[str, Any] | None = None
+        self._cursor = self.start_ms
+
+    def _turn(self, role: str, kind: str, text: str | None, start: int, end: int, learn: bool,
+              evidence: Sequence[tuple[str, int, int]] = (), target: str | None = None) -> None:
+        g = self.grid
+        snap = g.floor if role == "user" else g.ceil
+        s, e = snap(start), max(snap(end), snap(start))
+        self.turns.append({
+            "role": role, "kind": kind, "text": text, "start_ms": s, "end_ms": e,
+            "frame_start": g.frame_floor(s) if role == "user" else g.frame_ceil(s),
+            "frame_end": g.frame_floor(e) if role == "user" else g.frame_ceil(e),
+            "learn": learn, "target_override": target,
+            "evidence": [{"source_id": i, "start_ms": a, "end_ms": b} for i, a, b in evidence]})
+
+    def frames_until(self, ms: int) -> None:
+        """Frames from the last turn up to `ms` (nothing said over them)."""
+        ms = min(ms, self.end_ms)
+        if ms > self._cursor:
+            self._turn("user", "frames", None, self._cursor, ms, False)
+            self._cursor = ms
+
+    def user(self, kind: str, text: str, at: int, evidence=(), until: int | None = None
+             ) -> None:
+        """A user turn at `at`; spoken turns taken from the video last until `until`."""
+        self.frames_until(self.grid.floor(at))
+        self._turn("user", kind, text, at, until if until is not None else at, False, evidence)
+
+    def assistant(self, kind: str, text: str | None, at: int, until: int | None = None,
+                  evidence=(), target: str | None = None) -> None:
+        self.frames_until(self.grid.ceil(at))
+        self._turn("assistant", kind, text, at, until if until is not None else at, True,
+                   evidence, target)
+        if until is not None:
+            self._cursor = max(self._cursor, self.grid.ceil(until))
+
+    def row(self, variant: str) -> dict[str, Any]:
+        self.frames_until(self.end_ms)
+        cfg, video = self.config, self.video
+        user_text = [t["text"] for t in self.turns if t["role"] == "user" and t["text"]]
+        answers = [t["text"] for t in self.turns if t["role"] == "assistant" and t["text"]]
+        if self.grounding is None:
+            self.flags |= flags_for(user_text + answers)
+            if any(verbatim_overlap(u, a) for u in user_text for a in answers):
+                self.flags.add("leak_overlap")
+        family = "grounding" if self.task in GROUNDING_TASKS else "streaming"
+        prov = {**video.provenance, "seed": cfg.seed}
+        return {
+            "sample_id": sample_id(self.task, video.video_id, self.start_ms, self.end_ms,
+                                   variant, cfg.seed),
+            "task_family": family, "task": self.task, "split": video.split,
+            "video_id": video.video_id, "clip_start_ms": self.start_ms,
+            "clip_end_ms": self.end_ms, "sample_fps_num": cfg.sample_fps.numerator,
+            "sample_fps_den": cfg.sample_fps.denominator, "frame_snap": FRAME_SNAP,
+            "turns": self.turns, "grounding": self.grounding, "mixture": None,
+            "quality_flags": sorted(self.flags), "provenance": prov,
+        }
+
+
+def _clip_flags(clip: ClipInfo, config: BuildConfig) -> set[str]:
+    flags = set()
+    length = clip.end_ms - clip.start_ms
+    if length < config.min_clip_ms:
+        flags.add("clip_too_short")
+    if length > config.max_clip_ms:
+        flags.add("clip_too_long")
+    if not clip.caption:
+        flags.add("no_caption")
+    elif clip.caption_model == DRY_RUN_MODEL:
+        flags.add("dry_run_caption")
+    return flags
+
+
+def _sentence_flags(s: SentenceInfo, config: BuildConfig) -> set[str]:
+    return {"unaligned_words"} if s.interpolated_fraction > config.max_unaligned else set()
+
+
+# -- grounding ---------------------------------------------------------------------------------
+
+def _window_around(span: tuple[int, int], video: VideoInfo, config: BuildConfig,
+                   rng: random.Random) -> tuple[int, int]:
+    """A window of at most window_ms that holds the span, placed at random around it."""
+    width = min(config.window_ms, video.duration_ms)
+    lo = max(0, span[1] - width)
+    hi = max(lo, min(span[0], video.duration_ms - width))
+    start = rng.randint(lo, hi)
+    return start, min(start + width, video.duration_ms)
+
+
+def _grounding(task: str, template_id: str, video: VideoInfo, config: BuildConfig,
+               rng: random.Random, span: tuple[int, int], sentence: SentenceInfo | None,
+               clip: ClipInfo | None, target: str | None) -> dict[str, Any]:
+    tpl = T.GROUNDING[template_id]
+    w0, w1 = _window_around(span, video, config, rng)
+    sample = _Sample(task, video, config, w0, w1)
+    stamp = T.render_span(span[0] - sample.start_ms, span[1] - sample.start_ms,
+                          config.timestamp_style, sample.end_ms - sample.start_ms)
+    asr = sentence.text if sentence else None
+    caption = clip.caption if clip else None
+    values = {"timestamp": stamp, "asr": asr, "caption": caption}
+    evidence = [(x.sentence_id if isinstance(x, SentenceInfo) else x.clip_id, x.start_ms,
+                 x.end_ms) for x in (sentence, clip) if x is not None]
+    sample.frames_until(sample.end_ms)
+    sample._turn("user", "question", tpl.user.format(**values), sample.end_ms, sample.end_ms,
+                 False, evidence)
+    sample._turn("assistant", "answer", tpl.assistant.format(**values), sample.end_ms,
+                 sample.end_ms, True, evidence)
+    sample.grounding = {
+        "template_id": template_id, "timestamp_style": config.timestamp_style,
+        "span_start_ms": span[0], "span_end_ms": span[1], "asr": asr, "caption": caption,
+        "sentence_id": sentence.sentence_id if sentence else None,
+        "clip_id": clip.clip_id if clip else None}
+    sample.flags |= flags_for(t for t in (asr, caption) if t)
+    if sentence:
+        sample.flags |= _sentence_flags(sentence, config)
+    if clip:
+        sample.flags |= _clip_flags(clip, config)
+    question = tpl.user.format(**values)
+    if target and verbatim_overlap(question, target):
+        sample.flags.add("leak_overlap")
+    return sample.row("|".join([template_id, *(e[0] for e in evidence)]))
+
+
+def grounding_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:
+    rng = _rng(config, video.video_id, "grounding")
+    for s in video.sentences:
+        span = (s.start_ms, s.end_ms)
+        yield _grounding("tsg_dialogue", "tsg_dialogue/span-to-text-v1", video, config, rng,
+                         span, s, None, s.text)
+        yield _grounding("tsg_dialogue", "tsg_dialogue/text-to-span-v1", video, config, rng,
+                         span, s, None, None)
+    for c in video.clips:
+        span = (c.start_ms, c.end_ms)
+        yield _grounding("tsg_caption", "tsg_caption/span-to-text-v1", video, config, rng,
+                         span, None, c, c.caption)
+        yield _grounding("tsg_caption", "tsg_caption/text-to-span-v1", video, config, rng,
+                         span, None, c, None)
+    for s, c in pair_sentences(video):
+        span = (min(s.start_ms, c.start_ms), max(s.end_ms, c.end_ms))
+        yield _grounding("caption_to_dialogue", "caption_to_dialogue-v1", video, config, rng,
+                         span, s, c, s.text)
+        yield _grounding("dialogue_to_caption", "dialogue_to_caption-v1", video, config, rng,
+                         span, s, c, c.caption)
+
+
+# -- streaming ---------------------------------------------------------------------------------
+
+def _clip_ev(c: ClipInfo) -> list[tuple[str, int, int]]:
+    return [(c.clip_id, c.start_ms, c.end_ms)]
+
+
+def narration_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:
+    """Windows of whole clips; the assistant narrates each clip that starts at a cut."""
+    rng = _rng(config, video.video_id, "narration")
+    clips = list(video.clips)
+    i = 0
+    while i < len(clips):
+        j = i
+        while j + 1 < len(clips) and clips[j + 1].end_ms - clips[i].start_ms <= config.window_ms:
+            j += 1
+        window = clips[i:j + 1]
+        i = j + 1
+        boundaries = [c for c in window if c.scene_boundary]
+        if not boundaries:
+            continue
+        sample = _Sample("narration", video, config, window[0].start_ms, window[-1].end_ms)
+        sample.user("instruction", rng.choice(T.NARRATION_INSTRUCTIONS), sample.start_ms)
+        for c in boundaries:
+            sample.flags |= _clip_flags(c, config)
+            sample.assistant("narration", c.caption, c.start_ms, evidence=_clip_ev(c))
+        yield sample.row(boundaries[0].clip_id)
+
+
+def _quiet_gaps(video: VideoInfo, margin: int) -> list[tuple[int, int]]:
+    """Stretches with no speech (give or take `margin`) and no cut strictly inside."""
+    events = sorted([(s.start_ms - margin, s.end_ms + margin) for s in video.sentences]
+                    + [(c.start_ms, c.start_ms) for c in video.clips if c.scene_boundary])
+    gaps, t = [], 0
+    for a, b in events:
+        if a > t:
+            gaps.append((t, a))
+        t = max(t, b)
+    if video.duration_ms > t:
+        gaps.append((t, video.duration_ms))
+    return gaps
+
+
+def silence_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:
+    rng = _rng(config, video.video_id, "silence")
+    grid = FrameGrid(config.sample_fps)
+    for a, b in _quiet_gaps(video, config.silence_margin_ms):
+        start, end = grid.ceil(a), grid.floor(min(b, a + config.window_ms))
+        if end - start < config.min_silence_ms:
+            continue
+        sample = _Sample("silence", video, config, start, end)
+        sample.user("instruction", rng.choice(T.NARRATION_INSTRUCTIONS), start)
+        sample.assistant("silence", None, start, until=end, target=T.SILENCE_TARGET)
+        yield sample.row("gap")
+
+
+def stop_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:
+    """An answer about the clip starts; a few frames in, the user interrupts."""
+    rng = _rng(config, video.video_id, "stop")
+    grid = FrameGrid(config.sample_fps)
+    for c in video.clips:
+        if not c.caption:
+            continue
+        sample = _Sample("stop", video, config, c.start_ms, c.end_ms)
+        sample.flags |= _clip_flags(c, config)
+        t0 = sample.start_ms
+        sample.user("question", rng.choice(T.ANSWER_QUESTIONS), t0)
+        answer_at = grid.ceil(t0)
+        cut_in = min(answer_at + round(rng.randint(1, 3) * 1000 / config.sample_fps),
+                     sample.end_ms)
+        sample.assistant("answer", c.caption, answer_at, until=cut_in, evidence=_clip_ev(c))
+        sample.user("interrupt", rng.choice(T.INTERRUPT_PHRASES), cut_in)
+        sample.assistant("stop", None, cut_in, target=T.STOP_TARGET)
+        yield sample.row(c.clip_id)
+
+
+def noise_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:
+    """Utterances that ask nothing: the video's own sentences, and phrases from a list."""
+    rng = _rng(config, video.video_id, "noise")
+    context = 2000
+    for s in video.sentences:
+        sample = _Sample("noise", video, config, max(0, s.start_ms - context),
+                         min(video.duration_ms, s.end_ms + context))
+        sample.flags |= _sentence_flags(s, config)
+        ev = [(s.sentence_id, s.start_ms, s.end_ms)]
+        sample.user("noise", s.text, s.start_ms, evidence=ev, until=s.end_ms)
+        sample.assistant("noise", None, s.end_ms, target=T.NOISE_TARGET)
+        yield sample.row(s.sentence_id)
+    for k in range(config.noise_phrases_per_video if video.duration_ms > 2 * context else 0):
+        at = rng.randint(context, video.duration_ms - context)
+        sample = _Sample("noise", video, config, at - context, at + context)
+        sample.user("noise", rng.choice(T.NOISE_PHRASES), at)
+        sample.assistant("noise", None, at, target=T.NOISE_TARGET)
+        yield sample.row(f"phrase{k}")
+
+
+def rev_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:
+    """The query comes first; frames stay silent until the evidence clip starts."""
+    rng = _rng(config, video.video_id, "rev")
+    grid = FrameGrid(config.sample_fps)
+    clips = list(video.clips)
+    for k, c in enumerate(clips):
+        if k == 0 or not c.scene_boundary or not c.caption:
+            continue
+        start = max(clips[k - 1].start_ms, c.start_ms - config.window_ms // 2)
+        sample = _Sample("rev", video, config, start, c.end_ms)
+        sample.flags |= _clip_flags(c, config)
+        evidence_at = grid.ceil(c.start_ms)
+        if config.rev_query_position == "before":
+            asked = sample.start_ms
+        else:
+            last = max(sample.start_ms, grid.floor(evidence_at - 1))
+            asked = grid.floor(rng.randint(sample.start_ms, last))
+        query = T.REV_QUERY.format(event=T.event_phrase(c.caption))
+        sample.user("query", query, asked, evidence=_clip_ev(c))
+        if grid.ceil(asked) < evidence_at:
+            sample.assistant("silence", None, asked, until=evidence_at, target=T.SILENCE_TARGET)
+        sample.assistant("answer", rng.choice(T.REV_ANSWERS), c.start_ms, evidence=_clip_ev(c))
+        yield sample.row(f"{c.clip_id}|{config.rev_query_position}")
+
+
+BUILDERS = {
+    "grounding": grounding_samples, "narration": narration_samples,
+    "silence": silence_samples, "stop": stop_samples, "noise": noise_samples,
+    "rev": rev_samples,
+}
+
+
+def build_video(video: VideoInfo, config: BuildConfig) -> list[dict[str, Any]]:
+    """Every sample of one video, flags included (filtering is the caller's choice)."""
+    return [row for build in BUILDERS.values() for row in build(video, config)]

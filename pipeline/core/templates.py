@@ -1,0 +1,90 @@
+"""Versioned text for samples: timestamp styles, grounding templates, streaming phrases and the
+literal targets. Rows keep numbers and plain text apart; only these functions render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GENERATOR_VERSION = "build-v1"
+
+# Literal targets (DESIGN section 1); exporters map them onto the chat template.
+STOP_TARGET = "<|im_end|>"  # stop: end the interrupted answer at once
+NOISE_TARGET = "<|im_start|><|im_end|>"  # noise: an empty assistant turn, no answer
+SILENCE_TARGET = "<|im_end|>"  # silence: the end token alone, nothing said
+
+TIMESTAMP_STYLES = ("seconds", "mmss", "relative")
+
+
+def render_span(start_ms: int, end_ms: int, style: str, window_ms: int) -> str:
+    """A span relative to the sample window's start, in one of the timestamp styles."""
+    if style == "seconds":
+        return f"{start_ms / 1000:.1f}-{end_ms / 1000:.1f} seconds"
+    if style == "mmss":
+        def clock(ms: int) -> str:
+            s = ms // 1000
+            return f"{s // 60:02d}:{s % 60:02d}"
+        return f"{clock(start_ms)}-{clock(end_ms)}"
+    if style == "relative":
+        scale = 100 / max(window_ms, 1)
+        return f"{round(start_ms * scale)}-{round(end_ms * scale)} (of 100)"
+    raise ValueError(f"unknown timestamp style {style!r}; known: {TIMESTAMP_STYLES}")
+
+
+@dataclass(frozen=True)
+class GroundingTemplate:
+    id: str
+    user: str
+    assistant: str
+
+
+GROUNDING = {t.id: t for t in (
+    GroundingTemplate("tsg_dialogue/span-to-text-v1",
+                      "What is said during {timestamp} of the video?", "{timestamp}: {asr}"),
+    GroundingTemplate("tsg_dialogue/text-to-span-v1",
+                      'When in the video does someone say "{asr}"?', "{timestamp}: {asr}"),
+    GroundingTemplate("tsg_caption/span-to-text-v1",
+                      "What is shown during {timestamp} of the video?", "{timestamp}: {caption}"),
+    GroundingTemplate("tsg_caption/text-to-span-v1",
+                      "When does the video show this: {caption}", "{timestamp}: {caption}"),
+    GroundingTemplate("caption_to_dialogue-v1",
+                      "When the description of the video clip is {caption}, what's the speech?",
+                      "When the description of the video clip is {caption}, what's the speech: "
+                      "{asr}"),
+    GroundingTemplate("dialogue_to_caption-v1",
+                      "Please describe the video clip when someone is saying {asr}",
+                      "Please describe the video clip when someone is saying {asr}: {caption}"),
+)}
+
+NARRATION_INSTRUCTIONS = (
+    "Narrate what happens in the video as it plays.",
+    "Describe each new scene as soon as it appears.",
+    "Tell me what is on screen whenever the scene changes.",
+)
+ANSWER_QUESTIONS = (
+    "What is happening in the video right now?",
+    "Can you describe what you see?",
+    "What is on the screen?",
+)
+INTERRUPT_PHRASES = (
+    "Sorry to interrupt.",
+    "Sorry to interrupt, hold on.",
+    "Wait, stop there.",
+    "Hang on a moment.",
+    "Okay, that's enough.",
+)
+NOISE_PHRASES = (
+    "So, this video is about cooking.",
+    "Hmm, interesting.",
+    "I was just thinking out loud.",
+    "Nice, that looks good.",
+    "Oh well.",
+)
+REV_QUERY = "Please notify me when {event}."
+REV_ANSWERS = ("It's happening now.", "There it is, it just started.", "Now.")
+REV_QUERY_POSITIONS = ("before", "inline")
+
+
+def event_phrase(caption: str) -> str:
+    """A caption as the event a user waits for: first sentence, lower-cased start, no stop."""
+    first = caption.strip().split(". ")[0].rstrip(". ")
+    return first[:1].lower() + first[1:]
