@@ -28,6 +28,7 @@ bench: setup
 	$(PY) bench/asr.py
 	$(PY) bench/frames.py
 	$(PY) bench/caption_client.py
+	$(PY) bench/build.py
 
 setup: system-packages $(STAMP)
 
