@@ -10,14 +10,12 @@ Parquet: the floor for "read, join, write" on this machine.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from peak import run_measured
 
 WORDS = ("cut", "the", "onion", "slowly", "then", "stir", "pan", "gently", "with", "a", "spoon")
 
@@ -82,14 +80,9 @@ def main() -> None:
     write_annotations(annotations, args.videos)
 
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "build", "--annotations",
-                             str(annotations), "--out", str(work / "samples")],
-                            stdout=subprocess.PIPE, text=True)
-    report = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    report, peak_mb = run_measured(["-m", "pipeline", "build", "--annotations",
+                                    str(annotations), "--out", str(work / "samples")])
     build_s = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"build failed:\n{report}")
     total = int(report.split("->")[1].split()[0])
     tsg = int(next(line.split()[-1] for line in report.splitlines()
                    if line.strip().startswith("tsg_dialogue")))
@@ -102,7 +95,7 @@ def main() -> None:
 
     print(f"{args.videos} videos, {total} samples of 9 tasks ({tsg} tsg_dialogue)")
     print(f"  ominous build (DirectRunner, one process): {build_s:7.1f} s  "
-          f"{total / build_s:9.0f} samples/s  peak RSS {usage.ru_maxrss / 1024:.0f} MB")
+          f"{total / build_s:9.0f} samples/s  peak RSS {peak_mb} MB")
     print(f"  DuckDB SQL, tsg_dialogue only:             {duck_s:7.2f} s  "
           f"{duck_rows / duck_s:9.0f} rows/s")
     print(f"  ratio (build samples/s over DuckDB rows/s): "

@@ -12,13 +12,13 @@ in chunks, so the long one should need about the same (its outputs are a few KB 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from peak import run_measured
 
 SAMPLE_SNIPPET = """
 import sys
@@ -51,13 +51,8 @@ def median_time(fn, repeats: int) -> float:
 
 
 def peak_rss_mb(path: Path) -> tuple[float, str]:
-    proc = subprocess.Popen([sys.executable, "-c", SAMPLE_SNIPPET, str(path)],
-                            stdout=subprocess.PIPE, text=True)
-    out = proc.stdout.read().strip()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"sampling {path} failed")
-    return usage.ru_maxrss / 1024, out
+    out, peak = run_measured(["-c", SAMPLE_SNIPPET, str(path)])
+    return peak, out.strip()
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow.compute as pc
+import yaml
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -130,5 +131,11 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     result.wait_until_finish()
     written = read_table(out, "samples", ["task", "video_id"])
     counts = {r["values"]: r["counts"] for r in pc.value_counts(written["task"]).to_pylist()}
-    return BuildSummary(run_id, out, len(pc.unique(written["video_id"])),
-                        {t: counts.get(t, 0) for t in TASKS}, _filtered(result))
+    summary = BuildSummary(run_id, out, len(pc.unique(written["video_id"])),
+                           {t: counts.get(t, 0) for t in TASKS}, _filtered(result))
+    (Path(out) / "build.yaml").write_text(yaml.safe_dump({
+        "run_id": run_id, "annotations": annotations, "config": {
+            **asdict(config), "sample_fps": str(config.sample_fps)},
+        "config_hash": _config_hash(config, opts), "videos": summary.videos,
+        "samples": summary.samples, "filtered": summary.filtered}, sort_keys=False))
+    return summary

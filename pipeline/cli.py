@@ -60,6 +60,46 @@ def _run_all(argv: list[str]) -> int:
     return built if built != EXIT_OK else status
 
 
+def _mix(args: argparse.Namespace) -> int:
+    from pipeline.core.recipes import RecipeError, load_recipe
+    from pipeline.mix import mix
+
+    try:
+        summary = mix(args.samples, load_recipe(args.recipe), args.out, seed=args.seed,
+                      replay=args.replay, split=args.split, allow_repeat=args.allow_repeat)
+    except RecipeError as exc:
+        print(f"ominous mix: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    total = sum(summary.counts.values())
+    print(f"mix {summary.recipe}: {total} rows -> {summary.out} ("
+          + ", ".join(f"{k} {v}" for k, v in summary.counts.items()) + ")")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pipeline.core.recipes import RecipeError
+    from pipeline.export import export
+
+    try:
+        summary = export(args.mix, args.format, args.out, annotations=args.annotations,
+                         video_root=args.video_root, reference=args.time_reference,
+                         decimals=args.decimals)
+    except RecipeError as exc:
+        print(f"ominous export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"export {args.format}: {summary.samples} samples + {summary.replay} replay rows -> "
+          + ", ".join(summary.files))
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pipeline.report import write_report
+
+    page = write_report(args.out, args.samples, args.report)
+    print(f"report -> {page}")
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     from pipeline.io.validate import validate
 
@@ -74,10 +114,17 @@ def _validate(args: argparse.Namespace) -> int:
 def _query(args: argparse.Namespace) -> int:
     import duckdb
 
+    from pipeline.io.queries import named_query
     from pipeline.io.query import connect
 
+    sql = args.sql
     try:
-        relation = connect(args.out).sql(args.sql)
+        if sql.startswith("@"):
+            sql = named_query(sql[1:], args.video)
+        relation = connect(args.out).sql(sql)
+    except ValueError as exc:
+        print(f"ominous query: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except duckdb.Error as exc:
         print(f"ominous query: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -99,11 +146,37 @@ def main(argv: list[str] | None = None) -> int:
                    help="build grounding and streaming samples from annotate's tables "
                         "(--annotations OUT --out SAMPLES [--seed N])")
     sub.add_parser("run", add_help=False, help="annotate, then build, into one --out")
+    m = sub.add_parser("mix", help="draw a mixture from samples (+ replay) by a recipe")
+    m.add_argument("--samples", required=True, help="build's --out")
+    m.add_argument("--recipe", required=True,
+                   help="shorthand like 'ORNS1111 (10k)' or '+10k-noise', or a YAML file")
+    m.add_argument("--replay", default=None, help="LLaVA/LongVA JSON or JSONL (component O)")
+    m.add_argument("--out", required=True)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--split", default="train")
+    m.add_argument("--allow-repeat", action="store_true",
+                   help="draw with repetition when a component has too few samples")
+    e = sub.add_parser("export", help="write a mixture in a trainer's format")
+    e.add_argument("--mix", required=True)
+    e.add_argument("--format", required=True, choices=["llava", "swift", "llamafactory",
+                                                       "streaming"])
+    e.add_argument("--out", required=True)
+    e.add_argument("--annotations", default=None, help="annotate's OUT, for video paths")
+    e.add_argument("--video-root", default=None,
+                   help="prefix for <video_id>.mp4 when no annotations are given")
+    e.add_argument("--time-reference", default="clip", choices=["clip", "video"])
+    e.add_argument("--decimals", type=int, default=1)
+    r = sub.add_parser("report", help="an HTML page with plots of a dataset")
+    r.add_argument("out", help="annotate's OUT")
+    r.add_argument("--samples", default=None, help="build's --out (default: OUT)")
+    r.add_argument("--report", default=None, help="where to write (default OUT/report)")
     v = sub.add_parser("validate", help="check OUT's Parquet files against schemas/")
     v.add_argument("out")
     q = sub.add_parser("query", help="run DuckDB SQL with each table as a view")
     q.add_argument("out")
-    q.add_argument("sql")
+    q.add_argument("sql", help="SQL, or @name of a stored query (@samples-per-task, "
+                   "@timeline VIDEO_ID, @failures-by-reason, @hours-by-split, ...)")
+    q.add_argument("video", nargs="?", default=None, help="video id for @timeline")
     q.add_argument("--max-rows", type=int, default=40)
     if argv and argv[0] in ("annotate", "build", "run"):
         command = argv[0]
@@ -121,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         return {"annotate": _annotate, "build": _build, "run": _run_all}[command](argv[1:])
     args = parser.parse_args(argv)
-    return {"validate": _validate, "query": _query}[args.command](args)
+    return {"validate": _validate, "query": _query, "mix": _mix, "export": _export,
+            "report": _report}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     for task in TASKS:
         for row in [r for r in samples if r["task"] == task][:2]:
             print(describe_sample(row))
+    from pipeline.report import write_report
+
+    page = write_report(str(out / "annotations"))
+    print(f"\nDataset report: {page}")
     print("\nThe URL list names one video that does not exist on purpose: its 404 is the "
           "failures row above. Query more with: .venv/bin/ominous query "
           f"{out / 'annotations'} \"SQL\"")

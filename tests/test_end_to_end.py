@@ -316,3 +316,48 @@ def test_build_refuses_to_mix_into_existing_samples(built, capsys) -> None:
     assert cli.main(["build", "--annotations", str(out), "--out", str(samples)]) == (
         cli.EXIT_USAGE)
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_stored_queries_answer_from_the_shards(built, capsys) -> None:
+    from pipeline.io.queries import QUERIES, named_query
+
+    samples, _, out, truths = built
+    con = connect(str(samples))
+    per_task = con.sql(named_query("samples-per-task")).fetchall()
+    assert {row[1] for row in per_task} == set(TASKS)
+    ann = connect(str(out))
+    kitchen = ann.sql("SELECT video_id FROM videos WHERE video_id LIKE 'kitchen-%'"
+                      ).fetchall()[0][0]
+    timeline = ann.sql(named_query("timeline", kitchen)).fetchall()
+    assert [r[0] for r in timeline] == sorted(r[0] for r in timeline)
+    assert sum(r[2] == "speech" for r in timeline) == 3
+    assert sum(r[2] == "clip (cut)" for r in timeline) == len(truths["kitchen"].cuts_ms)
+    reasons = ann.sql(named_query("failures-by-reason")).fetchall()
+    assert {r[0] for r in reasons} == {"download", "caption"}
+    for name in QUERIES:
+        if name not in ("timeline", "samples-per-task"):
+            ann.sql(named_query(name)).fetchall()
+    assert cli.main(["query", str(out), "@timeline", kitchen]) == cli.EXIT_OK
+    assert "clip (cut)" in capsys.readouterr().out
+    assert cli.main(["query", str(out), "@nope"]) == cli.EXIT_USAGE
+
+
+def test_report_renders_with_plots(built, tmp_path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from pipeline.report import write_report
+
+    samples, _, out, _ = built
+    page = write_report(str(out), str(samples), str(tmp_path / "report"))
+    text = page.read_text()
+    for section in ("Summary", "Sources", "Durations", "Samples", "Failures", "quality flag"):
+        assert section in text
+    pngs = sorted((tmp_path / "report").glob("*.png"))
+    assert {p.name for p in pngs} == {"keywords.png", "video_durations.png",
+                                      "sentence_durations.png", "clip_durations.png",
+                                      "samples.png", "failures.png"}
+    for png in pngs:
+        assert f"src='{png.name}'" in text
+        pixels = np.asarray(Image.open(png).convert("L"))
+        assert pixels.std() > 5, png.name  # something was drawn

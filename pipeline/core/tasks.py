@@ -144,11 +144,15 @@ class _Sample:
 
     def assistant(self, kind: str, text: str | None, at: int, until: int | None = None,
                   evidence=(), target: str | None = None) -> None:
+        """An assistant turn at `at`. With `until`: a silence covers the frames up to it (the
+        frames come first, then the target), an answer goes on while they stream."""
         self.frames_until(self.grid.ceil(at))
+        if kind == "silence" and until is not None:
+            self.frames_until(self.grid.ceil(until))
         self._turn("assistant", kind, text, at, until if until is not None else at, True,
                    evidence, target)
         if until is not None:
-            self._cursor = max(self._cursor, self.grid.ceil(until))
+            self.frames_until(self.grid.ceil(until))
 
     def row(self, variant: str) -> dict[str, Any]:
         self.frames_until(self.end_ms)

@@ -1,0 +1,135 @@
+"""The mix phase: samples (+ a replay set) and a recipe -> one mixture, with DuckDB.
+
+Draws are exact (largest remainder), without replacement unless asked, and deterministic for
+a seed: each component orders its candidates by md5(sample_id, seed) and takes the first n.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from pipeline.core.recipes import REPLAY, Recipe, RecipeError
+from pipeline.io.parquet import table_files
+from pipeline.io.replay import read_replay
+
+
+@dataclass(frozen=True)
+class MixSummary:
+    out: str
+    recipe: str
+    counts: dict[str, int]
+    replay: int
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _draw_order(key: str, seed: int) -> str:
+    return f"md5({key} || ':' || {int(seed)})"
+
+
+def _shortfall(letter: str, tasks: tuple[str, ...], want: int, have: int, split: str) -> str:
+    what = "the replay set" if letter == REPLAY else f"tasks {', '.join(tasks)}"
+    return (f"component {letter} needs {want} samples but {what} has {have} in split "
+            f"'{split}': lower the size, build from more videos, or pass --allow-repeat")
+
+
+def _replicas(want: int, have: int, allow_repeat: bool, message: str) -> int:
+    """How many passes over the candidates a draw of `want` needs."""
+    if want <= have:
+        return 1
+    if not allow_repeat or have == 0:
+        raise RecipeError(message)
+    return -(-want // have)
+
+
+def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | None = None,
+        split: str = "train", allow_repeat: bool = False) -> MixSummary:
+    files = [str(f) for f in table_files(samples, "samples")]
+    counts = recipe.counts()
+    if REPLAY in counts and counts[REPLAY] and not replay:
+        raise RecipeError(f"{recipe.name} draws {counts[REPLAY]} replay samples (O): pass "
+                          "--replay FILE (LLaVA/LongVA JSON or JSONL)")
+    if recipe.replay_all and not replay:
+        raise RecipeError(f"{recipe.name} adds to a replay set: pass --replay FILE")
+    if not files and any(n for letter, n in counts.items() if letter != REPLAY):
+        raise RecipeError(f"no samples table in {samples}: run build first")
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    if files:
+        listed = ", ".join(_quote(f) for f in files)
+        con.execute(f"CREATE VIEW samples AS SELECT * FROM read_parquet([{listed}], "
+                    "hive_partitioning = true, union_by_name = true)")
+    parts = []
+    for letter, want in counts.items():
+        if letter == REPLAY or want == 0:
+            continue
+        tasks = recipe.tasks(letter)
+        task_list = ", ".join(_quote(t) for t in tasks)
+        where = f"task IN ({task_list}) AND split = {_quote(split)}"
+        have = con.execute(f"SELECT count(*) FROM samples WHERE {where}").fetchone()[0]
+        passes = _replicas(want, have, allow_repeat, _shortfall(letter, tasks, want, have, split))
+        # Choose ids first (narrow rows sort cheaply), then fetch the chosen rows.
+        parts.append(f"""
+            SELECT * FROM (
+              SELECT s.sample_id, {_quote(letter)} AS component, r.pass
+              FROM (SELECT sample_id FROM samples WHERE {where}) s, range({passes}) r(pass)
+              ORDER BY r.pass, {_draw_order('s.sample_id', seed)}
+              LIMIT {want})""")
+    rows = 0
+    mixture = target / "mixture.parquet"
+    if parts:
+        union = " UNION ALL ".join(parts)
+        con.execute(f"""COPY (
+            SELECT s.* REPLACE ({_quote(recipe.name)} AS mixture), p.component, p.pass
+            FROM ({union}) p JOIN samples s USING (sample_id)
+            ORDER BY p.component, {_draw_order('p.sample_id', seed)}, p.pass
+        ) TO {_quote(str(mixture))} (FORMAT parquet, COMPRESSION zstd)""")
+        rows = con.execute(f"SELECT count(*) FROM {_quote(str(mixture))}").fetchone()[0]
+    elif mixture.exists():
+        mixture.unlink()
+    n_replay = _write_replay(target, recipe, counts.get(REPLAY, 0), replay, seed, allow_repeat)
+    real = {letter: n for letter, n in counts.items() if letter != REPLAY}
+    if recipe.replay_all or REPLAY in counts:
+        real[REPLAY] = n_replay
+    (target / "mixture.yaml").write_text(yaml.safe_dump({
+        "recipe": recipe.name, "size": recipe.size, "seed": seed, "split": split,
+        "allow_repeat": allow_repeat, "samples": samples, "replay": replay,
+        "counts": real, "weights": dict(recipe.weights), "rows": rows + n_replay,
+    }, sort_keys=False))
+    return MixSummary(out, recipe.name, real, n_replay)
+
+
+def _write_replay(target: Path, recipe: Recipe, want: int, replay: str | None, seed: int,
+                  allow_repeat: bool) -> int:
+    """Replay rows pass through unchanged (their order and choice are seeded)."""
+    path = target / "replay.jsonl"
+    if replay is None:
+        path.unlink(missing_ok=True)
+        return 0
+    records = read_replay(replay)
+    if recipe.replay_all:
+        chosen: list[dict[str, Any]] = records
+    else:
+        import hashlib
+
+        def order(i: int, rec: dict[str, Any]) -> str:
+            key = f"{rec.get('id', i)}:{seed}"
+            return hashlib.md5(key.encode("utf-8")).hexdigest()
+
+        ranked = [rec for _, rec in sorted(enumerate(records), key=lambda ir: order(*ir))]
+        passes = _replicas(want, len(ranked), allow_repeat,
+                           _shortfall(REPLAY, (), want, len(ranked), "replay"))
+        chosen = (ranked * passes)[:want]
+    with path.open("w", encoding="utf-8") as f:
+        for rec in chosen:
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return len(chosen)

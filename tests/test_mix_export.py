@@ -1,0 +1,180 @@
+"""Mixing by recipe (exact, seeded, split-aware), replay pass-through, exporters and the
+ChatML loss-mask layout against golden files (UPDATE_GOLDEN=1 rewrites them)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from test_tasks import TABLES, _info
+
+from pipeline.core.chat import layout, render_chatml
+from pipeline.core.recipes import RecipeError, parse_shorthand
+from pipeline.core.tasks import TASKS, BuildConfig, build_video
+from pipeline.export import export
+from pipeline.io.schemas import conform
+from pipeline.mix import mix
+
+GOLDEN = Path(__file__).with_name("golden")
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text + "\n", encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == text + "\n", f"{name} differs"
+
+
+@pytest.fixture(scope="module")
+def base_rows() -> list[dict]:
+    """One hand-made video's samples (seed 0), the basis of every check here."""
+    return build_video(_info(TABLES, "v1"), BuildConfig()) + build_video(
+        _info(TABLES, "empty"), BuildConfig())
+
+
+@pytest.fixture(scope="module")
+def samples_dir(tmp_path_factory, base_rows) -> Path:
+    """30 copies of the hand-made videos; every tenth copy is in the val split."""
+    root = tmp_path_factory.mktemp("samples")
+    rows = []
+    for k in range(30):
+        split = "val" if k % 10 == 0 else "train"
+        rows += [{**r, "video_id": f"{r['video_id']}-{k}", "sample_id": f"{r['sample_id']}-{k}",
+                  "split": split} for r in base_rows]
+    for task in TASKS:
+        part = root / "samples" / f"task={task}"
+        part.mkdir(parents=True)
+        pq.write_table(conform([r for r in rows if r["task"] == task], "samples"),
+                       part / "t.parquet")
+    return root
+
+
+@pytest.fixture(scope="module")
+def replay_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("replay") / "llava.json"
+    path.write_text(json.dumps([
+        {"id": f"r{i}", "video": f"old/{i}.mp4", "conversations": [
+            {"from": "human", "value": f"<video>\nWhat happens in clip {i}?"},
+            {"from": "gpt", "value": "Someone cooks."}]} for i in range(40)]))
+    return path
+
+
+def _mixture(folder: Path) -> list[dict]:
+    return pq.read_table(folder / "mixture.parquet").to_pylist()
+
+
+def test_mix_draws_exact_counts_from_train_only(samples_dir, replay_file, tmp_path) -> None:
+    summary = mix(str(samples_dir), parse_shorthand("ORNS1111 (100)"), str(tmp_path),
+                  seed=3, replay=str(replay_file))
+    assert summary.counts == {"O": 25, "R": 25, "N": 25, "S": 25}
+    rows = _mixture(tmp_path)
+    by = {c: [r for r in rows if r["component"] == c] for c in "RNS"}
+    assert {c: {r["task"] for r in v} for c, v in by.items()} == {
+        "R": {"rev"}, "N": {"noise"}, "S": {"stop"}}
+    assert all(r["split"] == "train" and r["mixture"] == "ORNS1111 (100)" for r in rows)
+    assert len({r["sample_id"] for r in rows}) == 75  # without replacement
+    replay = [json.loads(x) for x in (tmp_path / "replay.jsonl").read_text().splitlines()]
+    assert len(replay) == 25 and len({r["id"] for r in replay}) == 25
+    original = {r["id"]: r for r in json.loads(replay_file.read_text())}
+    assert all(original[r["id"]] == r for r in replay)  # unchanged
+
+
+def test_mix_is_deterministic_for_a_seed(samples_dir, replay_file, tmp_path) -> None:
+    recipe = parse_shorthand("ORNS1111 (100)")
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        mix(str(samples_dir), recipe, str(tmp_path / name), seed=seed, replay=str(replay_file))
+    a, b, c = (_mixture(tmp_path / n) for n in "abc")
+    assert a == b
+    assert (tmp_path / "a" / "replay.jsonl").read_text() == (
+        tmp_path / "b" / "replay.jsonl").read_text()
+    assert len(c) == len(a) and {r["sample_id"] for r in c} != {r["sample_id"] for r in a}
+
+
+def test_too_few_samples_is_an_error_unless_repeats_are_allowed(samples_dir, tmp_path) -> None:
+    # rev: 2 samples per train copy of v1, 27 train copies -> 54 available
+    with pytest.raises(RecipeError, match="component R needs 100 samples but tasks rev has 54"):
+        mix(str(samples_dir), parse_shorthand("R1 (100)"), str(tmp_path))
+    summary = mix(str(samples_dir), parse_shorthand("R1 (100)"), str(tmp_path),
+                  allow_repeat=True)
+    rows = _mixture(tmp_path)
+    assert summary.counts == {"R": 100} and len(rows) == 100
+    assert len({r["sample_id"] for r in rows}) == 54
+    val = mix(str(samples_dir), parse_shorthand("R1 (6)"), str(tmp_path / "val"), split="val")
+    assert val.counts == {"R": 6}
+    assert {r["split"] for r in _mixture(tmp_path / "val")} == {"val"}
+    with pytest.raises(RecipeError, match="pass --replay"):
+        mix(str(samples_dir), parse_shorthand("ORNS1111 (8)"), str(tmp_path / "x"))
+
+
+def test_plus_recipe_keeps_the_whole_replay_set(samples_dir, replay_file, tmp_path) -> None:
+    summary = mix(str(samples_dir), parse_shorthand("+40-noise"), str(tmp_path),
+                  replay=str(replay_file))
+    assert summary.counts == {"R": 10, "S": 10, "A": 10, "Q": 10, "O": 40}
+    assert "noise" not in {r["task"] for r in _mixture(tmp_path)}
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_chatml_layout_golden(base_rows, task: str) -> None:
+    row = min((r for r in base_rows if r["task"] == task), key=lambda r: r["clip_start_ms"])
+    segments = render_chatml(row)
+    _golden(f"chatml/{task}.txt", layout(segments))
+    learned = [s.text for s in segments if s.learn]
+    if task == "stop":
+        assert learned[-1] == "<|im_end|>"
+    if task == "noise":
+        assert learned == ["<|im_start|><|im_end|>"]
+
+
+@pytest.mark.parametrize("fmt", ["llava", "swift", "llamafactory", "streaming"])
+def test_exporters_golden(base_rows, replay_file, tmp_path, fmt: str) -> None:
+    picks = [min((r for r in base_rows if r["task"] == t), key=lambda r: r["clip_start_ms"])
+             for t in ("tsg_dialogue", "stop", "noise", "rev")]
+    folder = tmp_path / "mix"
+    folder.mkdir()
+    pq.write_table(conform([replace_row(r) for r in picks], "samples"),
+                   folder / "mixture.parquet")
+    (folder / "replay.jsonl").write_text(
+        json.dumps(json.loads(replay_file.read_text())[0]) + "\n")
+    (folder / "mixture.yaml").write_text("recipe: golden\nseed: 0\n")
+    summary = export(str(folder), fmt, str(tmp_path / "out"), video_root="videos")
+    data = Path(summary.files[0])
+    text = data.read_text()
+    records = ([json.loads(x) for x in text.splitlines()] if fmt == "swift"
+               else json.loads(text))
+    _golden(f"export/{fmt}.json", json.dumps(records, indent=1, ensure_ascii=False))
+    if fmt == "llava":
+        assert records[-1] == json.loads(replay_file.read_text())[0]  # replay unchanged
+        assert all({"id", "video", "conversations"} <= r.keys() for r in records)
+        assert "json_path" in (tmp_path / "out" / "mixture_llava.yaml").read_text()
+    if fmt == "swift":
+        assert all(r["messages"][0]["role"] == "user" for r in records)
+    if fmt == "llamafactory":
+        info = json.loads((tmp_path / "out" / "dataset_info.json").read_text())
+        (entry,) = info.values()
+        assert entry["formatting"] == "sharegpt" and entry["file_name"] == data.name
+        for r in records:  # sharegpt needs alternating roles, human first
+            roles = [t["from"] for t in r["conversations"]]
+            assert roles[0] == "human" and all(a != b for a, b in itertools.pairwise(roles))
+    if fmt == "streaming":
+        assert len(records) == 4  # replay rows have no times
+        for r in records:
+            times = [t["time"] if isinstance(t["time"], float) else t["time"][0]
+                     for t in r["conversation"]]
+            assert times == sorted(times)
+
+
+def replace_row(row: dict) -> dict:
+    return {**row, "mixture": "golden", "provenance": {**row["provenance"], "run_id": "g"}}
+
+
+def test_mixed_rows_keep_component_and_samples_schema(samples_dir, tmp_path) -> None:
+    mix(str(samples_dir), parse_shorthand("NS11 (10)"), str(tmp_path))
+    rows = _mixture(tmp_path)
+    assert {r["component"] for r in rows} == {"N", "S"}
+    assert replace is not None and all(r["provenance"]["seed"] == 0 for r in rows)
