@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import apache_beam as beam
 import pyarrow.compute as pc
 
-from pipeline import __version__
+from pipeline import __version__, metrics
 from pipeline.core import rows
+from pipeline.core.keywords import KeywordError, load_keywords
 from pipeline.core.sources import list_media_dir, read_url_list
 from pipeline.io.parquet import WriteTable, read_table
 from pipeline.options import AnnotateOptions, OutputOptions, stage_configs
@@ -22,6 +24,7 @@ from pipeline.stages.caption import CaptionClips
 from pipeline.stages.frames import SampleFrames
 from pipeline.stages.scenes import DetectScenes
 from pipeline.stages.score import ScoreClips
+from pipeline.stages.search import SearchVideos, search_source
 from pipeline.stages.segment import SegmentSentences
 from pipeline.stages.transcribe import TranscribeSpeech
 
@@ -49,23 +52,41 @@ class RunSummary:
 
 
 def _sources(opts: AnnotateOptions) -> list[Source]:
-    if bool(opts.urls) == bool(opts.media_dir):
-        raise UsageError("give exactly one of --urls FILE or --media-dir DIR")
+    """Direct sources (URLs, files), or one search per keyword."""
+    if sum(map(bool, (opts.urls, opts.media_dir, opts.keywords))) != 1:
+        raise UsageError("give exactly one of --urls FILE, --media-dir DIR or --keywords FILE")
+    if opts.keywords:
+        try:
+            return [search_source(spec) for spec in load_keywords(opts.keywords)]
+        except KeywordError as exc:
+            raise UsageError(str(exc)) from exc
     return read_url_list(opts.urls) if opts.urls else list_media_dir(opts.media_dir)
 
 
-def _pending(sources: list[Source], out: str, config_hash: str, force: bool
-             ) -> tuple[list[Source], int]:
-    """Drop sources already annotated with the same settings; number the retries of failures."""
+def _not_done(source: Source, done: frozenset[str], attempts: dict[str, int]
+              ) -> Iterator[Source]:
+    """Search results already annotated with these settings are skipped, failures retried."""
+    if source.uri in done:
+        metrics.counter(metrics.VIDEOS_SKIPPED_DONE).inc()
+        return
+    yield replace(source, attempt=attempts.get(source.uri, 0) + 1)
+
+
+def _history(out: str, config_hash: str) -> tuple[frozenset[str], dict[str, int]]:
+    """Sources done with these settings, and how often each source has failed."""
     done_table = read_table(out, "videos", ["source_uri", "provenance"])
-    done = {
+    done = frozenset(
         uri for uri, prov in zip(done_table["source_uri"].to_pylist(),
                                  done_table["provenance"].to_pylist(), strict=True)
-        if prov["config_hash"] == config_hash
-    }
+        if prov["config_hash"] == config_hash)
     failed = read_table(out, "failures", ["source_uri"])["source_uri"]
     counts = pc.value_counts(failed).to_pylist() if len(failed) else []
-    attempts = {c["values"]: c["counts"] for c in counts}
+    return done, {c["values"]: c["counts"] for c in counts}
+
+
+def _pending(sources: list[Source], done: frozenset[str], attempts: dict[str, int],
+             force: bool) -> tuple[list[Source], int]:
+    """Drop sources already annotated with the same settings; number the retries of failures."""
     pending = [replace(s, attempt=attempts.get(s.uri, 0) + 1) for s in sources
                if force or s.uri not in done]
     return pending, len(sources) - len(pending)
@@ -85,7 +106,8 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     media_dir = opts.media_store or str(Path(out) / "media")
     caption_cache = opts.caption_cache or str(Path(out) / "cache" / "captions")
     all_sources = _sources(opts)
-    sources, skipped = _pending(all_sources, out, ctx.config_hash, opts.force)
+    done_uris, attempts = _history(out, ctx.config_hash)
+    sources, skipped = _pending(all_sources, done_uris, attempts, opts.force)
     log.info("%d sources, %d already done, %d to annotate", len(all_sources), skipped,
              len(sources))
     if not sources:
@@ -94,6 +116,12 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     pipeline = test_pipeline or beam.Pipeline(options=opts)
     with pipeline as p:
         srcs = p | "Sources" >> beam.Create(sources)
+        search_failed = p | "NoSearch" >> beam.Create([])
+        if opts.keywords:
+            found, search_failed = srcs | "SearchVideos" >> SearchVideos(
+                configs.download.blocklist, opts.max_videos, configs.download.extra)
+            srcs = found | "NotDone" >> beam.FlatMap(
+                _not_done, frozenset() if opts.force else done_uris, attempts)
         videos, acquire_failed = srcs | "AcquireVideos" >> AcquireVideos(
             media_dir, configs.download, opts.val_fraction, opts.test_fraction)
         transcripts, asr_failed = videos | "TranscribeSpeech" >> TranscribeSpeech(configs.asr)
@@ -114,8 +142,8 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
          | "WriteSentences" >> WriteTable(out, "sentences", run_id))
         (done | "ClipRows" >> beam.FlatMap(rows.clip_rows, ctx)
          | "WriteClips" >> WriteTable(out, "clips", run_id))
-        ((acquire_failed, asr_failed, seg_failed, frames_failed, scenes_failed, caption_failed,
-          score_failed) | "AllFailures" >> beam.Flatten()
+        ((search_failed, acquire_failed, asr_failed, seg_failed, frames_failed, scenes_failed,
+          caption_failed, score_failed) | "AllFailures" >> beam.Flatten()
          | "FailureRows" >> beam.Map(rows.failure_row, ctx)
          | "WriteFailures" >> WriteTable(out, "failures", run_id))
     return _summarize(out, run_id, len(all_sources), skipped)

@@ -22,6 +22,9 @@ CAPTION_ATTEMPTS = "caption_attempts"
 VIDEOS_COMPLETE = "videos_complete"
 VIDEOS_INCOMPLETE = "videos_incomplete"
 ORPHAN_ROWS = "orphan_rows"
+SEARCH_HITS = "search_hits"
+VIDEOS_BLOCKED = "videos_blocked"
+VIDEOS_SKIPPED_DONE = "videos_skipped_done"
 
 
 def counter(name: str):

@@ -12,7 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import __version__
 from pipeline.core.prompts import PROMPTS
 from pipeline.core.scenes import SceneConfig
-from pipeline.core.ytdlp import DEFAULT_FORMAT, DownloadConfig
+from pipeline.core.ytdlp import DEFAULT_FORMAT, DownloadConfig, load_blocklist
 from pipeline.models.clip import ClipConfig
 from pipeline.models.segmenter import SegmenterConfig
 from pipeline.models.vlm import DEFAULT_SERVE_COMMAND, DRY_RUN, VlmConfig
@@ -35,6 +35,12 @@ class AnnotateOptions(PipelineOptions):
     def _add_argparse_args(cls, parser: Any) -> None:
         add = parser.add_argument
         add("--urls", default=None, help="text file with one video URL per line")
+        add("--keywords", action="append", default=[],
+            help="keyword YAML file or folder (repeatable): search YouTube with yt-dlp")
+        add("--max_videos", "--max-videos", dest="max_videos", type=int, default=None,
+            help="cap on videos per run after keyword search (first N by URL)")
+        add("--blocklist", default=None,
+            help="opt-out file: video:ID / channel:ID lines; never downloaded, counted")
         add("--media_dir", "--media-dir", dest="media_dir", default=None,
             help="folder of local media files")
         add("--media_store", "--media-store", dest="media_store", default=None,
@@ -63,6 +69,19 @@ class AnnotateOptions(PipelineOptions):
             default=DEFAULT_FORMAT)
         add("--download_retries", "--download-retries", dest="download_retries", type=int,
             default=3)
+        add("--download_backoff_s", "--download-backoff-s", dest="download_backoff_s",
+            type=float, default=5.0, help="first wait before retrying a transient error")
+        add("--sleep_interval", "--sleep-interval", dest="sleep_interval", type=float,
+            default=0.0, help="yt-dlp: seconds to sleep before each download (YouTube: 5-10)")
+        add("--max_sleep_interval", "--max-sleep-interval", dest="max_sleep_interval",
+            type=float, default=0.0, help="yt-dlp: upper bound of a random sleep")
+        add("--sleep_requests", "--sleep-requests", dest="sleep_requests", type=float,
+            default=0.0, help="yt-dlp: seconds between the requests of one extraction")
+        add("--cookies", default=None, help="Netscape cookies file for yt-dlp (never logged)")
+        add("--proxy", default=None, help="proxy URL for yt-dlp")
+        add("--no_download_archive", "--no-download-archive", dest="no_download_archive",
+            action="store_true", default=False,
+            help="do not keep MEDIA_STORE/download-archive.txt")
         add("--ytdlp_option", "--ytdlp-option", dest="ytdlp_option", action="append",
             default=[], help="KEY=JSON_VALUE passed to yt-dlp as it is (repeatable)")
         add("--frame_fps", "--frame-fps", dest="frame_fps", type=float, default=1.0,
@@ -155,8 +174,12 @@ def stage_configs(opts: AnnotateOptions) -> StageConfigs:
                       align_model=opts.align_model, threads=opts.asr_threads),
         segmenter=SegmenterConfig(model=opts.segmenter, tokenizer=opts.sat_tokenizer,
                                   threshold=opts.sat_threshold),
-        download=DownloadConfig(format=opts.download_format, retries=opts.download_retries,
-                                extra=_ytdlp_extra(opts.ytdlp_option)),
+        download=DownloadConfig(
+            format=opts.download_format, retries=opts.download_retries,
+            backoff_s=opts.download_backoff_s, sleep_interval_s=opts.sleep_interval,
+            max_sleep_interval_s=opts.max_sleep_interval, sleep_requests_s=opts.sleep_requests,
+            cookies_file=opts.cookies, proxy=opts.proxy, archive=not opts.no_download_archive,
+            blocklist=load_blocklist(opts.blocklist), extra=_ytdlp_extra(opts.ytdlp_option)),
         frames=FrameConfig(fps=opts.frame_fps),
         scenes=SceneConfig(cut_threshold=opts.cut_threshold, min_clip_ms=opts.min_clip_ms,
                            max_clip_ms=opts.max_clip_ms,

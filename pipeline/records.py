@@ -8,8 +8,9 @@ from typing import Literal
 import numpy as np
 
 from pipeline.core.ids import clip_id
+from pipeline.core.keywords import SearchSettings
 
-SourceKind = Literal["url", "file"]
+SourceKind = Literal["url", "file", "search"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class Source:
     kind: SourceKind
     attempt: int = 1
     keywords: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    settings: SearchSettings | None = None  # a search result's filters, checked at download
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,12 @@ class MediaFile:
     license: str | None = None
     upload_date: str | None = None
     language: str | None = None
+    duration_s: float | None = None
+    view_count: int | None = None
+    tags: tuple[str, ...] = ()
+    platform_categories: tuple[str, ...] = ()
+    manual_subtitles: tuple[str, ...] = ()  # languages with uploaded subtitles
+    auto_subtitles: tuple[str, ...] = ()  # languages with automatic captions
 
 
 @dataclass(frozen=True)

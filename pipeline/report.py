@@ -74,10 +74,14 @@ def write_report(out: str, samples: str | None = None, target: str | None = None
                  "GROUP BY k ORDER BY 2 DESC, 1 LIMIT 40")
     _plot_bars(folder / "keywords.png", [k for k, _ in keywords], [n for _, n in keywords],
                "videos per search keyword", "videos")
+    categories = q("SELECT c, count(*) FROM (SELECT unnest(categories) AS c FROM videos) "
+                   "GROUP BY c ORDER BY 2 DESC, 1")
+    _plot_bars(folder / "categories.png", [c for c, _ in categories],
+               [n for _, n in categories], "videos per keyword category", "videos")
     langs = q("SELECT coalesce(language, '?'), count(*), sum(duration_ms) / 3.6e6 FROM videos "
               "GROUP BY 1 ORDER BY 2 DESC")
     splits = q("SELECT split, count(*) FROM videos GROUP BY 1 ORDER BY 1")
-    sections.append("<h2>Sources</h2><img src='keywords.png'>"
+    sections.append("<h2>Sources</h2><img src='keywords.png'><img src='categories.png'>"
                     + _table([(lang, n, f"{h:.2f}") for lang, n, h in langs],
                              ("language", "videos", "hours"))
                     + _table(splits, ("split", "videos")))

@@ -354,10 +354,12 @@ def test_report_renders_with_plots(built, tmp_path) -> None:
     for section in ("Summary", "Sources", "Durations", "Samples", "Failures", "quality flag"):
         assert section in text
     pngs = sorted((tmp_path / "report").glob("*.png"))
-    assert {p.name for p in pngs} == {"keywords.png", "video_durations.png",
+    assert {p.name for p in pngs} == {"keywords.png", "categories.png", "video_durations.png",
                                       "sentence_durations.png", "clip_durations.png",
                                       "samples.png", "failures.png"}
     for png in pngs:
         assert f"src='{png.name}'" in text
         pixels = np.asarray(Image.open(png).convert("L"))
-        assert pixels.std() > 5, png.name  # something was drawn
+        assert pixels.std() > 5, png.name  # something was drawn (axes at least)
+    # URL sources have no keywords: those two plots say so with an empty bar
+    assert "(none)" not in text

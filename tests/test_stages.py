@@ -38,8 +38,8 @@ def test_acquire_sends_every_bad_input_to_failures(bad_media: Path, server: str,
                 ("noaudio.mp4", "probe", "ProbeError", 1, "no audio stream"),
                 ("text.mp4", "probe", "ProbeError", 1, "not readable as media"),
                 ("truncated.mp4", "probe", "ProbeError", 1, "not readable as media"),
-                ("gone.mp4", "download", "DownloadFailed", 2, "[generic] gone"),
-                ("nohost.mp4", "download", "DownloadFailed", 1, "[generic] nohost"),
+                ("gone.mp4", "download", "DownloadFailed", 2, "http_404"),
+                ("nohost.mp4", "download", "DownloadFailed", 1, "connection"),
             ]), label="failures")
 
 

@@ -50,7 +50,11 @@ def video_row(done: CompleteVideo, ctx: RunContext) -> dict[str, Any]:
     m, p = video.media, video.probe
     return {
         "video_id": m.video_id, "source_uri": m.source.uri, "url": m.url,
-        "extractor": m.extractor, "keywords": list(m.source.keywords), "title": m.title,
+        "extractor": m.extractor, "keywords": list(m.source.keywords),
+        "categories": list(m.source.categories), "title": m.title,
+        "view_count": m.view_count, "tags": list(m.tags),
+        "platform_categories": list(m.platform_categories),
+        "manual_subtitles": list(m.manual_subtitles), "auto_subtitles": list(m.auto_subtitles),
         "channel_id": m.channel_id, "channel": m.channel, "license": m.license,
         "upload_date": m.upload_date, "duration_ms": p.duration_ms, "fps_num": p.fps_num,
         "fps_den": p.fps_den, "width": p.width, "height": p.height,

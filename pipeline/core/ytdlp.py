@@ -2,33 +2,99 @@
 
 from __future__ import annotations
 
+import logging
+import random
 import re
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.search import full_info_rejection
 from pipeline.core.sources import derived_video_id, youtube_id
+from pipeline.core.ytdlp_errors import classify
 from pipeline.records import MediaFile, Source
+
+log = logging.getLogger(__name__)
+ARCHIVE = "download-archive.txt"
 
 DEFAULT_FORMAT = "bv*[height<=720][ext=mp4]+ba[ext=m4a]/b[height<=720][ext=mp4]/b[height<=720]/b"
 _ERROR_PREFIX = re.compile(r"^(ERROR:\s*)+")
 
 
 class DownloadFailed(RuntimeError):
-    """yt-dlp could not fetch a source; the message is yt-dlp's own reason, cleaned."""
+    """yt-dlp could not fetch a source. The message starts with a reason word (bot_check,
+    private, http_429, ...) followed by yt-dlp's own words, cleaned."""
+
+    def __init__(self, message: str, reason: str = "other", attempts: int = 1) -> None:
+        super().__init__(message if message.startswith(f"{reason}:") else f"{reason}: {message}")
+        self.reason = reason
+        self.attempts = attempts
+
+
+class Skipped(DownloadFailed):
+    """Not downloaded on purpose: on the blocklist, or outside the search settings."""
+
+
+@dataclass(frozen=True)
+class Blocklist:
+    videos: frozenset[str] = frozenset()
+    channels: frozenset[str] = frozenset()
+
+    def reason(self, video_id: str | None, channel_id: str | None) -> str | None:
+        if video_id and video_id in self.videos:
+            return f"video {video_id} is on the blocklist"
+        if channel_id and channel_id in self.channels:
+            return f"channel {channel_id} is on the blocklist"
+        return None
+
+
+def load_blocklist(path: str | None) -> Blocklist:
+    """Lines `video:ID`, `channel:ID`, or a bare id (channel ids start with UC); # comments."""
+    if not path:
+        return Blocklist()
+    videos, channels = set(), set()
+    for raw in Path(path).read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        kind, sep, value = line.partition(":")
+        if sep and kind in ("video", "channel"):
+            (videos if kind == "video" else channels).add(value.strip())
+        elif line.startswith("UC") and len(line) == 24:
+            channels.add(line)
+        else:
+            videos.add(line)
+    return Blocklist(frozenset(videos), frozenset(channels))
 
 
 @dataclass(frozen=True)
 class DownloadConfig:
+    """`retries` and the backoff are ours, for transient errors only (yt-dlp's own request
+    retries are off so every attempt is counted); fragment retries stay with yt-dlp."""
+
     format: str = DEFAULT_FORMAT
     retries: int = 3
+    backoff_s: float = 5.0
+    max_backoff_s: float = 300.0
     socket_timeout_s: float = 30.0
     rate_limit_bytes: int | None = None
+    sleep_interval_s: float = 0.0  # yt-dlp sleep_interval / max_sleep_interval per download
+    max_sleep_interval_s: float = 0.0
+    sleep_requests_s: float = 0.0  # yt-dlp sleep_interval_requests between requests
+    cookies_file: str | None = None
+    proxy: str | None = None
+    archive: bool = True
+    blocklist: Blocklist = field(default_factory=Blocklist)
     extra: tuple[tuple[str, Any], ...] = ()  # yt-dlp params passed through as they are
 
     def __post_init__(self) -> None:
         if self.retries < 0:
             raise ValueError("download retries must be >= 0")
+
+    def __repr__(self) -> str:  # the cookie file's path is fine, never its contents
+        return f"DownloadConfig(format={self.format!r}, retries={self.retries})"
 
 
 def ydl_params(config: DownloadConfig, outtmpl: str | None = None) -> dict[str, Any]:
@@ -40,9 +106,9 @@ def ydl_params(config: DownloadConfig, outtmpl: str | None = None) -> dict[str, 
         "no_warnings": True,
         "noprogress": True,
         "noplaylist": True,
-        "retries": config.retries,
+        "retries": 0,
+        "extractor_retries": 0,
         "fragment_retries": config.retries,
-        "extractor_retries": config.retries,
         "socket_timeout": config.socket_timeout_s,
         "restrictfilenames": True,
         "overwrites": False,
@@ -50,6 +116,16 @@ def ydl_params(config: DownloadConfig, outtmpl: str | None = None) -> dict[str, 
     }
     if config.rate_limit_bytes:
         params["ratelimit"] = config.rate_limit_bytes
+    if config.sleep_interval_s:
+        params["sleep_interval"] = config.sleep_interval_s
+        params["max_sleep_interval"] = max(config.max_sleep_interval_s,
+                                           config.sleep_interval_s)
+    if config.sleep_requests_s:
+        params["sleep_interval_requests"] = config.sleep_requests_s
+    if config.cookies_file:
+        params["cookiefile"] = config.cookies_file
+    if config.proxy:
+        params["proxy"] = config.proxy
     if outtmpl:
         params["outtmpl"] = {"default": outtmpl}
     params.update(dict(config.extra))
@@ -80,28 +156,77 @@ def media_from_info(source: Source, info: dict[str, Any], path: str) -> MediaFil
         license=info.get("license"),
         upload_date=info.get("upload_date"),
         language=info.get("language"),
+        duration_s=info.get("duration"),
+        view_count=info.get("view_count"),
+        tags=tuple(info.get("tags") or ()),
+        platform_categories=tuple(info.get("categories") or ()),
+        manual_subtitles=tuple(sorted(info.get("subtitles") or {})),
+        auto_subtitles=tuple(sorted(info.get("automatic_captions") or {})),
     )
 
 
-def download(source: Source, media_dir: Path, config: DownloadConfig) -> MediaFile:
-    """Resolve a URL, then download it as `<video_id>.<ext>` into the media store."""
+def _existing(media_dir: Path, video_id: str) -> Path | None:
+    """A finished earlier download of this video (never a .part or a temp file)."""
+    for p in sorted(media_dir.glob(f"{video_id}.*")):
+        if p.suffix not in (".part", ".ytdl", ".tmp", ".json") and ".f" not in p.suffixes[:-1]:
+            return p
+    return None
+
+
+def _fetch_once(source: Source, media_dir: Path, config: DownloadConfig) -> MediaFile:
     import yt_dlp
 
-    try:
-        with yt_dlp.YoutubeDL(ydl_params(config)) as ydl:
-            info = ydl.extract_info(source.uri, download=False)
-        if info is None:
-            raise DownloadFailed(f"yt-dlp returned nothing for {source.uri}")
-        if info.get("_type") == "playlist":
-            raise DownloadFailed("the URL is a playlist; list its videos one per line")
-        video_id = video_id_for(info, source.uri)
-        template = str(media_dir / f"{video_id}.%(ext)s")
-        with yt_dlp.YoutubeDL(ydl_params(config, outtmpl=template)) as ydl:
-            done = ydl.process_ie_result(info, download=True)
-    except yt_dlp.utils.YoutubeDLError as exc:
-        raise DownloadFailed(clean_error(str(exc))) from exc
-    requested = done.get("requested_downloads") or [{}]
-    path = requested[0].get("filepath") or done.get("filepath")
+    with yt_dlp.YoutubeDL(ydl_params(config)) as ydl:
+        info = ydl.extract_info(source.uri, download=False)
+    if info is None:
+        raise DownloadFailed(f"yt-dlp returned nothing for {source.uri}")
+    if info.get("_type") == "playlist":
+        raise DownloadFailed("the URL is a playlist; list its videos one per line")
+    video_id = video_id_for(info, source.uri)
+    blocked = config.blocklist.reason(info.get("id"), info.get("channel_id"))
+    if blocked:
+        raise Skipped(blocked, "blocked")
+    if source.settings is not None:
+        why = full_info_rejection(info, source.settings)
+        if why:
+            raise Skipped(f"outside the search settings ({why})", "filtered")
+    done_before = _existing(media_dir, video_id)
+    if done_before is not None:
+        return media_from_info(source, info, str(done_before))
+    params = ydl_params(config, outtmpl=str(media_dir / f"{video_id}.%(ext)s"))
+    if config.archive:
+        params["download_archive"] = str(media_dir / ARCHIVE)
+    with yt_dlp.YoutubeDL(params) as ydl:
+        done = ydl.process_ie_result(info, download=True)
+    requested = (done or {}).get("requested_downloads") or [{}]
+    path = requested[0].get("filepath") or (done or {}).get("filepath")
     if not path or not Path(path).is_file():
-        raise DownloadFailed(f"yt-dlp reported no downloaded file for {source.uri}")
-    return media_from_info(source, done, path)
+        found = _existing(media_dir, video_id)
+        if found is None:
+            raise DownloadFailed(f"{video_id} is in the download archive ({ARCHIVE}) but not in "
+                                 "the media store: remove its line to fetch it again",
+                                 "archived_missing")
+        path = str(found)
+    return media_from_info(source, done or info, path)
+
+
+def download(source: Source, media_dir: Path, config: DownloadConfig,
+             sleep: Callable[[float], None] = time.sleep) -> MediaFile:
+    """Resolve a URL, then download it as `<video_id>.<ext>` into the media store; transient
+    errors are retried with exponential backoff, permanent ones fail at once."""
+    import yt_dlp
+
+    for attempt in range(config.retries + 1):
+        try:
+            return _fetch_once(source, media_dir, config)
+        except yt_dlp.utils.YoutubeDLError as exc:
+            message = clean_error(str(exc))
+            reason, transient = classify(message)
+            if not transient or attempt == config.retries:
+                tries = f" (after {attempt + 1} attempts)" if attempt else ""
+                raise DownloadFailed(message + tries, reason, attempt + 1) from exc
+            wait = min(config.backoff_s * 2 ** attempt, config.max_backoff_s)
+            wait *= 0.75 + random.random() / 2
+            log.info("download %s: %s, retrying in %.1f s", source.uri, reason, wait)
+            sleep(wait)
+    raise AssertionError("unreachable: the loop returns or raises")

@@ -25,7 +25,12 @@ class _Fetch(beam.DoFn):
         if source.kind == "file":
             yield media_store.import_local(source, media_dir)
         else:
-            yield ytdlp.download(source, media_dir, self._config)
+            try:
+                media = ytdlp.download(source, media_dir, self._config)
+            except ytdlp.Skipped as skipped:  # blocklist or search settings: not a failure
+                metrics.counter(f"videos_skipped_{skipped.reason}").inc()
+                return
+            yield media
         metrics.counter(metrics.VIDEOS_ACQUIRED).inc()
 
 

@@ -1,0 +1,96 @@
+"""Keyword files: one YAML per category, per-keyword search settings over file defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class KeywordError(ValueError):
+    """A keyword file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    results: int = 20
+    min_duration_s: int | None = 60
+    max_duration_s: int | None = 3600
+    language: str | None = "en"
+    creative_commons: bool = False
+    exclude_live: bool = True
+    exclude_shorts: bool = True
+    uploaded_after: str | None = None  # YYYYMMDD, inclusive
+    uploaded_before: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.results < 1:
+            raise KeywordError("results per keyword must be >= 1")
+        for name in ("uploaded_after", "uploaded_before"):
+            value = getattr(self, name)
+            if value is not None and not (len(str(value)) == 8 and str(value).isdigit()):
+                raise KeywordError(f"{name} must be YYYYMMDD, got {value!r}")
+
+
+@dataclass(frozen=True)
+class KeywordSpec:
+    keyword: str
+    category: str
+    settings: SearchSettings
+
+
+_KNOWN = {f.name for f in fields(SearchSettings)}
+
+
+def _settings(base: SearchSettings, overrides: dict[str, Any], where: str) -> SearchSettings:
+    unknown = set(overrides) - _KNOWN
+    if unknown:
+        raise KeywordError(f"{where}: unknown settings {sorted(unknown)}; known: {sorted(_KNOWN)}")
+    try:
+        return replace(base, **{k: (str(v) if k.startswith("uploaded") and v is not None
+                                    else v) for k, v in overrides.items()})
+    except (TypeError, KeywordError) as exc:
+        raise KeywordError(f"{where}: {exc}") from exc
+
+
+def load_keyword_file(path: str | Path) -> list[KeywordSpec]:
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KeywordError(f"cannot read keyword file {p}: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("keywords"), list):
+        raise KeywordError(f"{p}: expected a mapping with a `keywords` list")
+    category = str(doc.get("category") or p.stem)
+    base = _settings(SearchSettings(), doc.get("defaults") or {}, f"{p} defaults")
+    specs = []
+    for i, item in enumerate(doc["keywords"]):
+        where = f"{p} keyword {i + 1}"
+        if isinstance(item, str):
+            keyword, settings = item, base
+        elif isinstance(item, dict) and isinstance(item.get("keyword"), str):
+            rest = {k: v for k, v in item.items() if k != "keyword"}
+            keyword, settings = item["keyword"], _settings(base, rest, where)
+        else:
+            raise KeywordError(f"{where}: a keyword is a string or a mapping with `keyword`")
+        if not keyword.strip():
+            raise KeywordError(f"{where}: empty keyword")
+        specs.append(KeywordSpec(" ".join(keyword.split()), category, settings))
+    return specs
+
+
+def load_keywords(paths: list[str]) -> list[KeywordSpec]:
+    """Files or folders of *.yaml; a keyword listed twice keeps its first settings."""
+    files: list[Path] = []
+    for path in paths:
+        p = Path(path)
+        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+    seen: dict[str, KeywordSpec] = {}
+    for f in files:
+        for spec in load_keyword_file(f):
+            seen.setdefault(spec.keyword.lower(), spec)
+    if not seen:
+        raise KeywordError(f"no keywords in {paths}")
+    return list(seen.values())

@@ -1,0 +1,249 @@
+"""Keyword files, search parsing and filters (recorded yt-dlp output), the offline search
+failure, error reasons, and download retries against a scripted loopback server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from media_server import scripted_server
+
+from pipeline.core.keywords import KeywordError, KeywordSpec, SearchSettings, load_keywords
+from pipeline.core.search import full_info_rejection, hits, merge_hits, search_query
+from pipeline.core.ytdlp import (
+    ARCHIVE,
+    Blocklist,
+    DownloadConfig,
+    DownloadFailed,
+    Skipped,
+    download,
+    load_blocklist,
+    video_id_for,
+)
+from pipeline.core.ytdlp_errors import classify
+from pipeline.records import Source
+from pipeline.stages.acquire import AcquireVideos
+from pipeline.stages.search import SearchVideos, search_source
+
+KEYWORDS = Path(__file__).resolve().parents[1] / "keywords"
+
+
+def test_shipped_keywords() -> None:
+    specs = load_keywords([str(KEYWORDS)])
+    assert len(specs) >= 100
+    categories = {s.category for s in specs}
+    assert len(categories) >= 10 and {"cooking", "repair_diy", "fitness"} <= categories
+    assert len({s.keyword.lower() for s in specs}) == len(specs)
+    first = next(s for s in specs if s.category == "cooking")
+    assert first.settings.results == 30 and first.settings.exclude_shorts
+    assert any(s.settings.creative_commons for s in specs)
+    assert search_query(first) == f"ytsearch30:{first.keyword}"
+
+
+def test_bad_keyword_files(tmp_path: Path) -> None:
+    f = tmp_path / "k.yaml"
+    f.write_text("keywords: [{keyword: soup, results: 0}]\n")
+    with pytest.raises(KeywordError, match="results per keyword"):
+        load_keywords([str(f)])
+    f.write_text("keywords: [{keyword: soup, colour: red}]\n")
+    with pytest.raises(KeywordError, match="unknown settings"):
+        load_keywords([str(f)])
+    f.write_text("defaults: {uploaded_after: 2024}\nkeywords: [soup]\n")
+    with pytest.raises(KeywordError, match="YYYYMMDD"):
+        load_keywords([str(f)])
+
+
+def _spec(keyword: str, **settings) -> KeywordSpec:
+    return KeywordSpec(keyword, "music", SearchSettings(**settings))
+
+
+def test_flat_results_are_filtered_and_merged(youtube_fixtures: Path) -> None:
+    result = json.loads((youtube_fixtures / "flat_search.json").read_text())
+    kept, dropped = hits(result, _spec("ost", min_duration_s=100, max_duration_s=250))
+    # durations 115, 180, 83, 297 s: 83 is too short, 297 too long
+    assert [h.video_id for h in kept] == ["Je8iIWgavh4", "nvQNUxoN8gw"]
+    assert dropped == {"too_short": 1, "too_long": 1}
+    assert kept[0].url == "https://www.youtube.com/watch?v=Je8iIWgavh4"
+    assert kept[0].channel_id == "UCQtGAW6DyhZOzblV7XPnVLA"
+    other, _ = hits(result, _spec("march", min_duration_s=60))
+    url, keywords, categories = merge_hits("Je8iIWgavh4", [kept[0], other[0]])
+    assert url == kept[0].url
+    assert keywords == ("march", "ost") and categories == ("music",)
+    shorts, dropped = hits(result, _spec("x", min_duration_s=None, max_duration_s=None))
+    assert len(shorts) == 4 and not dropped
+    assert hits({"entries": [None, {"id": None}]}, _spec("x"))[1] == {"empty_entry": 2}
+
+
+def test_full_info_filters(youtube_fixtures: Path) -> None:
+    info = json.loads((youtube_fixtures / "video_info.json").read_text())
+    assert full_info_rejection(info, SearchSettings()) == "short"  # a YouTube Short
+    loose = SearchSettings(exclude_shorts=False, min_duration_s=None, language=None)
+    assert full_info_rejection(info, loose) is None
+    assert full_info_rejection(info, SearchSettings(
+        exclude_shorts=False, min_duration_s=None, language="en")) == "language"
+    assert full_info_rejection(info, SearchSettings(
+        exclude_shorts=False, min_duration_s=None, creative_commons=True)) == (
+        "not_creative_commons")
+    assert full_info_rejection(info, SearchSettings(
+        exclude_shorts=False, min_duration_s=None, uploaded_after="20250101")) == (
+        "uploaded_too_early")
+
+
+def test_search_pipeline_dedups_blocks_and_fails_offline(youtube_fixtures: Path,
+                                                         monkeypatch) -> None:
+    """The real ytsearch call fails offline (a failures row); recorded results drive the
+    rest through the same DoFn."""
+    result = json.loads((youtube_fixtures / "flat_search.json").read_text())
+    specs = [_spec("ost"), _spec("march"), _spec("offline search")]
+
+    import yt_dlp
+
+    real = yt_dlp.YoutubeDL.extract_info
+
+    def recorded(self, url, download=True, **kw):
+        if url.endswith(":offline search"):
+            return real(self, url, download=download, **kw)  # no network: DownloadError
+        return result
+
+    monkeypatch.setattr(yt_dlp.YoutubeDL, "extract_info", recorded)
+    blocklist = Blocklist(channels=frozenset({"UC6PshCd-mkeSGNfNO0yWlGg"}))
+    with TestPipeline() as p:
+        videos, failures = (p | beam.Create([search_source(s) for s in specs])
+                            | SearchVideos(blocklist, max_videos=2))
+        assert_that(videos | "V" >> beam.Map(lambda s: (s.uri.split("=")[1], s.keywords)),
+                    equal_to([("Je8iIWgavh4", ("march", "ost")),
+                              ("M0_Zvp59TaA", ("march", "ost"))]), label="videos")
+        assert_that(failures | "F" >> beam.Map(lambda f: (f.stage, f.source_uri,
+                                                          f.error_type)),
+                    equal_to([("search", "ytsearch20:offline search", "SearchFailed")]),
+                    label="failures")
+
+
+ERROR_CASES = {
+    "bot_check": ("bot_check", True), "private_video": ("private", False),
+    "video_unavailable": ("unavailable", False),
+    "removed_terms_of_service": ("removed_terms_of_service", False),
+    "removed_by_uploader": ("removed_by_uploader", False),
+    "account_terminated": ("account_terminated", False),
+    "http_429_too_many_requests": ("http_429", True), "http_403_forbidden": ("http_403", True),
+    "members_only": ("members_only", False), "age_restricted": ("age_restricted", False),
+    "geo_restricted": ("geo_restricted", False),
+}
+
+
+def test_every_recorded_error_gets_its_reason(youtube_fixtures: Path) -> None:
+    errors = json.loads((youtube_fixtures / "errors.json").read_text())
+    assert len(errors) == 21
+    for e in errors:
+        got = classify(e["message"])
+        if e["case"] == "http_403_forbidden_fragment":
+            assert got in {("http_403", True), ("empty_download", True)}, e["message"]
+        else:
+            assert got == ERROR_CASES[e["case"]], (e["case"], e["message"], got)
+    assert classify("something nobody has seen") == ("other", False)
+
+
+@pytest.fixture
+def media(corpus, tmp_path: Path) -> Path:
+    root = tmp_path / "served"
+    root.mkdir()
+    for name in ("kitchen", "flaky", "forbidden", "gone", "broken", "slow"):
+        shutil.copy(corpus[0] / "quiet.mp4", root / f"{name}.mp4")
+    return root
+
+
+def _config(**kw) -> DownloadConfig:
+    return DownloadConfig(retries=2, backoff_s=0.01, socket_timeout_s=1.0, **kw)
+
+
+def test_transient_errors_are_retried_permanent_ones_are_not(media: Path, tmp_path: Path
+                                                              ) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    sleeps: list[float] = []
+    with scripted_server(media, stall_s=2.5) as (base, script):
+        script.plan("/flaky.mp4", "429", "500")
+        script.plan("/forbidden.mp4", *["403"] * 10)
+        script.plan("/gone.mp4", *["404"] * 10)
+        script.plan("/broken.mp4", *["500"] * 10)
+        script.plan("/slow.mp4", "stall")
+        got = download(Source(f"{base}/flaky.mp4", "url"), store, _config(), sleeps.append)
+        assert Path(got.path).is_file() and len(sleeps) == 2
+        outcomes = {}
+        for name in ("forbidden", "gone", "broken"):
+            with pytest.raises(DownloadFailed) as info:
+                download(Source(f"{base}/{name}.mp4", "url"), store, _config(), sleeps.append)
+            outcomes[name] = (info.value.reason, info.value.attempts)
+        slow = download(Source(f"{base}/slow.mp4", "url"), store, _config(), sleeps.append)
+        assert Path(slow.path).is_file()
+    assert outcomes == {"forbidden": ("http_403", 3), "gone": ("http_404", 1),
+                        "broken": ("http_5xx", 3)}
+    assert script.requests["/gone.mp4"] == 1
+    assert script.requests["/forbidden.mp4"] == 3 and script.requests["/broken.mp4"] == 3
+    assert sleeps[2] < sleeps[3]  # exponential backoff
+
+
+def test_archive_and_store_prevent_a_second_download(media: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    with scripted_server(media) as (base, script):
+        first = download(Source(f"{base}/kitchen.mp4", "url"), store, _config())
+        stamp = Path(first.path).stat().st_mtime_ns
+        requests = script.requests["/kitchen.mp4"]
+        again = download(Source(f"{base}/kitchen.mp4", "url"), store, _config())
+        assert again.path == first.path and Path(again.path).stat().st_mtime_ns == stamp
+        assert script.requests["/kitchen.mp4"] < 2 * requests  # no second media transfer
+        assert (store / ARCHIVE).read_text() == "generic kitchen\n"  # yt-dlp's own record
+        Path(first.path).unlink()
+        with pytest.raises(DownloadFailed, match="archived_missing"):
+            download(Source(f"{base}/kitchen.mp4", "url"), store, _config())
+
+
+def test_blocklist_holds(media: Path, tmp_path: Path) -> None:
+    listed = tmp_path / "blocklist.txt"
+    listed.write_text("# opt-outs\nvideo:kitchen\nchannel:UCQtGAW6DyhZOzblV7XPnVLA\nabc123\n")
+    blocklist = load_blocklist(str(listed))
+    assert blocklist.videos == {"kitchen", "abc123"}
+    assert blocklist.reason("x", "UCQtGAW6DyhZOzblV7XPnVLA")
+    with scripted_server(media) as (base, _):
+        with pytest.raises(Skipped, match="blocked"):
+            download(Source(f"{base}/kitchen.mp4", "url"), tmp_path, _config(
+                blocklist=blocklist))
+        sources = [Source(f"{base}/kitchen.mp4", "url"), Source(f"{base}/slow.mp4", "url")]
+        with TestPipeline() as p:
+            videos, failures = p | beam.Create(sources) | AcquireVideos(
+                str(tmp_path / "m"), _config(blocklist=blocklist))
+            assert_that(videos | beam.Map(lambda v: v.media.video_id.split("-")[0]),
+                        equal_to(["slow"]), label="only the unblocked one")
+            assert_that(failures, equal_to([]), label="blocked is not a failure")
+    assert not list((tmp_path / "m").glob("kitchen*"))
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "x'; rm -rf $HOME; '", "a/b\\c", "..",
+                                 "$(reboot)", "`id`"])
+def test_ids_from_yt_dlp_cannot_leave_the_store(bad: str, tmp_path: Path) -> None:
+    for extractor in ("Generic", "Youtube"):
+        vid = video_id_for({"id": bad, "extractor_key": extractor}, "https://x/y")
+        target = (tmp_path / f"{vid}.mp4").resolve()
+        assert target.parent == tmp_path.resolve()
+        assert not set(vid) & set("/\\'\"$`;() .")
+
+
+def test_keyword_annotate_offline_records_each_search_failure(tmp_path: Path) -> None:
+    from pipeline import cli
+    from pipeline.io.parquet import read_table
+
+    status = cli.main(["annotate", "--keywords", str(KEYWORDS / "fitness.yaml"), "--out",
+                       str(tmp_path), "--segmenter", "punctuation"])
+    assert status == cli.EXIT_SOME_INPUTS_FAILED
+    failed = read_table(str(tmp_path), "failures").to_pylist()
+    assert len(failed) == len(load_keywords([str(KEYWORDS / "fitness.yaml")]))
+    assert all(f["stage"] == "search" and f["source_uri"].startswith("ytsearch")
+               for f in failed)
+    assert cli.main(["annotate", "--keywords", str(tmp_path / "none.yaml"), "--out",
+                     str(tmp_path)]) == cli.EXIT_USAGE
