@@ -77,6 +77,9 @@ class AnnotateOptions(PipelineOptions):
             type=float, default=0.0, help="yt-dlp: upper bound of a random sleep")
         add("--sleep_requests", "--sleep-requests", dest="sleep_requests", type=float,
             default=0.0, help="yt-dlp: seconds between the requests of one extraction")
+        add("--reference_subtitles", "--reference-subtitles", dest="reference_subtitles",
+            default=None, help="language (en): fetch uploaded subtitles as a reference "
+                               "transcript; videos.reference_wer measures ASR against it")
         add("--cookies", default=None, help="Netscape cookies file for yt-dlp (never logged)")
         add("--proxy", default=None, help="proxy URL for yt-dlp")
         add("--no_download_archive", "--no-download-archive", dest="no_download_archive",
@@ -179,6 +182,7 @@ def stage_configs(opts: AnnotateOptions) -> StageConfigs:
             backoff_s=opts.download_backoff_s, sleep_interval_s=opts.sleep_interval,
             max_sleep_interval_s=opts.max_sleep_interval, sleep_requests_s=opts.sleep_requests,
             cookies_file=opts.cookies, proxy=opts.proxy, archive=not opts.no_download_archive,
+            reference_subtitles=opts.reference_subtitles,
             blocklist=load_blocklist(opts.blocklist), extra=_ytdlp_extra(opts.ytdlp_option)),
         frames=FrameConfig(fps=opts.frame_fps),
         scenes=SceneConfig(cut_threshold=opts.cut_threshold, min_clip_ms=opts.min_clip_ms,

@@ -46,6 +46,7 @@ class MediaFile:
     platform_categories: tuple[str, ...] = ()
     manual_subtitles: tuple[str, ...] = ()  # languages with uploaded subtitles
     auto_subtitles: tuple[str, ...] = ()  # languages with automatic captions
+    reference_text: str | None = None  # uploaded subtitles' text, to measure ASR against
 
 
 @dataclass(frozen=True)

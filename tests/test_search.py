@@ -247,3 +247,22 @@ def test_keyword_annotate_offline_records_each_search_failure(tmp_path: Path) ->
                for f in failed)
     assert cli.main(["annotate", "--keywords", str(tmp_path / "none.yaml"), "--out",
                      str(tmp_path)]) == cli.EXIT_USAGE
+
+
+def test_reference_subtitles_text_and_wer(youtube_fixtures: Path) -> None:
+    from pipeline.core.subtitles import vtt_text, word_error_rate
+    from pipeline.core.ytdlp import _manual_subtitle_lang
+
+    auto = vtt_text((youtube_fixtures / "subtitles_en.vtt").read_text())
+    assert auto.startswith("lost another colony to Raiders let's make sure the next one")
+    assert auto.count("lost another colony") == 1 and "<" not in auto and "-->" not in auto
+    manual = vtt_text((youtube_fixtures / "subtitles_en.manual.vtt").read_text())
+    assert manual.startswith("Hello everybody! This is Jack Askew from to fluency.com and in")
+    assert "Kind:" not in manual and "00:00" not in manual
+    assert word_error_rate("Hello there, my friend.", "hello there my fiend") == 0.25
+    assert word_error_rate("", "anything") is None
+    info = json.loads((youtube_fixtures / "video_info.json").read_text())
+    assert _manual_subtitle_lang(info, "en") is None  # only automatic captions there
+    assert _manual_subtitle_lang({"subtitles": {"de": [], "en-US": []},
+                                  "automatic_captions": {"en": []}}, "en") == "en-US"
+    assert _manual_subtitle_lang({"subtitles": {"en": []}}, None) is None

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from pipeline.core.ids import clip_id, sentence_id
+from pipeline.core.subtitles import word_error_rate
 from pipeline.records import (
     AnnotatedVideo,
     Clip,
@@ -63,6 +64,9 @@ def video_row(done: CompleteVideo, ctx: RunContext) -> dict[str, Any]:
         "audio_offset_ms": p.audio_offset_ms, "size_bytes": p.size_bytes, "media_uri": m.path,
         "sha256": video.sha256, "language": m.language or ann.transcript.language,
         "split": video.split, "speech_ms": ann.transcript.speech_ms,
+        "reference_transcript": m.reference_text,
+        "reference_wer": word_error_rate(m.reference_text, " ".join(
+            w.text for w in ann.transcript.words)) if m.reference_text else None,
         "provenance": _asr_provenance(
             ann, ctx, **(_vision_provenance(done.clips[0]) if done.clips else {})),
     }

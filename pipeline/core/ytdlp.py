@@ -7,12 +7,13 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.search import full_info_rejection
 from pipeline.core.sources import derived_video_id, youtube_id
+from pipeline.core.subtitles import vtt_text
 from pipeline.core.ytdlp_errors import classify
 from pipeline.records import MediaFile, Source
 
@@ -86,6 +87,7 @@ class DownloadConfig:
     cookies_file: str | None = None
     proxy: str | None = None
     archive: bool = True
+    reference_subtitles: str | None = None  # e.g. "en": fetch uploaded subtitles as reference
     blocklist: Blocklist = field(default_factory=Blocklist)
     extra: tuple[tuple[str, Any], ...] = ()  # yt-dlp params passed through as they are
 
@@ -168,7 +170,8 @@ def media_from_info(source: Source, info: dict[str, Any], path: str) -> MediaFil
 def _existing(media_dir: Path, video_id: str) -> Path | None:
     """A finished earlier download of this video (never a .part or a temp file)."""
     for p in sorted(media_dir.glob(f"{video_id}.*")):
-        if p.suffix not in (".part", ".ytdl", ".tmp", ".json") and ".f" not in p.suffixes[:-1]:
+        if p.suffix not in (".part", ".ytdl", ".tmp", ".json", ".vtt", ".srt") and not any(
+                x.startswith(".f") for x in p.suffixes[:-1]):
             return p
     return None
 
@@ -196,6 +199,10 @@ def _fetch_once(source: Source, media_dir: Path, config: DownloadConfig) -> Medi
     params = ydl_params(config, outtmpl=str(media_dir / f"{video_id}.%(ext)s"))
     if config.archive:
         params["download_archive"] = str(media_dir / ARCHIVE)
+    subtitle_lang = _manual_subtitle_lang(info, config.reference_subtitles)
+    if subtitle_lang:
+        params.update(writesubtitles=True, writeautomaticsub=False,
+                      subtitleslangs=[subtitle_lang], subtitlesformat="vtt")
     with yt_dlp.YoutubeDL(params) as ydl:
         done = ydl.process_ie_result(info, download=True)
     requested = (done or {}).get("requested_downloads") or [{}]
@@ -207,7 +214,20 @@ def _fetch_once(source: Source, media_dir: Path, config: DownloadConfig) -> Medi
                                  "the media store: remove its line to fetch it again",
                                  "archived_missing")
         path = str(found)
-    return media_from_info(source, done or info, path)
+    media = media_from_info(source, done or info, path)
+    vtt = media_dir / f"{video_id}.{subtitle_lang}.vtt"
+    if subtitle_lang and vtt.is_file():
+        media = replace(media, reference_text=vtt_text(vtt.read_text(encoding="utf-8")))
+    return media
+
+
+def _manual_subtitle_lang(info: dict[str, Any], wanted: str | None) -> str | None:
+    """The uploaded (not automatic) subtitle track for a language, e.g. en or en-US."""
+    if not wanted:
+        return None
+    langs = sorted(info.get("subtitles") or {})
+    exact = [x for x in langs if x == wanted]
+    return (exact or [x for x in langs if x.startswith(f"{wanted}-")] or [None])[0]
 
 
 def download(source: Source, media_dir: Path, config: DownloadConfig,
