@@ -10,23 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 
-
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from measure import median_time
 
 
 def main() -> None:
@@ -69,8 +59,8 @@ def main() -> None:
         def staged() -> None:
             list(stage.process(video))
 
-        t_bare = _median_time(bare, args.repeats)
-        t_stage = _median_time(staged, args.repeats)
+        t_bare = median_time(bare, args.repeats)
+        t_stage = median_time(staged, args.repeats)
     audio_s = info.duration_ms / 1000
     print(f"audio {audio_s:.1f} s, model {asr.model_name}, word timing {asr.word_timing}, "
           f"{config.device}/{config.resolved_compute_type}, batch {config.batch_size}")

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from peak import run_measured
+from measure import run_measured
 
 WORDS = ("cut", "the", "onion", "slowly", "then", "stir", "pan", "gently", "with", "a", "spoon")
 

@@ -12,13 +12,11 @@ in chunks, so the long one should need about the same (its outputs are a few KB 
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from peak import run_measured
+from measure import median_time, run_measured
 
 SAMPLE_SNIPPET = """
 import sys
@@ -40,14 +38,6 @@ def make_video(path: Path, seconds: int, size: str) -> Path:
     return path
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def peak_rss_mb(path: Path) -> tuple[float, str]:

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from peak import run_measured
+from measure import run_measured
 
 
 def make_samples(root: Path, n_rows: int) -> None:

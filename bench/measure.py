@@ -1,17 +1,34 @@
-"""Run a module or a script and report its own peak RSS on stderr as `PEAK_RSS_MB <n>`.
+"""Measuring helpers for the benchmarks: median wall time, and peak RSS of a fresh process.
+
+As a script it runs a module or code and reports its own peak RSS on stderr as
+`PEAK_RSS_MB <n>`.
 
 The figure is VmHWM from /proc/self/status, which starts afresh at exec; a child's rusage
 ru_maxrss does not (it keeps the parent's size at fork), so benchmarks measure this way.
 
-  python bench/peak.py -m pipeline build ...     python bench/peak.py -c "code" ARGS
+  python bench/measure.py -m pipeline build ...     python bench/measure.py -c "code" ARGS
 """
 
 from __future__ import annotations
 
 import atexit
 import runpy
+import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median of `repeats` timed calls after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
 
 def _report() -> None:
@@ -22,7 +39,7 @@ def _report() -> None:
 
 
 def run_measured(args: list[str]) -> tuple[str, int]:
-    """(stdout, peak RSS in MB) of `python bench/peak.py ARGS` in a fresh process."""
+    """(stdout, peak RSS in MB) of `python bench/measure.py ARGS` in a fresh process."""
     proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
                           check=False)
     peak = [int(line.split()[1]) for line in proc.stderr.splitlines()
@@ -42,4 +59,4 @@ if __name__ == "__main__":
         sys.argv = ["-c", *rest]
         exec(compile(target, "<bench>", "exec"), {"__name__": "__main__"})
     else:
-        raise SystemExit("usage: peak.py -m MODULE ARGS | -c CODE ARGS")
+        raise SystemExit("usage: measure.py -m MODULE ARGS | -c CODE ARGS")
