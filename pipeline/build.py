@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -20,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import metrics
 from pipeline.core import templates
 from pipeline.core.tasks import TASKS, BuildConfig
+from pipeline.io import storage
 from pipeline.io.parquet import WriteTable, read_table, table_dir, table_files
 from pipeline.options import OutputOptions
 from pipeline.stages.build_samples import FILTERED, BuildSamples
@@ -112,12 +111,12 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     annotations = opts.annotations or out
     if not table_files(annotations, "videos"):
         raise BuildError(f"no videos table in {annotations}: run annotate first")
-    target = Path(table_dir(out, "samples"))
+    target = table_dir(out, "samples")
     if table_files(out, "samples"):
         if not opts.overwrite:
             raise BuildError(f"{target} already holds samples; pass --overwrite to replace "
                              "them, or build into another --out")
-        shutil.rmtree(target)
+        storage.delete_tree(target)
     config = build_config(opts)
     run_id = opts.build_run_id or time.strftime("build-%Y%m%dT%H%M%S")
     pipeline = test_pipeline or beam.Pipeline(options=opts)
@@ -133,7 +132,7 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     counts = {r["values"]: r["counts"] for r in pc.value_counts(written["task"]).to_pylist()}
     summary = BuildSummary(run_id, out, len(pc.unique(written["video_id"])),
                            {t: counts.get(t, 0) for t in TASKS}, _filtered(result))
-    (Path(out) / "build.yaml").write_text(yaml.safe_dump({
+    storage.write_text(storage.join(out, "build.yaml"), yaml.safe_dump({
         "run_id": run_id, "annotations": annotations, "config": {
             **asdict(config), "sample_fps": str(config.sample_fps)},
         "config_hash": _config_hash(config, opts), "videos": summary.videos,

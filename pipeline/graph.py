@@ -15,6 +15,7 @@ from pipeline import __version__, metrics
 from pipeline.core import rows
 from pipeline.core.keywords import KeywordError, load_keywords
 from pipeline.core.sources import list_media_dir, read_url_list
+from pipeline.io import storage
 from pipeline.io.parquet import WriteTable, read_table
 from pipeline.options import AnnotateOptions, OutputOptions, stage_configs
 from pipeline.records import RunContext, Source
@@ -99,12 +100,12 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     if not out:
         raise UsageError("--out is required")
     configs = stage_configs(opts)
-    out = str(Path(out))
+    out = out.rstrip("/") if storage.is_remote(out) else str(Path(out))
     run_id = opts.run_id or time.strftime("run-%Y%m%dT%H%M%S")
     ctx = RunContext(run_id=run_id, config_hash=configs.content_hash(),
                      pipeline_version=__version__)
-    media_dir = opts.media_store or str(Path(out) / "media")
-    caption_cache = opts.caption_cache or str(Path(out) / "cache" / "captions")
+    media_dir = opts.media_store or storage.join(out, "media")
+    caption_cache = opts.caption_cache or storage.join(out, "cache", "captions")
     all_sources = _sources(opts)
     done_uris, attempts = _history(out, ctx.config_hash)
     sources, skipped = _pending(all_sources, done_uris, attempts, opts.force)

@@ -25,6 +25,7 @@ ORPHAN_ROWS = "orphan_rows"
 SEARCH_HITS = "search_hits"
 VIDEOS_BLOCKED = "videos_blocked"
 VIDEOS_SKIPPED_DONE = "videos_skipped_done"
+DOWNLOAD_WAIT_MS = "download_wait_ms"
 
 
 def counter(name: str):

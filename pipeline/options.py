@@ -75,6 +75,9 @@ class AnnotateOptions(PipelineOptions):
             default=0.0, help="yt-dlp: seconds to sleep before each download (YouTube: 5-10)")
         add("--max_sleep_interval", "--max-sleep-interval", dest="max_sleep_interval",
             type=float, default=0.0, help="yt-dlp: upper bound of a random sleep")
+        add("--download_min_interval_s", "--download-min-interval-s",
+            dest="download_min_interval_s", type=float, default=0.0,
+            help="at least this long between download starts, across the host's workers")
         add("--sleep_requests", "--sleep-requests", dest="sleep_requests", type=float,
             default=0.0, help="yt-dlp: seconds between the requests of one extraction")
         add("--reference_subtitles", "--reference-subtitles", dest="reference_subtitles",
@@ -181,6 +184,7 @@ def stage_configs(opts: AnnotateOptions) -> StageConfigs:
             format=opts.download_format, retries=opts.download_retries,
             backoff_s=opts.download_backoff_s, sleep_interval_s=opts.sleep_interval,
             max_sleep_interval_s=opts.max_sleep_interval, sleep_requests_s=opts.sleep_requests,
+            min_interval_s=opts.download_min_interval_s,
             cookies_file=opts.cookies, proxy=opts.proxy, archive=not opts.no_download_archive,
             reference_subtitles=opts.reference_subtitles,
             blocklist=load_blocklist(opts.blocklist), extra=_ytdlp_extra(opts.ytdlp_option)),

@@ -3,6 +3,7 @@ failure, error reasons, and download retries against a scripted loopback server.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -266,3 +267,17 @@ def test_reference_subtitles_text_and_wer(youtube_fixtures: Path) -> None:
     assert _manual_subtitle_lang({"subtitles": {"de": [], "en-US": []},
                                   "automatic_captions": {"en": []}}, "en") == "en-US"
     assert _manual_subtitle_lang({"subtitles": {"en": []}}, None) is None
+
+
+def test_download_pace_is_shared_by_processes(tmp_path: Path) -> None:
+    """Four processes take turns on one lock file: their starts are at least 0.3 s apart."""
+    import subprocess
+    import sys
+
+    code = ("import sys, time; from pathlib import Path; from pipeline.io.pacing import "
+            "wait_turn; wait_turn(Path(sys.argv[1]), 0.3); print(time.time())")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "pace")],
+                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    starts = sorted(float(p.communicate()[0]) for p in procs)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(gaps) == 3 and min(gaps) >= 0.29, gaps

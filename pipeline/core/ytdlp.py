@@ -84,6 +84,7 @@ class DownloadConfig:
     sleep_interval_s: float = 0.0  # yt-dlp sleep_interval / max_sleep_interval per download
     max_sleep_interval_s: float = 0.0
     sleep_requests_s: float = 0.0  # yt-dlp sleep_interval_requests between requests
+    min_interval_s: float = 0.0  # between download starts, shared by the host's workers
     cookies_file: str | None = None
     proxy: str | None = None
     archive: bool = True
@@ -176,7 +177,8 @@ def _existing(media_dir: Path, video_id: str) -> Path | None:
     return None
 
 
-def _fetch_once(source: Source, media_dir: Path, config: DownloadConfig) -> MediaFile:
+def _fetch_once(source: Source, media_dir: Path, config: DownloadConfig,
+                in_store: Callable[[str], str | None] | None) -> MediaFile:
     import yt_dlp
 
     with yt_dlp.YoutubeDL(ydl_params(config)) as ydl:
@@ -193,7 +195,7 @@ def _fetch_once(source: Source, media_dir: Path, config: DownloadConfig) -> Medi
         why = full_info_rejection(info, source.settings)
         if why:
             raise Skipped(f"outside the search settings ({why})", "filtered")
-    done_before = _existing(media_dir, video_id)
+    done_before = in_store(video_id) if in_store else _existing(media_dir, video_id)
     if done_before is not None:
         return media_from_info(source, info, str(done_before))
     params = ydl_params(config, outtmpl=str(media_dir / f"{video_id}.%(ext)s"))
@@ -231,14 +233,16 @@ def _manual_subtitle_lang(info: dict[str, Any], wanted: str | None) -> str | Non
 
 
 def download(source: Source, media_dir: Path, config: DownloadConfig,
-             sleep: Callable[[float], None] = time.sleep) -> MediaFile:
-    """Resolve a URL, then download it as `<video_id>.<ext>` into the media store; transient
-    errors are retried with exponential backoff, permanent ones fail at once."""
+             sleep: Callable[[float], None] = time.sleep,
+             in_store: Callable[[str], str | None] | None = None) -> MediaFile:
+    """Resolve a URL, then download it as `<video_id>.<ext>` into `media_dir`; transient
+    errors are retried with exponential backoff, permanent ones fail at once. `in_store` finds
+    an earlier download in a remote store (default: look in media_dir)."""
     import yt_dlp
 
     for attempt in range(config.retries + 1):
         try:
-            return _fetch_once(source, media_dir, config)
+            return _fetch_once(source, media_dir, config, in_store)
         except yt_dlp.utils.YoutubeDLError as exc:
             message = clean_error(str(exc))
             reason, transient = classify(message)

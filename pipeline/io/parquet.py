@@ -8,7 +8,9 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
 
+from pipeline.io import storage
 from pipeline.io.schemas import table_schema
 
 
@@ -16,10 +18,11 @@ def table_dir(out: str, table: str) -> str:
     return f"{out.rstrip('/')}/{table}"
 
 
-def table_files(out: str, table: str) -> list[Path]:
-    # Beam stages shards in beam-temp-* folders and renames them on commit: never read those.
-    files = Path(table_dir(out, table)).glob("**/*.parquet")
-    return sorted(f for f in files if not any(p.startswith("beam-temp") for p in f.parts))
+def table_files(out: str, table: str) -> list[str]:
+    """Committed shards of a table, local or remote. Beam stages shards in beam-temp-*
+    folders and renames them on commit: never read those."""
+    files = storage.glob(f"{table_dir(out, table)}/**.parquet")
+    return [f for f in files if "/beam-temp" not in f and "beam-temp-" not in Path(f).name]
 
 
 def read_table(out: str, table: str, columns: list[str] | None = None) -> pa.Table:
@@ -29,7 +32,13 @@ def read_table(out: str, table: str, columns: list[str] | None = None) -> pa.Tab
     if not files:
         empty = schema.empty_table()
         return empty.select(columns) if columns else empty
-    tables = [pq.read_table(f, columns=columns, schema=schema) for f in files]
+    tables = []
+    for f in files:
+        if storage.is_remote(f):
+            with FileSystems.open(f) as handle:
+                tables.append(pq.read_table(handle, columns=columns, schema=schema))
+        else:
+            tables.append(pq.read_table(f, columns=columns, schema=schema))
     return pa.concat_tables(tables)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import apache_beam as beam
@@ -10,6 +11,7 @@ import apache_beam as beam
 from pipeline import metrics
 from pipeline.core import media_store, probe, ytdlp
 from pipeline.core.splits import assign_split
+from pipeline.io import pacing, storage
 from pipeline.records import MediaFile, Source, Video
 from pipeline.stages.failures import apply_stage
 
@@ -19,19 +21,30 @@ class _Fetch(beam.DoFn):
         self._media_dir = media_dir
         self._config = config
 
+    def _in_store(self, video_id: str) -> str | None:
+        found = storage.glob(storage.join(self._media_dir, f"{video_id}.*"))
+        return next((f for f in found if not f.endswith((".part", ".vtt", ".txt"))), None)
+
     def process(self, source: Source) -> Iterator[MediaFile]:
-        media_dir = Path(self._media_dir)
-        media_dir.mkdir(parents=True, exist_ok=True)
+        """Files land in a local staging folder (the store itself when it is local) and are
+        published to a remote store once complete."""
+        staging = storage.staging_dir(self._media_dir)
+        remote = storage.is_remote(self._media_dir)
         if source.kind == "file":
-            yield media_store.import_local(source, media_dir)
+            media = media_store.import_local(source, staging)
         else:
+            waited = pacing.wait_turn(staging / ".download-pace", self._config.min_interval_s)
+            metrics.distribution(metrics.DOWNLOAD_WAIT_MS).update(int(waited * 1000))
             try:
-                media = ytdlp.download(source, media_dir, self._config)
+                media = ytdlp.download(source, staging, self._config,
+                                       in_store=self._in_store if remote else None)
             except ytdlp.Skipped as skipped:  # blocklist or search settings: not a failure
                 metrics.counter(f"videos_skipped_{skipped.reason}").inc()
                 return
-            yield media
+        if remote and not storage.is_remote(media.path):
+            media = replace(media, path=storage.publish(Path(media.path), self._media_dir))
         metrics.counter(metrics.VIDEOS_ACQUIRED).inc()
+        yield media
 
 
 class _Probe(beam.DoFn):
@@ -40,10 +53,11 @@ class _Probe(beam.DoFn):
         self._test = test_fraction
 
     def process(self, media: MediaFile) -> Iterator[Video]:
-        info = probe.probe(media.path)
+        local = storage.local_path(media.path)
+        info = probe.probe(local)
         metrics.counter(metrics.VIDEOS_PROBED).inc()
         metrics.counter(metrics.AUDIO_MS).inc(info.duration_ms)
-        yield Video(media=media, probe=info, sha256=media_store.sha256_file(media.path),
+        yield Video(media=media, probe=info, sha256=media_store.sha256_file(local),
                     split=assign_split(media.video_id, self._val, self._test))
 
 

@@ -19,6 +19,7 @@ import apache_beam as beam
 
 from pipeline import metrics
 from pipeline.core.captions import CaptionError
+from pipeline.io import storage
 from pipeline.io.cache import JsonCache, cache_key
 from pipeline.io.video import DecodeError, FrameReader, jpeg_bytes
 from pipeline.models.vlm import (
@@ -81,7 +82,7 @@ class _Caption(beam.DoFn):
 
     def _submit(self, clip: Clip, key: str, readers: dict[str, FrameReader]
                 ) -> Future[Answer]:
-        path = clip.video.media.path
+        path = storage.local_path(clip.video.media.path)
         if path not in readers:
             readers[path] = FrameReader(path, self._config.image_size)
         jpegs = keyframe_jpegs(clip, readers[path], self._config)

@@ -15,6 +15,7 @@ import numpy as np
 
 from pipeline import metrics
 from pipeline.core import frames
+from pipeline.io import storage
 from pipeline.io.video import FrameReader
 from pipeline.models.clip import ClipConfig, ClipEmbedder
 from pipeline.records import SampledFrames, Video
@@ -40,7 +41,8 @@ def shared_embedder(config: ClipConfig) -> ClipEmbedder:
 
 def sample_frames(video: Video, config: FrameConfig, embedder: ClipEmbedder | None
                   ) -> SampledFrames:
-    reader = FrameReader(video.media.path, config.long_side, config.decode_threads)
+    reader = FrameReader(storage.local_path(video.media.path), config.long_side,
+                         config.decode_threads)
     chosen = frames.select_frames(reader.pts_ms, config.fps)
     sigs, embs = [], []
     for _, chunk in reader.chunks(chosen):

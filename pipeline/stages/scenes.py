@@ -9,6 +9,7 @@ import numpy as np
 
 from pipeline import metrics
 from pipeline.core import frames, scenes
+from pipeline.io import storage
 from pipeline.io.video import FrameReader
 from pipeline.records import Clip, SampledFrames, VideoClips
 from pipeline.stages.failures import apply_stage
@@ -35,7 +36,7 @@ def detect(sampled: SampledFrames, config: scenes.SceneConfig) -> VideoClips:
     positions = scenes.candidate_cuts(distances, changes, config)
     cuts: list[int] = []
     if positions:
-        reader = FrameReader(sampled.video.media.path, REFINE_SIDE)
+        reader = FrameReader(storage.local_path(sampled.video.media.path), REFINE_SIDE)
         cuts = [refine_cut(reader, sampled.frame_index[i], sampled.frame_index[i + 1])
                 for i in positions]
     detector = (FRAME_DIFFERENCE if changes is None

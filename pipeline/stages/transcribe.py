@@ -10,6 +10,7 @@ import apache_beam as beam
 
 from pipeline import metrics
 from pipeline.core.asr import speech_ms, timeline_words
+from pipeline.io import storage
 from pipeline.models.whisper import AsrConfig, SpeechRecognizer
 from pipeline.records import Transcript, Video
 from pipeline.stages.failures import apply_stage
@@ -37,7 +38,7 @@ class _Transcribe(beam.DoFn):
 
         assert self._asr is not None, "setup() loads the model"
         started = time.perf_counter()
-        audio = whisperx.load_audio(video.media.path)
+        audio = whisperx.load_audio(storage.local_path(video.media.path))
         result = self._asr.transcribe_audio(audio)
         words = timeline_words(result.words, video.probe.audio_offset_ms)
         metrics.distribution(metrics.ASR_MS_PER_VIDEO).update(
