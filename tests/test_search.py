@@ -281,3 +281,40 @@ def test_download_pace_is_shared_by_processes(tmp_path: Path) -> None:
     starts = sorted(float(p.communicate()[0]) for p in procs)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) == 3 and min(gaps) >= 0.29, gaps
+
+
+def test_keywords_end_to_end_with_recorded_search(server: str, tmp_path: Path,
+                                                  monkeypatch) -> None:
+    """`annotate --keywords`: search results (recorded, pointing at the loopback server)
+    -> download -> the rest of annotate; every keyword that found a video is on its row."""
+    import yt_dlp
+
+    from pipeline import cli
+    from pipeline.io.parquet import read_table
+
+    kw = tmp_path / "kitchen.yaml"
+    kw.write_text("category: cooking\ndefaults: {min_duration_s: 5, language: null, "
+                  "exclude_shorts: false}\n"
+                  "keywords: [tomato soup, chopping onions, bicycle oil]\n")
+    results = {"tomato soup": ["kitchen"], "chopping onions": ["kitchen", "quiet"],
+               "bicycle oil": ["bicycle"]}
+    real = yt_dlp.YoutubeDL.extract_info
+
+    def recorded(self, url, download=True, **kw):
+        if not url.startswith("ytsearch"):
+            return real(self, url, download=download, **kw)
+        query = url.split(":", 1)[1]
+        return {"_type": "playlist", "entries": [
+            {"_type": "url", "id": name, "url": f"{server}/{name}.mp4", "duration": 16.0}
+            for name in results[query]]}
+
+    monkeypatch.setattr(yt_dlp.YoutubeDL, "extract_info", recorded)
+    out = tmp_path / "out"
+    assert cli.main(["annotate", "--keywords", str(kw), "--out", str(out), "--segmenter",
+                     "punctuation", "--clip-model", "off", "--max-videos", "2"]) == cli.EXIT_OK
+    rows = {r["video_id"].split("-")[0]: r for r in read_table(str(out), "videos").to_pylist()}
+    # capped at two videos, the first two URLs in order: bicycle and kitchen
+    assert set(rows) == {"bicycle", "kitchen"}
+    assert rows["kitchen"]["keywords"] == ["chopping onions", "tomato soup"]
+    assert rows["kitchen"]["categories"] == ["cooking"]
+    assert read_table(str(out), "sentences").num_rows == 6

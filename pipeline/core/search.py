@@ -83,7 +83,7 @@ def hits(result: dict[str, Any] | None, spec: KeywordSpec) -> tuple[list[SearchH
             continue
         kept.append(SearchHit(
             video_id=str(entry["id"]),
-            url=f"https://www.youtube.com/watch?v={entry['id']}",
+            url=str(entry.get("url") or f"https://www.youtube.com/watch?v={entry['id']}"),
             keyword=spec.keyword, category=spec.category, title=entry.get("title"),
             channel_id=entry.get("channel_id"), duration_s=entry.get("duration")))
     return kept, dropped
