@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import yaml
+from tqdm import tqdm
 
 from pipeline.core.recipes import REPLAY, Recipe, RecipeError
 from pipeline.io.parquet import table_files
@@ -69,7 +70,8 @@ def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | Non
         con.execute(f"CREATE VIEW samples AS SELECT * FROM read_parquet([{listed}], "
                     "hive_partitioning = true, union_by_name = true)")
     parts = []
-    for letter, want in counts.items():
+    for letter, want in tqdm(counts.items(), desc=f"mix {recipe.name}", unit="component",
+                             disable=None):
         if letter == REPLAY or want == 0:
             continue
         tasks = recipe.tasks(letter)
@@ -130,6 +132,6 @@ def _write_replay(target: Path, recipe: Recipe, want: int, replay: str | None, s
                            _shortfall(REPLAY, (), want, len(ranked), "replay"))
         chosen = (ranked * passes)[:want]
     with path.open("w", encoding="utf-8") as f:
-        for rec in chosen:
+        for rec in tqdm(chosen, desc="replay rows", unit="row", disable=None):
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
     return len(chosen)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tqdm import tqdm
 
 from pipeline.io.query import connect
 
@@ -92,7 +93,7 @@ def write_report(out: str, samples: str | None = None, target: str | None = None
               "sentence duration", "seconds"),
              ("clip_durations.png", "SELECT (end_ms - start_ms) / 1000.0 FROM clips",
               "clip duration", "seconds"))
-    for name, sql, title, unit in hists:
+    for name, sql, title, unit in tqdm(hists, desc="report plots", unit="plot", disable=None):
         _plot_hist(folder / name, [v for (v,) in q(sql)], title, unit)
     sections.append("<h2>Durations</h2>" + "".join(f"<img src='{n}'>" for n, *_ in hists))
 
