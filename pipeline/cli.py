@@ -25,6 +25,8 @@ def _annotate(argv: list[str]) -> int:
     print(f"run {summary.run_id}: {summary.sources} sources, {summary.skipped_done} already "
           f"done, {summary.videos} videos, {summary.sentences} sentences, "
           f"{summary.clips} clips, {summary.failures} failures -> {summary.out}")
+    if summary.counters:
+        print("  counters: " + ", ".join(f"{k} {v}" for k, v in summary.counters.items()))
     if summary.some_failed:
         print(f"some inputs failed: see the failures table (ominous query {summary.out} "
               "\"SELECT stage, source_uri, message FROM failures\")", file=sys.stderr)
@@ -145,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("build", add_help=False,
                    help="build grounding and streaming samples from annotate's tables "
                         "(--annotations OUT --out SAMPLES [--seed N])")
-    sub.add_parser("run", add_help=False, help="annotate, then build, into one --out")
+    sub.add_parser("run", add_help=False, help="annotate, then build, into one --out "
+                   "(--workflow workflows/NAME.yaml: a preset; flags given here win)")
     m = sub.add_parser("mix", help="draw a mixture from samples (+ replay) by a recipe")
     m.add_argument("--samples", required=True, help="build's --out")
     m.add_argument("--recipe", required=True,
@@ -192,7 +195,14 @@ def main(argv: list[str] | None = None) -> int:
                 options._add_argparse_args(group)
             helper.print_help()
             return EXIT_OK
-        return {"annotate": _annotate, "build": _build, "run": _run_all}[command](argv[1:])
+        from pipeline.workflows import WorkflowError, expand
+
+        try:
+            rest = expand(argv[1:])
+        except WorkflowError as exc:
+            print(f"ominous {command}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return {"annotate": _annotate, "build": _build, "run": _run_all}[command](rest)
     args = parser.parse_args(argv)
     return {"validate": _validate, "query": _query, "mix": _mix, "export": _export,
             "report": _report}[args.command](args)

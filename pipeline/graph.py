@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import apache_beam as beam
@@ -15,7 +15,7 @@ from pipeline import __version__, metrics
 from pipeline.core import rows
 from pipeline.core.keywords import KeywordError, load_keywords
 from pipeline.core.sources import list_media_dir, read_url_list
-from pipeline.io import storage
+from pipeline.io import runs, storage
 from pipeline.io.parquet import WriteTable, read_table
 from pipeline.options import AnnotateOptions, OutputOptions, stage_configs
 from pipeline.records import RunContext, Source
@@ -46,6 +46,7 @@ class RunSummary:
     sentences: int
     clips: int
     failures: int
+    counters: dict[str, int] = field(default_factory=dict)
 
     @property
     def some_failed(self) -> bool:
@@ -93,8 +94,21 @@ def _pending(sources: list[Source], done: frozenset[str], attempts: dict[str, in
     return pending, len(sources) - len(pending)
 
 
-def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
-    """Build and run the annotate pipeline; tests pass a TestPipeline to drive the graph."""
+@dataclass(frozen=True)
+class _Plan:
+    """What the driver decided before the graph is built."""
+
+    opts: AnnotateOptions
+    out: str
+    ctx: RunContext
+    sources: list[Source]
+    n_sources: int
+    skipped: int
+    done_uris: frozenset[str]
+    attempts: dict[str, int]
+
+
+def _plan(argv: list[str] | None) -> _Plan:
     opts = AnnotateOptions(argv)
     out = opts.view_as(OutputOptions).out
     if not out:
@@ -104,50 +118,71 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     run_id = opts.run_id or time.strftime("run-%Y%m%dT%H%M%S")
     ctx = RunContext(run_id=run_id, config_hash=configs.content_hash(),
                      pipeline_version=__version__)
-    media_dir = opts.media_store or storage.join(out, "media")
-    caption_cache = opts.caption_cache or storage.join(out, "cache", "captions")
     all_sources = _sources(opts)
     done_uris, attempts = _history(out, ctx.config_hash)
     sources, skipped = _pending(all_sources, done_uris, attempts, opts.force)
     log.info("%d sources, %d already done, %d to annotate", len(all_sources), skipped,
              len(sources))
-    if not sources:
-        return RunSummary(run_id, out, len(all_sources), skipped, 0, 0, 0, 0)
+    return _Plan(opts, out, ctx, sources, len(all_sources), skipped, done_uris, attempts)
 
-    pipeline = test_pipeline or beam.Pipeline(options=opts)
-    with pipeline as p:
-        srcs = p | "Sources" >> beam.Create(sources)
-        search_failed = p | "NoSearch" >> beam.Create([])
-        if opts.keywords:
-            found, search_failed = srcs | "SearchVideos" >> SearchVideos(
-                configs.download.blocklist, opts.max_videos, configs.download.extra)
-            srcs = found | "NotDone" >> beam.FlatMap(
-                _not_done, frozenset() if opts.force else done_uris, attempts)
-        videos, acquire_failed = srcs | "AcquireVideos" >> AcquireVideos(
-            media_dir, configs.download, opts.val_fraction, opts.test_fraction)
-        transcripts, asr_failed = videos | "TranscribeSpeech" >> TranscribeSpeech(configs.asr)
-        annotated, seg_failed = transcripts | "SegmentSentences" >> SegmentSentences(
-            configs.segmenter)
-        sampled, frames_failed = videos | "SampleFrames" >> SampleFrames(
-            configs.frames, configs.clip)
-        plans, scenes_failed = sampled | "DetectScenes" >> DetectScenes(configs.scenes)
-        captioned, caption_failed = (
-            plans | "PlannedClips" >> beam.FlatMap(lambda plan: plan.clips)
-            | "CaptionClips" >> CaptionClips(configs.vlm, caption_cache))
-        complete = {"speech": annotated, "plan": plans,
-                    "captioned": captioned} | "AssembleVideos" >> AssembleVideos()
-        done, score_failed = complete | "ScoreClips" >> ScoreClips(configs.clip)
-        (done | "VideoRows" >> beam.Map(rows.video_row, ctx)
-         | "WriteVideos" >> WriteTable(out, "videos", run_id))
-        (done | "SentenceRows" >> beam.FlatMap(rows.sentence_rows, ctx)
-         | "WriteSentences" >> WriteTable(out, "sentences", run_id))
-        (done | "ClipRows" >> beam.FlatMap(rows.clip_rows, ctx)
-         | "WriteClips" >> WriteTable(out, "clips", run_id))
-        ((search_failed, acquire_failed, asr_failed, seg_failed, frames_failed, scenes_failed,
-          caption_failed, score_failed) | "AllFailures" >> beam.Flatten()
-         | "FailureRows" >> beam.Map(rows.failure_row, ctx)
-         | "WriteFailures" >> WriteTable(out, "failures", run_id))
-    return _summarize(out, run_id, len(all_sources), skipped)
+
+def construct(p: beam.Pipeline, plan: _Plan) -> None:
+    """Add the annotate graph to `p` (without running it: presets are checked this way)."""
+    opts, out, ctx = plan.opts, plan.out, plan.ctx
+    configs = stage_configs(opts)
+    run_id = ctx.run_id
+    media_dir = opts.media_store or storage.join(out, "media")
+    caption_cache = opts.caption_cache or storage.join(out, "cache", "captions")
+    srcs = p | "Sources" >> beam.Create(plan.sources)
+    search_failed = p | "NoSearch" >> beam.Create([])
+    if opts.keywords:
+        found, search_failed = srcs | "SearchVideos" >> SearchVideos(
+            configs.download.blocklist, opts.max_videos, configs.download.extra)
+        srcs = found | "NotDone" >> beam.FlatMap(
+            _not_done, frozenset() if opts.force else plan.done_uris, plan.attempts)
+    videos, acquire_failed = srcs | "AcquireVideos" >> AcquireVideos(
+        media_dir, configs.download, opts.val_fraction, opts.test_fraction)
+    transcripts, asr_failed = videos | "TranscribeSpeech" >> TranscribeSpeech(configs.asr)
+    annotated, seg_failed = transcripts | "SegmentSentences" >> SegmentSentences(
+        configs.segmenter)
+    sampled, frames_failed = videos | "SampleFrames" >> SampleFrames(
+        configs.frames, configs.clip)
+    plans, scenes_failed = sampled | "DetectScenes" >> DetectScenes(configs.scenes)
+    captioned, caption_failed = (
+        plans | "PlannedClips" >> beam.FlatMap(lambda video_clips: video_clips.clips)
+        | "CaptionClips" >> CaptionClips(configs.vlm, caption_cache))
+    complete = {"speech": annotated, "plan": plans,
+                "captioned": captioned} | "AssembleVideos" >> AssembleVideos()
+    done, score_failed = complete | "ScoreClips" >> ScoreClips(configs.clip)
+    (done | "VideoRows" >> beam.Map(rows.video_row, ctx)
+     | "WriteVideos" >> WriteTable(out, "videos", run_id))
+    (done | "SentenceRows" >> beam.FlatMap(rows.sentence_rows, ctx)
+     | "WriteSentences" >> WriteTable(out, "sentences", run_id))
+    (done | "ClipRows" >> beam.FlatMap(rows.clip_rows, ctx)
+     | "WriteClips" >> WriteTable(out, "clips", run_id))
+    ((search_failed, acquire_failed, asr_failed, seg_failed, frames_failed, scenes_failed,
+      caption_failed, score_failed) | "AllFailures" >> beam.Flatten()
+     | "FailureRows" >> beam.Map(rows.failure_row, ctx)
+     | "WriteFailures" >> WriteTable(out, "failures", run_id))
+
+
+def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
+    """Build and run the annotate pipeline; tests pass a TestPipeline to drive the graph."""
+    plan = _plan(argv)
+    if not plan.sources:
+        return RunSummary(plan.ctx.run_id, plan.out, plan.n_sources, plan.skipped, 0, 0, 0, 0)
+    started = time.time()
+    pipeline = test_pipeline or beam.Pipeline(options=plan.opts)
+    construct(pipeline, plan)
+    result = pipeline.run()
+    result.wait_until_finish()
+    summary = _summarize(plan.out, plan.ctx.run_id, plan.n_sources, plan.skipped)
+    summary = replace(summary, counters=runs.counters(result))
+    runs.write_record(plan.out, plan.ctx.run_id, "annotate", plan.opts, started, {
+        "sources": summary.sources, "skipped_done": summary.skipped_done,
+        "videos": summary.videos, "sentences": summary.sentences, "clips": summary.clips,
+        "failures": summary.failures}, summary.counters, plan.ctx.config_hash)
+    return summary
 
 
 def _summarize(out: str, run_id: str, n_sources: int, skipped: int) -> RunSummary:

@@ -363,3 +363,20 @@ def test_report_renders_with_plots(built, tmp_path) -> None:
         assert pixels.std() > 5, png.name  # something was drawn (axes at least)
     # URL sources have no keywords: those two plots say so with an empty bar
     assert "(none)" not in text
+
+
+def test_every_run_leaves_a_runs_record(annotated) -> None:
+    import yaml
+
+    out, (first, second, third), *_ = annotated
+    record = yaml.safe_load((out / "runs" / "first.yaml").read_text())
+    assert record["phase"] == "annotate" and record["run_id"] == "first"
+    assert record["counts"]["videos"] == first.videos == 3
+    assert record["counters"]["videos_complete"] == 3
+    assert record["counters"]["failures_caption"] == 1
+    assert record["versions"]["apache-beam"] and record["wall_s"] > 0
+    assert record["options"]["vlm_model"] == VLM
+    third_record = yaml.safe_load((out / "runs" / "third.yaml").read_text())
+    assert third_record["counts"] == {"sources": 5, "skipped_done": 4, "videos": 0,
+                                      "sentences": 0, "clips": 0, "failures": 1}
+    assert third.failures == 1 and (out / "runs" / "second.yaml").is_file()
