@@ -102,6 +102,24 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _models(args: argparse.Namespace) -> int:
+    from pipeline.models.fetch import MODELS, use_cache
+
+    only = tuple(args.only.split(",")) if args.only else MODELS
+    unknown = set(only) - set(MODELS)
+    if unknown:
+        print(f"ominous models: unknown models {sorted(unknown)}; known: {MODELS}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    use_cache(args.cache)
+    from pipeline.models.fetch import fetch
+
+    results = fetch(only)
+    for name, outcome in results.items():
+        print(f"{name:10s} {outcome}")
+    return EXIT_FAILED if any(v.startswith("FAILED") for v in results.values()) else EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     from pipeline.io.validate import validate
 
@@ -173,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("out", help="annotate's OUT")
     r.add_argument("--samples", default=None, help="build's --out (default: OUT)")
     r.add_argument("--report", default=None, help="where to write (default OUT/report)")
+    mo = sub.add_parser("models", help="models fetch --cache DIR: download every default "
+                        "model once (for worker images; then run with HF_HUB_OFFLINE=1)")
+    mo.add_argument("action", choices=["fetch"])
+    mo.add_argument("--cache", required=True)
+    mo.add_argument("--only", default=None, help="comma-separated: asr,align,segmenter,clip")
     v = sub.add_parser("validate", help="check OUT's Parquet files against schemas/")
     v.add_argument("out")
     q = sub.add_parser("query", help="run DuckDB SQL with each table as a view")
@@ -205,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"annotate": _annotate, "build": _build, "run": _run_all}[command](rest)
     args = parser.parse_args(argv)
     return {"validate": _validate, "query": _query, "mix": _mix, "export": _export,
-            "report": _report}[args.command](args)
+            "report": _report, "models": _models}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -368,7 +368,7 @@ def test_report_renders_with_plots(built, tmp_path) -> None:
 def test_every_run_leaves_a_runs_record(annotated) -> None:
     import yaml
 
-    out, (first, second, third), *_ = annotated
+    out, (first, _, third), *_ = annotated
     record = yaml.safe_load((out / "runs" / "first.yaml").read_text())
     assert record["phase"] == "annotate" and record["run_id"] == "first"
     assert record["counts"]["videos"] == first.videos == 3
