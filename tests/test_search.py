@@ -318,3 +318,23 @@ def test_keywords_end_to_end_with_recorded_search(server: str, tmp_path: Path,
     assert rows["kitchen"]["keywords"] == ["chopping onions", "tomato soup"]
     assert rows["kitchen"]["categories"] == ["cooking"]
     assert read_table(str(out), "sentences").num_rows == 6
+
+
+def test_cookies_pass_through_and_are_never_shown(media: Path, tmp_path: Path, caplog) -> None:
+    import logging
+
+    from pipeline.core.ytdlp import ydl_params
+
+    secret = "SID\tsecret-cookie-value-7f3a"
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\t"
+                       f"{secret}\n")
+    config = _config(cookies_file=str(cookies), proxy=None)
+    assert ydl_params(config)["cookiefile"] == str(cookies)
+    assert "secret-cookie" not in repr(config)
+    caplog.set_level(logging.DEBUG)
+    with scripted_server(media) as (base, script):
+        script.plan("/gone.mp4", "404")
+        with pytest.raises(DownloadFailed) as info:
+            download(Source(f"{base}/gone.mp4", "url"), tmp_path, config)
+    assert "secret-cookie" not in str(info.value) and "secret-cookie" not in caplog.text
