@@ -18,7 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import metrics
 from pipeline.core import templates
 from pipeline.core.tasks import TASKS, BuildConfig
-from pipeline.io import storage
+from pipeline.io import runs, storage
 from pipeline.io.parquet import WriteTable, read_table, table_dir, table_files
 from pipeline.options import OutputOptions
 from pipeline.stages.build_samples import FILTERED, BuildSamples
@@ -126,6 +126,7 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     by_task = rows | "ByTask" >> beam.Partition(lambda r, n: TASKS.index(r["task"]), len(TASKS))
     for task, part in zip(TASKS, by_task, strict=True):
         part | f"Write_{task}" >> WriteTable(out, "samples", run_id, f"task={task}")
+    started = time.time()
     result = pipeline.run()
     result.wait_until_finish()
     written = read_table(out, "samples", ["task", "video_id"])
@@ -137,4 +138,8 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
             **asdict(config), "sample_fps": str(config.sample_fps)},
         "config_hash": _config_hash(config, opts), "videos": summary.videos,
         "samples": summary.samples, "filtered": summary.filtered}, sort_keys=False))
+    runs.write_record(out, run_id, "build", opts, started,
+                      {"videos": summary.videos, "samples": summary.samples,
+                       "filtered": summary.filtered}, runs.counters(result),
+                      _config_hash(config, opts))
     return summary

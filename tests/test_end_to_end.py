@@ -238,7 +238,13 @@ def _name(row: dict) -> str:
 
 
 def test_build_writes_every_task_partitioned(built) -> None:
+    import yaml
+
     samples, summary, *_ = built
+    record = yaml.safe_load((samples / "runs" / f"{summary.run_id}.yaml").read_text())
+    assert record["phase"] == "build" and record["counts"]["samples"] == summary.samples
+    assert sum(v for k, v in record["counters"].items() if k.startswith("samples_")) == sum(
+        summary.samples.values())
     assert summary.videos == 4 and summary.filtered == {}
     assert all(summary.samples[t] > 0 for t in TASKS), summary.samples
     folders = sorted(p.name for p in (samples / "samples").iterdir())
