@@ -120,6 +120,15 @@ def _models(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(v.startswith("FAILED") for v in results.values()) else EXIT_OK
 
 
+def _compact(args: argparse.Namespace) -> int:
+    from pipeline.compact import compact
+
+    for r in compact(args.out, rows_per_file=args.rows_per_file):
+        print(f"{r.table:10s} {r.files_before:6d} files -> {r.files_after:4d}, {r.rows} rows"
+              + (f", {r.duplicates_dropped} duplicates dropped" if r.duplicates_dropped else ""))
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     from pipeline.io.validate import validate
 
@@ -196,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     mo.add_argument("action", choices=["fetch"])
     mo.add_argument("--cache", required=True)
     mo.add_argument("--only", default=None, help="comma-separated: asr,align,segmenter,clip")
+    c = sub.add_parser("compact", help="merge each table's small shards into large ones "
+                       "(row groups sized for DuckDB; duplicate ids dropped)")
+    c.add_argument("out")
+    c.add_argument("--rows-per-file", type=int, default=5_000_000)
     v = sub.add_parser("validate", help="check OUT's Parquet files against schemas/")
     v.add_argument("out")
     q = sub.add_parser("query", help="run DuckDB SQL with each table as a view")
@@ -228,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"annotate": _annotate, "build": _build, "run": _run_all}[command](rest)
     args = parser.parse_args(argv)
     return {"validate": _validate, "query": _query, "mix": _mix, "export": _export,
-            "report": _report, "models": _models}[args.command](args)
+            "report": _report, "models": _models, "compact": _compact}[args.command](args)
 
 
 if __name__ == "__main__":

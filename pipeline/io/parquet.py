@@ -32,14 +32,17 @@ def read_table(out: str, table: str, columns: list[str] | None = None) -> pa.Tab
     if not files:
         empty = schema.empty_table()
         return empty.select(columns) if columns else empty
-    tables = []
-    for f in files:
-        if storage.is_remote(f):
-            with FileSystems.open(f) as handle:
-                tables.append(pq.read_table(handle, columns=columns, schema=schema))
-        else:
-            tables.append(pq.read_table(f, columns=columns, schema=schema))
+    tables = [read_file(f, table, columns) for f in files]
     return pa.concat_tables(tables)
+
+
+def read_file(path: str, table: str, columns: list[str] | None = None) -> pa.Table:
+    """One shard, local or remote, read with its table's schema."""
+    schema = table_schema(table)
+    if storage.is_remote(path):
+        with FileSystems.open(path) as handle:
+            return pq.read_table(handle, columns=columns, schema=schema)
+    return pq.read_table(path, columns=columns, schema=schema)
 
 
 class WriteTable(beam.PTransform):

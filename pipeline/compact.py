@@ -1,0 +1,85 @@
+"""`ominous compact OUT`: merge a table's small shards into few large ones, sized for DuckDB
+scans (row groups of ~122,880 rows, files of up to `--rows-per-file` rows), per partition.
+
+Rows are de-duplicated by the table's id while merging, so running compact again after a crash
+between writing the merged files and deleting the old ones repairs the duplicates.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.io import storage
+from pipeline.io.parquet import read_file, table_dir, table_files
+from pipeline.io.schemas import TABLES
+
+ROW_GROUP_ROWS = 122_880  # DuckDB's row-group size: one group per thread's unit of work
+ID_COLUMN = {"videos": "video_id", "sentences": "sentence_id", "clips": "clip_id",
+             "samples": "sample_id", "failures": "failure_id"}
+
+
+@dataclass(frozen=True)
+class CompactSummary:
+    table: str
+    files_before: int
+    files_after: int
+    rows: int
+    duplicates_dropped: int
+
+
+def _dedupe(table: pa.Table, key: str) -> tuple[pa.Table, int]:
+    """Keep the first row of each id."""
+    seen: set = set()
+    mask = []
+    for value in table[key].to_pylist():
+        mask.append(value not in seen)
+        seen.add(value)
+    kept = table.filter(pa.array(mask, pa.bool_())) if len(table) else table
+    return kept, len(table) - len(kept)
+
+
+def compact_table(out: str, table: str, rows_per_file: int = 5_000_000) -> CompactSummary:
+    files = table_files(out, table)
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for f in files:
+        by_folder[f.rsplit("/", 1)[0]].append(f)
+    after, rows, dropped = 0, 0, 0
+    stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    for folder, group in sorted(by_folder.items()):
+        merged = pa.concat_tables([read_file(f, table) for f in group])
+        if len(group) == 1 and len(merged) <= rows_per_file:
+            after += 1
+            rows += len(merged)
+            continue
+        merged, n_dupes = _dedupe(merged, ID_COLUMN[table])
+        dropped += n_dupes
+        rows += len(merged)
+        parts = max(1, -(-len(merged) // rows_per_file))
+        for i in range(parts):
+            chunk = merged.slice(i * rows_per_file, rows_per_file)
+            path = storage.join(folder, f"compact-{stamp}-{i:05d}-of-{parts:05d}.parquet")
+            write_table_file(path, chunk)
+            after += 1
+        FileSystems.delete(group)
+    return CompactSummary(table, len(files), after, rows, dropped)
+
+
+def write_table_file(path: str, data: pa.Table) -> None:
+    """Whole or not at all: a temporary name, then a rename."""
+    tmp = f"{path}.tmp"
+    with FileSystems.create(tmp) as f:
+        pq.write_table(data, f, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    FileSystems.rename([tmp], [path])
+
+
+def compact(out: str, tables: tuple[str, ...] = TABLES, rows_per_file: int = 5_000_000
+            ) -> list[CompactSummary]:
+    return [compact_table(out, t, rows_per_file) for t in tables
+            if storage.exists(table_dir(out, t))]

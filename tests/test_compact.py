@@ -1,0 +1,49 @@
+"""compact: many small shards -> few large ones per partition, same rows, duplicates gone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from test_tasks import TABLES, _info
+
+from pipeline import cli
+from pipeline.compact import ROW_GROUP_ROWS, compact
+from pipeline.core.tasks import BuildConfig, build_video
+from pipeline.io.parquet import read_table, table_files
+from pipeline.io.query import connect
+from pipeline.io.schemas import conform
+
+
+def test_compact_merges_per_partition_and_drops_duplicates(tmp_path: Path, capsys) -> None:
+    rows = build_video(_info(TABLES, "v1"), BuildConfig())
+    out = tmp_path / "out"
+    n_files = 0
+    for k in range(6):  # six runs' worth of small shards, the last one repeating the first
+        copy = k % 5
+        for task in {r["task"] for r in rows}:
+            part = [{**r, "sample_id": f"{r['sample_id']}-{copy}"} for r in rows
+                    if r["task"] == task]
+            folder = out / "samples" / f"task={task}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(conform(part, "samples"), folder / f"run{k}-00000-of-00001.parquet")
+            n_files += 1
+    before = read_table(str(out), "samples")
+    assert before.num_rows == 6 * len(rows)
+    (summary,) = compact(str(out), rows_per_file=40)
+    after = read_table(str(out), "samples")
+    assert summary.files_before == n_files and summary.duplicates_dropped == len(rows)
+    assert after.num_rows == 5 * len(rows) == summary.rows
+    assert len(set(after["sample_id"].to_pylist())) == after.num_rows
+    files = table_files(str(out), "samples")
+    assert len(files) == summary.files_after < n_files
+    assert all(Path(f).name.startswith("compact-") for f in files)
+    tasks = {Path(f).parent.name for f in files}
+    assert len(tasks) == 9  # one folder per task kept (Hive partitions)
+    assert all(pq.ParquetFile(f).metadata.num_rows <= 40 for f in files)
+    assert pq.ParquetFile(files[0]).metadata.row_group(0).num_rows <= ROW_GROUP_ROWS
+    counted = connect(str(out)).sql("SELECT count(*) FROM samples").fetchall()[0][0]
+    assert counted == after.num_rows
+    assert cli.main(["compact", str(out)]) == cli.EXIT_OK  # again: nothing to drop
+    assert "samples" in capsys.readouterr().out
+    assert read_table(str(out), "samples").num_rows == after.num_rows
