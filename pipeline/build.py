@@ -12,10 +12,8 @@ from typing import Any
 import apache_beam as beam
 import pyarrow.compute as pc
 import yaml
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import metrics
 from pipeline.core import templates
 from pipeline.core.tasks import TASKS, BuildConfig
 from pipeline.io import runs, storage
@@ -92,14 +90,10 @@ def _read(p: beam.Pipeline, annotations: str, table: str) -> beam.PCollection:
     return p | f"Read{table.title()}" >> beam.io.ReadFromParquet(pattern)
 
 
-def _filtered(result: Any) -> dict[str, int]:
-    found = result.metrics().query(MetricsFilter().with_namespace(metrics.NAMESPACE))
-    counts: dict[str, int] = {}
-    for c in found["counters"]:
-        name = c.key.metric.name
-        if name.startswith(f"{FILTERED}_"):
-            counts[name[len(FILTERED) + 1:]] = counts.get(name, 0) + c.committed
-    return counts
+def _filtered(counted: dict[str, int]) -> dict[str, int]:
+    """Samples left out per quality flag, from the run's `filtered_<flag>` counters."""
+    prefix = f"{FILTERED}_"
+    return {k[len(prefix):]: v for k, v in counted.items() if k.startswith(prefix)}
 
 
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None
@@ -129,10 +123,12 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     started = time.time()
     result = pipeline.run()
     result.wait_until_finish()
+    counted = runs.counters(result)
     written = read_table(out, "samples", ["task", "video_id"])
     counts = {r["values"]: r["counts"] for r in pc.value_counts(written["task"]).to_pylist()}
     summary = BuildSummary(run_id, out, len(pc.unique(written["video_id"])),
-                           {t: counts.get(t, 0) for t in TASKS}, _filtered(result))
+                           {t: counts.get(t, 0) for t in TASKS},
+                           _filtered(counted))
     storage.write_text(storage.join(out, "build.yaml"), yaml.safe_dump({
         "run_id": run_id, "annotations": annotations, "config": {
             **asdict(config), "sample_fps": str(config.sample_fps)},
@@ -140,6 +136,6 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
         "samples": summary.samples, "filtered": summary.filtered}, sort_keys=False))
     runs.write_record(out, run_id, "build", opts, started,
                       {"videos": summary.videos, "samples": summary.samples,
-                       "filtered": summary.filtered}, runs.counters(result),
+                       "filtered": summary.filtered}, counted,
                       _config_hash(config, opts))
     return summary

@@ -49,14 +49,15 @@ def dialogue(row: dict[str, Any], reference: str, decimals: int) -> list[tuple[s
     return out
 
 
-def _clip(row: dict[str, Any], reference: str, decimals: int) -> list[float]:
+def _clip(row: dict[str, Any], decimals: int) -> list[float]:
+    """The clip window on the video's own timeline, whatever the turns are relative to."""
     return [seconds(row["clip_start_ms"], row, "video", decimals),
             seconds(row["clip_end_ms"], row, "video", decimals)]
 
 
 def llava(row: dict[str, Any], video: str, reference: str, decimals: int) -> dict[str, Any]:
     names = {"user": "human", "assistant": "gpt"}
-    return {"id": row["sample_id"], "video": video, "clip": _clip(row, reference, decimals),
+    return {"id": row["sample_id"], "video": video, "clip": _clip(row, decimals),
             "time_reference": reference, "task": row["task"],
             "conversations": [{"from": names[r], "value": v}
                               for r, v in dialogue(row, reference, decimals)]}
@@ -65,7 +66,7 @@ def llava(row: dict[str, Any], video: str, reference: str, decimals: int) -> dic
 def swift(row: dict[str, Any], video: str, reference: str, decimals: int) -> dict[str, Any]:
     return {"messages": [{"role": r, "content": v}
                          for r, v in dialogue(row, reference, decimals)],
-            "videos": [video], "id": row["sample_id"], "clip": _clip(row, reference, decimals),
+            "videos": [video], "id": row["sample_id"], "clip": _clip(row, decimals),
             "time_reference": reference}
 
 
@@ -74,7 +75,7 @@ def llamafactory(row: dict[str, Any], video: str, reference: str, decimals: int
     names = {"user": "human", "assistant": "gpt"}
     return {"conversations": [{"from": names[r], "value": v}
                               for r, v in dialogue(row, reference, decimals)],
-            "videos": [video], "id": row["sample_id"], "clip": _clip(row, reference, decimals),
+            "videos": [video], "id": row["sample_id"], "clip": _clip(row, decimals),
             "time_reference": reference}
 
 
@@ -93,7 +94,7 @@ def streaming(row: dict[str, Any], video: str, reference: str, decimals: int
             item["end_time"] = seconds(t["end_ms"], row, reference, decimals)
         conv.append(item)
     return {"id": row["sample_id"], "task": row["task"], "video": video,
-            "clip": _clip(row, reference, decimals), "time_reference": reference,
+            "clip": _clip(row, decimals), "time_reference": reference,
             "conversation": conv}
 
 

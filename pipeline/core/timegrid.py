@@ -27,8 +27,10 @@ class FrameGrid:
         return self.origin_ms + math.ceil(frame * 1000 / self.fps)
 
     def floor(self, ms: int) -> int:
-        return self.time_of(self.frame_floor(ms)) if self.time_of(
-            self.frame_floor(ms)) <= ms else self.time_of(self.frame_floor(ms) - 1)
+        """The last grid time at or before `ms` (time_of rounds up, so step back if needed)."""
+        frame = self.frame_floor(ms)
+        start = self.time_of(frame)
+        return start if start <= ms else self.time_of(frame - 1)
 
     def ceil(self, ms: int) -> int:
         return self.time_of(self.frame_ceil(ms))
