@@ -17,10 +17,9 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.io import storage
-from pipeline.io.parquet import read_file, table_dir, table_files
+from pipeline.io.parquet import ROW_GROUP_ROWS, read_file, table_dir, table_files
 from pipeline.io.schemas import TABLES
 
-ROW_GROUP_ROWS = 122_880  # DuckDB's row-group size: one group per thread's unit of work
 ID_COLUMN = {"videos": "video_id", "sentences": "sentence_id", "clips": "clip_id",
              "samples": "sample_id", "failures": "failure_id"}
 

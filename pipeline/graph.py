@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -14,8 +13,13 @@ import pyarrow.compute as pc
 from pipeline import __version__, metrics
 from pipeline.core import rows
 from pipeline.core.keywords import KeywordError, load_keywords
-from pipeline.core.sources import list_media_dir, read_url_list
-from pipeline.io import runs, storage
+from pipeline.core.sources import (
+    list_media_dir,
+    read_url_list,
+    source_from_json,
+    source_to_json,
+)
+from pipeline.io import commit, runs, storage
 from pipeline.io.parquet import WriteTable, read_table
 from pipeline.options import AnnotateOptions, OutputOptions, stage_configs
 from pipeline.records import RunContext, Source
@@ -30,6 +34,8 @@ from pipeline.stages.segment import SegmentSentences
 from pipeline.stages.transcribe import TranscribeSpeech
 
 log = logging.getLogger(__name__)
+
+FOUND = "found"  # search results, in a search wave's staging folder
 
 
 class UsageError(ValueError):
@@ -63,15 +69,6 @@ def _sources(opts: AnnotateOptions) -> list[Source]:
         except KeywordError as exc:
             raise UsageError(str(exc)) from exc
     return read_url_list(opts.urls) if opts.urls else list_media_dir(opts.media_dir)
-
-
-def _not_done(source: Source, done: frozenset[str], attempts: dict[str, int]
-              ) -> Iterator[Source]:
-    """Search results already annotated with these settings are skipped, failures retried."""
-    if source.uri in done:
-        metrics.counter(metrics.VIDEOS_SKIPPED_DONE).inc()
-        return
-    yield replace(source, attempt=attempts.get(source.uri, 0) + 1)
 
 
 def _history(out: str, config_hash: str) -> tuple[frozenset[str], dict[str, int]]:
@@ -113,8 +110,11 @@ def _plan(argv: list[str] | None) -> _Plan:
     out = opts.view_as(OutputOptions).out
     if not out:
         raise UsageError("--out is required")
+    if opts.wave_size < 0:
+        raise UsageError("--wave-size must be 0 (one wave) or more")
     configs = stage_configs(opts)
     out = out.rstrip("/") if storage.is_remote(out) else str(Path(out))
+    commit.recover(out)  # what a killed run left, before reading what is done
     run_id = opts.run_id or time.strftime("run-%Y%m%dT%H%M%S")
     ctx = RunContext(run_id=run_id, config_hash=configs.content_hash(),
                      pipeline_version=__version__)
@@ -126,20 +126,15 @@ def _plan(argv: list[str] | None) -> _Plan:
     return _Plan(opts, out, ctx, sources, len(all_sources), skipped, done_uris, attempts)
 
 
-def construct(p: beam.Pipeline, plan: _Plan) -> None:
-    """Add the annotate graph to `p` (without running it: presets are checked this way)."""
+def construct(p: beam.Pipeline, plan: _Plan, wave: str | None = None) -> None:
+    """Add the annotate graph to `p` (without running it: presets are checked this way).
+    Tables go to the wave's staging folder (OUT itself when no wave is named), in files
+    named after the wave."""
     opts, out, ctx = plan.opts, plan.out, plan.ctx
     configs = stage_configs(opts)
-    run_id = ctx.run_id
     media_dir = opts.media_store or storage.join(out, "media")
     caption_cache = opts.caption_cache or storage.join(out, "cache", "captions")
     srcs = p | "Sources" >> beam.Create(plan.sources)
-    search_failed = p | "NoSearch" >> beam.Create([])
-    if opts.keywords:
-        found, search_failed = srcs | "SearchVideos" >> SearchVideos(
-            configs.download.blocklist, opts.max_videos, configs.download.extra)
-        srcs = found | "NotDone" >> beam.FlatMap(
-            _not_done, frozenset() if opts.force else plan.done_uris, plan.attempts)
     videos, acquire_failed = srcs | "AcquireVideos" >> AcquireVideos(
         media_dir, configs.download, opts.val_fraction, opts.test_fraction)
     transcripts, asr_failed = videos | "TranscribeSpeech" >> TranscribeSpeech(configs.asr)
@@ -154,35 +149,113 @@ def construct(p: beam.Pipeline, plan: _Plan) -> None:
     complete = {"speech": annotated, "plan": plans,
                 "captioned": captioned} | "AssembleVideos" >> AssembleVideos()
     done, score_failed = complete | "ScoreClips" >> ScoreClips(configs.clip)
+    target = commit.wave_dir(out, wave) if wave else out
+    prefix, shards = wave or ctx.run_id, opts.view_as(OutputOptions).table_shards
     (done | "VideoRows" >> beam.Map(rows.video_row, ctx)
-     | "WriteVideos" >> WriteTable(out, "videos", run_id))
+     | "WriteVideos" >> WriteTable(target, "videos", prefix, shards=shards))
     (done | "SentenceRows" >> beam.FlatMap(rows.sentence_rows, ctx)
-     | "WriteSentences" >> WriteTable(out, "sentences", run_id))
+     | "WriteSentences" >> WriteTable(target, "sentences", prefix, shards=shards))
     (done | "ClipRows" >> beam.FlatMap(rows.clip_rows, ctx)
-     | "WriteClips" >> WriteTable(out, "clips", run_id))
-    ((search_failed, acquire_failed, asr_failed, seg_failed, frames_failed, scenes_failed,
+     | "WriteClips" >> WriteTable(target, "clips", prefix, shards=shards))
+    ((acquire_failed, asr_failed, seg_failed, frames_failed, scenes_failed,
       caption_failed, score_failed) | "AllFailures" >> beam.Flatten()
      | "FailureRows" >> beam.Map(rows.failure_row, ctx)
-     | "WriteFailures" >> WriteTable(out, "failures", run_id))
+     | "WriteFailures" >> WriteTable(target, "failures", prefix, shards=shards))
+
+
+def construct_search(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
+    """Every keyword search in one pipeline, so that a video found by several keywords is
+    merged and --max-videos caps the whole run; found videos go to a file the driver reads."""
+    opts, ctx = plan.opts, plan.ctx
+    download = stage_configs(opts).download
+    stage = commit.wave_dir(plan.out, wave)
+    found, failed = (p | "Searches" >> beam.Create(plan.sources)
+                     | "SearchVideos" >> SearchVideos(download.blocklist, opts.max_videos,
+                                                      download.extra))
+    (found | "Encode" >> beam.Map(source_to_json)
+     | "WriteFound" >> beam.io.WriteToText(storage.join(stage, FOUND, wave),
+                                           file_name_suffix=".jsonl"))
+    (failed | "FailureRows" >> beam.Map(rows.failure_row, ctx)
+     | "WriteFailures" >> WriteTable(stage, "failures", wave,
+                                     shards=opts.view_as(OutputOptions).table_shards))
+
+
+def _search(plan: _Plan, test_pipeline: beam.Pipeline | None) -> tuple[_Plan, dict[str, int]]:
+    """Run the searches, commit their failures, and plan the found videos like a URL list."""
+    wave = f"{plan.ctx.run_id}-search"
+    pipeline = test_pipeline or beam.Pipeline(options=plan.opts)
+    construct_search(pipeline, plan, wave)
+    result = pipeline.run()
+    result.wait_until_finish()
+    stage = commit.wave_dir(plan.out, wave)
+    found = [source_from_json(line)
+             for f in storage.glob(storage.join(stage, FOUND, "*.jsonl"))
+             for line in storage.read_text(f).splitlines() if line.strip()]
+    commit.mark_complete(stage)
+    commit.publish(stage, plan.out)
+    done, attempts = _history(plan.out, plan.ctx.config_hash)
+    sources, skipped = _pending(sorted(found, key=lambda s: s.uri), done, attempts,
+                                plan.opts.force)
+    counted = runs.counters(result)
+    counted[metrics.VIDEOS_SKIPPED_DONE] = skipped
+    log.info("searches found %d videos, %d already done", len(found), skipped)
+    return replace(plan, sources=sources, skipped=skipped, done_uris=done,
+                   attempts=attempts), counted
+
+
+def _waves(sources: list[Source], size: int) -> list[list[Source]]:
+    if not sources:
+        return []
+    size = size or len(sources)
+    return [sources[i:i + size] for i in range(0, len(sources), size)]
+
+
+def _add_counts(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    return {k: total.get(k, 0) + more.get(k, 0) for k in sorted({*total, *more})}
 
 
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
-    """Build and run the annotate pipeline; tests pass a TestPipeline to drive the graph."""
+    """Build and run the annotate pipeline, one pipeline per wave of sources, each committed
+    when it ends; tests pass a TestPipeline to drive a one-wave run."""
     plan = _plan(argv)
-    if not plan.sources:
-        return RunSummary(plan.ctx.run_id, plan.out, plan.n_sources, plan.skipped, 0, 0, 0, 0)
     started = time.time()
-    pipeline = test_pipeline or beam.Pipeline(options=plan.opts)
-    construct(pipeline, plan)
-    result = pipeline.run()
-    result.wait_until_finish()
-    summary = _summarize(plan.out, plan.ctx.run_id, plan.n_sources, plan.skipped)
-    summary = replace(summary, counters=runs.counters(result))
+    counted: dict[str, int] = {}
+    if plan.opts.keywords:
+        if test_pipeline is not None:
+            raise UsageError("a keyword run is two pipelines (search, then annotate): "
+                             "drive it through cli.main, not a test pipeline")
+        plan, counted = _search(plan, None)
+    waves = _waves(plan.sources, plan.opts.wave_size)
+    if test_pipeline is not None and len(waves) > 1:
+        raise UsageError(f"a test pipeline drives one wave, and {len(plan.sources)} sources "
+                         f"make {len(waves)}: raise --wave-size")
+    summary = replace(_summarize(plan.out, plan.ctx.run_id, plan.n_sources, plan.skipped),
+                      counters=counted)
+    for i, sources in enumerate(waves):
+        wave = f"{plan.ctx.run_id}-w{i:05d}"
+        pipeline = test_pipeline or beam.Pipeline(options=plan.opts)
+        construct(pipeline, replace(plan, sources=sources), wave)
+        result = pipeline.run()
+        result.wait_until_finish()
+        stage = commit.wave_dir(plan.out, wave)
+        commit.mark_complete(stage)
+        commit.publish(stage, plan.out)
+        counted = _add_counts(counted, runs.counters(result))
+        summary = replace(_summarize(plan.out, plan.ctx.run_id, plan.n_sources, plan.skipped),
+                          counters=counted)
+        log.info("wave %d/%d committed (%d sources)", i + 1, len(waves), len(sources))
+        _record(plan, summary, started, f"{i + 1}/{len(waves)}")
+    if not waves and plan.opts.keywords:
+        _record(plan, summary, started, "0/0")
+    return summary
+
+
+def _record(plan: _Plan, summary: RunSummary, started: float, waves: str) -> None:
+    """Rewritten after every wave, so a killed run still says how far it got."""
     runs.write_record(plan.out, plan.ctx.run_id, "annotate", plan.opts, started, {
         "sources": summary.sources, "skipped_done": summary.skipped_done,
         "videos": summary.videos, "sentences": summary.sentences, "clips": summary.clips,
-        "failures": summary.failures}, summary.counters, plan.ctx.config_hash)
-    return summary
+        "failures": summary.failures, "waves": waves}, summary.counters, plan.ctx.config_hash)
 
 
 def _summarize(out: str, run_id: str, n_sources: int, skipped: int) -> RunSummary:

@@ -28,6 +28,9 @@ class OutputOptions(PipelineOptions):
     def _add_argparse_args(cls, parser: Any) -> None:
         parser.add_argument("--out", default=None,
                             help="output folder: annotate's tables, or build's samples")
+        parser.add_argument("--table_shards", "--table-shards", dest="table_shards", type=int,
+                            default=1, help="Parquet files per table per wave (per partition "
+                                            "in build); 0 lets the runner decide")
 
 
 class AnnotateOptions(PipelineOptions):
@@ -47,6 +50,9 @@ class AnnotateOptions(PipelineOptions):
             help="where acquired media is kept (default OUT/media)")
         add("--run_id", "--run-id", dest="run_id", default=None,
             help="name of this run (default: time-based)")
+        add("--wave_size", "--wave-size", dest="wave_size", type=int, default=50,
+            help="sources per wave: each wave is one pipeline whose output is committed when "
+                 "it ends, so a killed run loses at most one wave; 0 = all in one wave")
         add("--force", action="store_true", default=False,
             help="re-annotate sources that are already done with the same settings")
         add("--asr_model", "--asr-model", dest="asr_model", default="auto",

@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 from test_tasks import TABLES, _info
 
 from pipeline import cli
-from pipeline.compact import ROW_GROUP_ROWS, compact
+from pipeline.compact import compact
 from pipeline.core.tasks import BuildConfig, build_video
-from pipeline.io.parquet import read_table, table_files
+from pipeline.io.parquet import ROW_GROUP_ROWS, read_table, table_files
 from pipeline.io.query import connect
 from pipeline.io.schemas import conform
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
 import jiwer
+import pyarrow.parquet as pq
 import pytest
+import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from fake_vllm import serve_fake_vllm
@@ -372,8 +379,6 @@ def test_report_renders_with_plots(built, tmp_path) -> None:
 
 
 def test_every_run_leaves_a_runs_record(annotated) -> None:
-    import yaml
-
     out, (first, _, third), *_ = annotated
     record = yaml.safe_load((out / "runs" / "first.yaml").read_text())
     assert record["phase"] == "annotate" and record["run_id"] == "first"
@@ -384,5 +389,54 @@ def test_every_run_leaves_a_runs_record(annotated) -> None:
     assert record["options"]["vlm_model"] == VLM
     third_record = yaml.safe_load((out / "runs" / "third.yaml").read_text())
     assert third_record["counts"] == {"sources": 5, "skipped_done": 4, "videos": 0,
-                                      "sentences": 0, "clips": 0, "failures": 1}
+                                      "sentences": 0, "clips": 0, "failures": 1,
+                                      "waves": "1/1"}
     assert third.failures == 1 and (out / "runs" / "second.yaml").is_file()
+
+
+def _committed_videos(out: Path) -> int:
+    files = list((out / "videos").glob("*.parquet")) if (out / "videos").is_dir() else []
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def test_a_run_killed_mid_way_resumes_with_every_row_once(annotated, tmp_path, tiny_sat,
+                                                          server, vision_args) -> None:
+    """kill -9 of the whole process tree after the first wave has committed, then a rerun:
+    the same rows as an uninterrupted run, each once, and the committed videos not redone."""
+    out = tmp_path / "out"
+    urls = _urls(tmp_path, server, ["kitchen", "bicycle", "garden", "quiet"])
+    argv = [*_argv(urls, out, tiny_sat, "killed", vision_args), "--wave-size", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "annotate", *argv],
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 600
+        while _committed_videos(out) == 0 and proc.poll() is None:
+            assert time.monotonic() < deadline, "no wave committed within 10 minutes"
+            time.sleep(0.02)
+        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = {r["video_id"] for r in read_table(str(out), "videos").to_pylist()}
+    assert 1 <= len(before) < 4, "the kill should land between the first and the last wave"
+
+    rerun = [*_argv(urls, out, tiny_sat, "resumed", vision_args), "--wave-size", "1"]
+    assert cli.main(["annotate", *rerun]) == cli.EXIT_OK
+    assert not (out / "_staging").exists() or not any((out / "_staging").iterdir())
+    con = connect(str(out))
+    for table, key in (("videos", "video_id"), ("sentences", "sentence_id"),
+                       ("clips", "clip_id"), ("failures", "failure_id")):
+        total, distinct = con.sql(f"SELECT count(*), count(DISTINCT {key}) FROM {table}"
+                                  ).fetchall()[0]
+        assert total == distinct, f"{table}: {total - distinct} duplicate rows"
+    reference = connect(str(annotated[0]))
+    for query in ("SELECT video_id, duration_ms, speech_ms FROM videos ORDER BY 1",
+                  "SELECT sentence_id, text, start_ms, end_ms FROM sentences ORDER BY 1",
+                  "SELECT clip_id, start_ms, end_ms, caption FROM clips ORDER BY 1"):
+        assert con.sql(query).fetchall() == reference.sql(query).fetchall(), query
+    runs_of = dict(con.sql("SELECT video_id, provenance.run_id FROM videos").fetchall())
+    assert {v for v, r in runs_of.items() if r == "killed"} == before
+    record = yaml.safe_load((out / "runs" / "resumed.yaml").read_text())
+    assert record["counts"]["skipped_done"] == len(before)
+    assert record["counters"]["videos_acquired"] == 4 - len(before)

@@ -16,7 +16,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipeline.build import run as build
 from pipeline.graph import run
-from pipeline.io import storage
+from pipeline.io import commit, storage
 from pipeline.io.parquet import read_table, table_files
 
 SCHEME = "fakeremote://"
@@ -66,6 +66,8 @@ class FakeRemoteFileSystem(LocalFileSystem):
                             [self._local(p) for p in destinations])
 
     def rename(self, sources, destinations):
+        for d in destinations:  # object stores have no folders to create first
+            os.makedirs(os.path.dirname(self._local(d)), exist_ok=True)
         return super().rename([self._local(p) for p in sources],
                               [self._local(p) for p in destinations])
 
@@ -133,3 +135,18 @@ def test_annotate_and_build_into_a_remote_out(remote_root: Path, corpus, tmp_pat
     built = build(["--annotations", out, "--out", f"{SCHEME}runs/samples", "--keep-flagged"])
     assert built.samples["tsg_caption"] == 4 and built.samples["silence"] >= 1
     assert (remote_root / "runs" / "samples" / "build.yaml").is_file()
+
+
+def test_recover_finds_waves_by_their_files_on_an_object_store(remote_root: Path) -> None:
+    out = f"{SCHEME}runs/out"
+    for wave in ("r-w00000", "r-w00001"):
+        stage = commit.wave_dir(out, wave)
+        storage.write_text(storage.join(stage, "videos", f"{wave}-00000-of-00001.parquet"), "")
+        storage.write_text(storage.join(stage, "sentences", f"{wave}-00000-of-00001.parquet"),
+                           "")
+    commit.mark_complete(commit.wave_dir(out, "r-w00000"))
+    assert commit.recover(out) == commit.Recovered(("r-w00000",), ("r-w00001",))
+    assert table_files(out, "videos") == [f"{out}/videos/r-w00000-00000-of-00001.parquet"]
+    assert table_files(out, "sentences") == [
+        f"{out}/sentences/r-w00000-00000-of-00001.parquet"]
+    assert storage.glob(f"{commit.staging_root(out)}/**") == []

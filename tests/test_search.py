@@ -10,6 +10,7 @@ from pathlib import Path
 
 import apache_beam as beam
 import pytest
+import yaml
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from media_server import scripted_server
@@ -310,11 +311,16 @@ def test_keywords_end_to_end_with_recorded_search(server: str, tmp_path: Path,
 
     monkeypatch.setattr(yt_dlp.YoutubeDL, "extract_info", recorded)
     out = tmp_path / "out"
+    # One video per wave: the searches run first, over the whole run, so duplicates still
+    # merge across keywords and the cap holds for the run, not for each wave.
     assert cli.main(["annotate", "--keywords", str(kw), "--out", str(out), "--segmenter",
-                     "punctuation", "--clip-model", "off", "--max-videos", "2"]) == cli.EXIT_OK
+                     "punctuation", "--clip-model", "off", "--max-videos", "2",
+                     "--wave-size", "1", "--run-id", "kw"]) == cli.EXIT_OK
     rows = {r["video_id"].split("-")[0]: r for r in read_table(str(out), "videos").to_pylist()}
     # capped at two videos, the first two URLs in order: bicycle and kitchen
     assert set(rows) == {"bicycle", "kitchen"}
+    record = yaml.safe_load((out / "runs" / "kw.yaml").read_text())
+    assert record["counts"]["waves"] == "2/2" and record["counters"]["search_hits"] == 4
     assert rows["kitchen"]["keywords"] == ["chopping onions", "tomato soup"]
     assert rows["kitchen"]["categories"] == ["cooking"]
     assert read_table(str(out), "sentences").num_rows == 6

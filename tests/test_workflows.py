@@ -10,7 +10,7 @@ import pytest
 
 from pipeline import cli
 from pipeline.build import BuildOptions
-from pipeline.graph import _plan, construct
+from pipeline.graph import _plan, construct, construct_search
 from pipeline.options import AnnotateOptions
 from pipeline.workflows import WorkflowError, expand
 
@@ -64,3 +64,8 @@ def test_cluster_presets_construct_the_graph(name: str, tmp_path: Path, corpus) 
     for stage in ("AcquireVideos", "TranscribeSpeech", "SampleFrames", "CaptionClips",
                   "WriteVideos", "WriteFailures"):
         assert stage in names
+    # a keyword run starts with its search pipeline, built on the same runner
+    searches = beam.Pipeline(options=plan.opts)
+    construct_search(searches, plan, "r-search")
+    names = {t.unique_name for t in searches.to_runner_api().components.transforms.values()}
+    assert {"SearchVideos", "WriteFound", "WriteFailures"} <= names

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 
+from pipeline.core.keywords import SearchSettings
 from pipeline.records import Source
 
 MEDIA_SUFFIXES = frozenset(
@@ -66,3 +69,16 @@ def youtube_id(extractor: str | None, platform_id: str | None) -> str | None:
     if is_youtube and platform_id and re.fullmatch(r"[A-Za-z0-9_-]{11}", platform_id):
         return platform_id
     return None
+
+
+def source_to_json(source: Source) -> str:
+    """A search result as one line, so the driver can plan waves over what a search found."""
+    return json.dumps(asdict(source), sort_keys=True)
+
+
+def source_from_json(line: str) -> Source:
+    d = json.loads(line)
+    settings = SearchSettings(**d["settings"]) if d["settings"] else None
+    return Source(uri=d["uri"], kind=d["kind"], attempt=d["attempt"],
+                  keywords=tuple(d["keywords"]), categories=tuple(d["categories"]),
+                  settings=settings)

@@ -13,6 +13,9 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.io import storage
 from pipeline.io.schemas import table_schema
 
+# DuckDB's row-group size: one row group is one thread's unit of work when it scans.
+ROW_GROUP_ROWS = 122_880
+
 
 def table_dir(out: str, table: str) -> str:
     return f"{out.rstrip('/')}/{table}"
@@ -48,21 +51,30 @@ def read_file(path: str, table: str, columns: list[str] | None = None) -> pa.Tab
 class WriteTable(beam.PTransform):
     """Write row dicts as zstd Parquet shards of one table with its explicit schema."""
 
-    def __init__(self, out: str, table: str, run_id: str, partition: str | None = None) -> None:
-        """partition: a Hive-style folder under the table (e.g. task=narration)."""
+    def __init__(self, out: str, table: str, prefix: str, partition: str | None = None,
+                 shards: int = 1) -> None:
+        """prefix: the run (or wave) id that starts every file name; partition: a Hive-style
+        folder under the table (task=narration/split=train); shards: files, 0 = the runner's
+        choice."""
         super().__init__()
         self._out = out
         self._table = table
-        self._run_id = run_id
+        self._prefix = prefix
         self._partition = partition
+        self._shards = shards
 
     def expand(self, rows: beam.PCollection[dict[str, Any]]) -> beam.PCollection[str]:
         folder = table_dir(self._out, self._table)
         if self._partition:
             folder = f"{folder}/{self._partition}"
         return rows | beam.io.WriteToParquet(
-            file_path_prefix=f"{folder}/{self._run_id}",
+            file_path_prefix=f"{folder}/{self._prefix}",
             schema=table_schema(self._table),
             codec="zstd",
             file_name_suffix=".parquet",
+            num_shards=self._shards,
+            # Row groups by row count, not bytes (Beam's documented way): each bundle's rows
+            # go out in groups of ROW_GROUP_ROWS, the last one smaller.
+            row_group_buffer_size=1,
+            record_batch_size=ROW_GROUP_ROWS,
         )

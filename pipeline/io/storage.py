@@ -55,6 +55,13 @@ def write_text(path: str, text: str) -> None:
     tmp.replace(target)
 
 
+def move(src: str, dst: str) -> None:
+    """Rename one file (on object stores: copy, then delete; repeating it is harmless)."""
+    if not is_remote(dst):
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    FileSystems.rename([src], [dst])
+
+
 def delete_tree(path: str) -> None:
     if is_remote(path):
         found = glob(path.rstrip("/") + "/**")

@@ -1,0 +1,81 @@
+"""Exactly-once commits of annotate's output, one wave of sources at a time.
+
+A wave's pipeline writes every table into OUT/_staging/<wave>/. Once the pipeline has finished,
+the driver marks the folder complete and moves its shards into OUT/<table>/, the videos table
+last: a videos row is what marks a video done. A run killed at any point leaves a staging
+folder that is either incomplete (deleted on the next start, so its videos are redone) or
+complete (its remaining moves are finished on the next start). No row lands twice or never.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from pipeline.io import storage
+from pipeline.io.parquet import table_dir, table_files
+
+log = logging.getLogger(__name__)
+
+STAGING = "_staging"
+COMPLETE = "_COMPLETE"
+# Videos last: every other row of a video is in OUT before the row that says it is done.
+PUBLISH_ORDER = ("failures", "sentences", "clips", "videos")
+
+
+@dataclass(frozen=True)
+class Recovered:
+    published: tuple[str, ...]
+    discarded: tuple[str, ...]
+
+
+def staging_root(out: str) -> str:
+    return storage.join(out, STAGING)
+
+
+def wave_dir(out: str, wave: str) -> str:
+    return storage.join(staging_root(out), wave)
+
+
+def mark_complete(stage: str) -> None:
+    """The wave's pipeline has finished: from now on its rows are published, never redone."""
+    storage.write_text(storage.join(stage, COMPLETE), "")
+
+
+def publish(stage: str, out: str) -> int:
+    """Move a complete wave's shards into OUT (same names), then drop its folder. Safe to
+    repeat after an interruption: moved shards are no longer in the staging folder."""
+    moved = 0
+    for table in PUBLISH_ORDER:
+        for shard in table_files(stage, table):
+            name = PurePosixPath(shard.replace("\\", "/")).name
+            storage.move(shard, storage.join(table_dir(out, table), name))
+            moved += 1
+    storage.delete_tree(stage)
+    return moved
+
+
+def _wave_names(out: str) -> tuple[set[str], set[str]]:
+    """(every wave with a staging folder, the complete ones)."""
+    root = staging_root(out).rstrip("/")
+    if storage.is_remote(root):  # object stores have no folders: name waves by their files
+        waves = {f[len(root) + 1:].split("/", 1)[0] for f in storage.glob(f"{root}/**")
+                 if f.startswith(root + "/")}
+    else:
+        waves = {p.name for p in Path(root).iterdir() if p.is_dir()} if Path(
+            root).is_dir() else set()
+    complete = {w for w in waves if storage.exists(storage.join(root, w, COMPLETE))}
+    return waves, complete
+
+
+def recover(out: str) -> Recovered:
+    """Finish what a killed run left: publish complete waves, delete incomplete ones."""
+    waves, complete = _wave_names(out)
+    for wave in sorted(complete):
+        n = publish(wave_dir(out, wave), out)
+        log.warning("wave %s had finished but was not published: moved %d shards", wave, n)
+    for wave in sorted(waves - complete):
+        storage.delete_tree(wave_dir(out, wave))
+        log.warning("wave %s did not finish: its partial output was discarded", wave)
+    return Recovered(tuple(sorted(complete)), tuple(sorted(waves - complete)))
