@@ -15,9 +15,10 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.core import templates
+from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import TASKS, BuildConfig
 from pipeline.io import runs, storage
-from pipeline.io.parquet import WriteTable, read_table, table_dir, table_files
+from pipeline.io.parquet import WriteTable, drop_empty_shards, read_table, table_dir, table_files
 from pipeline.options import OutputOptions
 from pipeline.stages.build_samples import FILTERED, BuildSamples
 
@@ -117,13 +118,20 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     tables = {t: _read(pipeline, annotations, t) for t in ("videos", "sentences", "clips")}
     rows, _ = tables | "BuildSamples" >> BuildSamples(
         config, opts.keep_flagged, run_id, _config_hash(config, opts), opts.split_by)
-    by_task = rows | "ByTask" >> beam.Partition(lambda r, n: TASKS.index(r["task"]), len(TASKS))
-    for task, part in zip(TASKS, by_task, strict=True):
-        part | f"Write_{task}" >> WriteTable(out, "samples", run_id, f"task={task}")
+    # Hive partitions task=/split=: mixing reads one split of a few tasks, and DuckDB
+    # skips the other folders without opening them.
+    partitions = [(task, split) for task in TASKS for split in SPLITS]
+    parts = rows | "ByTaskSplit" >> beam.Partition(
+        lambda r, n: partitions.index((r["task"], r["split"])), len(partitions))
+    shards = opts.view_as(OutputOptions).table_shards
+    for (task, split), part in zip(partitions, parts, strict=True):
+        part | f"Write_{task}_{split}" >> WriteTable(
+            out, "samples", run_id, f"task={task}/split={split}", shards)
     started = time.time()
     result = pipeline.run()
     result.wait_until_finish()
     counted = runs.counters(result)
+    drop_empty_shards(out, "samples")
     written = read_table(out, "samples", ["task", "video_id"])
     counts = {r["values"]: r["counts"] for r in pc.value_counts(written["task"]).to_pylist()}
     summary = BuildSummary(run_id, out, len(pc.unique(written["video_id"])),

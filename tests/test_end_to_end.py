@@ -256,6 +256,13 @@ def test_build_writes_every_task_partitioned(built) -> None:
     assert all(summary.samples[t] > 0 for t in TASKS), summary.samples
     folders = sorted(p.name for p in (samples / "samples").iterdir())
     assert folders == sorted(f"task={t}" for t in TASKS)
+    files = sorted((samples / "samples").glob("task=*/split=*/*.parquet"))
+    assert {f.parent.name for f in files} <= {"split=train", "split=val", "split=test"}
+    for f in files:  # no empty shards, and each holds only its partition's rows
+        part = pq.read_table(f, columns=["task", "split"])
+        assert part.num_rows > 0
+        assert set(part["task"].to_pylist()) == {f.parent.parent.name.removeprefix("task=")}
+        assert set(part["split"].to_pylist()) == {f.parent.name.removeprefix("split=")}
     assert validate(str(samples))[1] == []
     con = connect(str(samples))
     assert con.execute("SELECT count(DISTINCT split) FROM samples GROUP BY video_id "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+SPLITS = ("train", "val", "test")
+
 
 def assign_split(key: str, val_fraction: float = 0.05, test_fraction: float = 0.05) -> str:
     """train/val/test from a stable hash of `key` (a video id, or a channel id)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pipeline.io import storage
-from pipeline.io.parquet import table_dir, table_files
+from pipeline.io.parquet import num_rows, table_dir, table_files
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,13 @@ def mark_complete(stage: str) -> None:
 
 def publish(stage: str, out: str) -> int:
     """Move a complete wave's shards into OUT (same names), then drop its folder. Safe to
-    repeat after an interruption: moved shards are no longer in the staging folder."""
+    repeat after an interruption: moved shards are no longer in the staging folder. Empty
+    shards (a wave without failures) are left behind and deleted with the folder."""
     moved = 0
     for table in PUBLISH_ORDER:
         for shard in table_files(stage, table):
+            if num_rows(shard) == 0:
+                continue
             name = PurePosixPath(shard.replace("\\", "/")).name
             storage.move(shard, storage.join(table_dir(out, table), name))
             moved += 1

@@ -39,6 +39,22 @@ def read_table(out: str, table: str, columns: list[str] | None = None) -> pa.Tab
     return pa.concat_tables(tables)
 
 
+def num_rows(path: str) -> int:
+    """Rows in one shard, from its footer alone."""
+    if storage.is_remote(path):
+        with FileSystems.open(path) as handle:
+            return pq.ParquetFile(handle).metadata.num_rows
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def drop_empty_shards(out: str, table: str) -> int:
+    """Delete a table's shards without rows (Beam writes one per empty output)."""
+    empty = [f for f in table_files(out, table) if num_rows(f) == 0]
+    if empty:
+        FileSystems.delete(empty)
+    return len(empty)
+
+
 def read_file(path: str, table: str, columns: list[str] | None = None) -> pa.Table:
     """One shard, local or remote, read with its table's schema."""
     schema = table_schema(table)
