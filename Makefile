@@ -29,6 +29,7 @@ bench: setup
 	$(PY) bench/frames.py
 	$(PY) bench/caption_client.py
 	$(PY) bench/build.py
+	$(PY) bench/annotate.py
 
 setup: system-packages $(STAMP)
 

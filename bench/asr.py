@@ -24,6 +24,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--align-model", default="none")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", default="auto",
+                        help="on a GPU: large-v3 with --device cuda, for the cost estimate")
+    parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
 
     import whisperx
@@ -45,7 +48,8 @@ def main() -> None:
         info = probe(path)
         video = Video(MediaFile(Source(path, "file"), "long", path), info, sha256_file(path),
                       "train")
-        config = AsrConfig(align_model=args.align_model, device=args.device)
+        config = AsrConfig(model=args.model, align_model=args.align_model, device=args.device,
+                           batch_size=args.batch_size)
         stage = _Transcribe(config)
         stage.setup()
         asr = stage._asr

@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import apache_beam as beam
 import pyarrow.compute as pc
@@ -180,10 +181,18 @@ def construct_search(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
                                      shards=opts.view_as(OutputOptions).table_shards))
 
 
-def _search(plan: _Plan, test_pipeline: beam.Pipeline | None) -> tuple[_Plan, dict[str, int]]:
+def _commit(result: Any, out: str, wave: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Wait for a wave's pipeline, then publish its tables: (rows per table, counters)."""
+    result.wait_until_finish()
+    stage = commit.wave_dir(out, wave)
+    commit.mark_complete(stage)
+    return commit.publish(stage, out), runs.counters(result)
+
+
+def _search(plan: _Plan) -> tuple[_Plan, dict[str, int], dict[str, int]]:
     """Run the searches, commit their failures, and plan the found videos like a URL list."""
     wave = f"{plan.ctx.run_id}-search"
-    pipeline = test_pipeline or beam.Pipeline(options=plan.opts)
+    pipeline = beam.Pipeline(options=plan.opts)
     construct_search(pipeline, plan, wave)
     result = pipeline.run()
     result.wait_until_finish()
@@ -191,16 +200,14 @@ def _search(plan: _Plan, test_pipeline: beam.Pipeline | None) -> tuple[_Plan, di
     found = [source_from_json(line)
              for f in storage.glob(storage.join(stage, FOUND, "*.jsonl"))
              for line in storage.read_text(f).splitlines() if line.strip()]
-    commit.mark_complete(stage)
-    commit.publish(stage, plan.out)
+    written, counted = _commit(result, plan.out, wave)
     done, attempts = _history(plan.out, plan.ctx.config_hash)
     sources, skipped = _pending(sorted(found, key=lambda s: s.uri), done, attempts,
                                 plan.opts.force)
-    counted = runs.counters(result)
     counted[metrics.VIDEOS_SKIPPED_DONE] = skipped
     log.info("searches found %d videos, %d already done", len(found), skipped)
     return replace(plan, sources=sources, skipped=skipped, done_uris=done,
-                   attempts=attempts), counted
+                   attempts=attempts), written, counted
 
 
 def _waves(sources: list[Source], size: int) -> list[list[Source]]:
@@ -214,40 +221,41 @@ def _add_counts(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:
     return {k: total.get(k, 0) + more.get(k, 0) for k in sorted({*total, *more})}
 
 
+def _summary(plan: _Plan, written: dict[str, int], counted: dict[str, int]) -> RunSummary:
+    return RunSummary(plan.ctx.run_id, plan.out, plan.n_sources, plan.skipped,
+                      written.get("videos", 0), written.get("sentences", 0),
+                      written.get("clips", 0), written.get("failures", 0), counted)
+
+
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
     """Build and run the annotate pipeline, one pipeline per wave of sources, each committed
     when it ends; tests pass a TestPipeline to drive a one-wave run."""
     plan = _plan(argv)
     started = time.time()
+    written: dict[str, int] = {}
     counted: dict[str, int] = {}
     if plan.opts.keywords:
         if test_pipeline is not None:
             raise UsageError("a keyword run is two pipelines (search, then annotate): "
                              "drive it through cli.main, not a test pipeline")
-        plan, counted = _search(plan, None)
+        plan, written, counted = _search(plan)
     waves = _waves(plan.sources, plan.opts.wave_size)
     if test_pipeline is not None and len(waves) > 1:
         raise UsageError(f"a test pipeline drives one wave, and {len(plan.sources)} sources "
                          f"make {len(waves)}: raise --wave-size")
-    summary = replace(_summarize(plan.out, plan.ctx.run_id, plan.n_sources, plan.skipped),
-                      counters=counted)
     for i, sources in enumerate(waves):
         wave = f"{plan.ctx.run_id}-w{i:05d}"
         pipeline = test_pipeline or beam.Pipeline(options=plan.opts)
         construct(pipeline, replace(plan, sources=sources), wave)
-        result = pipeline.run()
-        result.wait_until_finish()
-        stage = commit.wave_dir(plan.out, wave)
-        commit.mark_complete(stage)
-        commit.publish(stage, plan.out)
-        counted = _add_counts(counted, runs.counters(result))
-        summary = replace(_summarize(plan.out, plan.ctx.run_id, plan.n_sources, plan.skipped),
-                          counters=counted)
-        log.info("wave %d/%d committed (%d sources)", i + 1, len(waves), len(sources))
-        _record(plan, summary, started, f"{i + 1}/{len(waves)}")
+        rows_in_wave, counted_in_wave = _commit(pipeline.run(), plan.out, wave)
+        written = _add_counts(written, rows_in_wave)
+        counted = _add_counts(counted, counted_in_wave)
+        log.info("wave %d/%d committed (%d sources): %s", i + 1, len(waves), len(sources),
+                 rows_in_wave)
+        _record(plan, _summary(plan, written, counted), started, f"{i + 1}/{len(waves)}")
     if not waves and plan.opts.keywords:
-        _record(plan, summary, started, "0/0")
-    return summary
+        _record(plan, _summary(plan, written, counted), started, "0/0")
+    return _summary(plan, written, counted)
 
 
 def _record(plan: _Plan, summary: RunSummary, started: float, waves: str) -> None:
@@ -256,14 +264,3 @@ def _record(plan: _Plan, summary: RunSummary, started: float, waves: str) -> Non
         "sources": summary.sources, "skipped_done": summary.skipped_done,
         "videos": summary.videos, "sentences": summary.sentences, "clips": summary.clips,
         "failures": summary.failures, "waves": waves}, summary.counters, plan.ctx.config_hash)
-
-
-def _summarize(out: str, run_id: str, n_sources: int, skipped: int) -> RunSummary:
-    def count(table: str) -> int:
-        t = read_table(out, table, ["provenance"] if table != "failures" else ["run_id"])
-        ids = t["run_id"] if table == "failures" else pc.struct_field(t["provenance"], "run_id")
-        return pc.sum(pc.equal(ids, run_id)).as_py() or 0
-
-    return RunSummary(run_id, out, n_sources, skipped, count("videos"), count("sentences"),
-                      count("clips"), count("failures"))
-

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.localfilesystem import LocalFileSystem
@@ -140,10 +142,10 @@ def test_annotate_and_build_into_a_remote_out(remote_root: Path, corpus, tmp_pat
 def test_recover_finds_waves_by_their_files_on_an_object_store(remote_root: Path) -> None:
     out = f"{SCHEME}runs/out"
     for wave in ("r-w00000", "r-w00001"):
-        stage = commit.wave_dir(out, wave)
-        storage.write_text(storage.join(stage, "videos", f"{wave}-00000-of-00001.parquet"), "")
-        storage.write_text(storage.join(stage, "sentences", f"{wave}-00000-of-00001.parquet"),
-                           "")
+        for table in ("videos", "sentences"):
+            folder = remote_root / "runs" / "out" / "_staging" / wave / table
+            folder.mkdir(parents=True)
+            pq.write_table(pa.table({"x": [1]}), folder / f"{wave}-00000-of-00001.parquet")
     commit.mark_complete(commit.wave_dir(out, "r-w00000"))
     assert commit.recover(out) == commit.Recovered(("r-w00000",), ("r-w00001",))
     assert table_files(out, "videos") == [f"{out}/videos/r-w00000-00000-of-00001.parquet"]

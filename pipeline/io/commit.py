@@ -43,18 +43,20 @@ def mark_complete(stage: str) -> None:
     storage.write_text(storage.join(stage, COMPLETE), "")
 
 
-def publish(stage: str, out: str) -> int:
+def publish(stage: str, out: str) -> dict[str, int]:
     """Move a complete wave's shards into OUT (same names), then drop its folder. Safe to
     repeat after an interruption: moved shards are no longer in the staging folder. Empty
-    shards (a wave without failures) are left behind and deleted with the folder."""
-    moved = 0
+    shards (a wave without failures) are left behind and deleted with the folder. Returns the
+    rows moved per table (counted from the footers, so the run's counts need no table scan)."""
+    moved = dict.fromkeys(PUBLISH_ORDER, 0)
     for table in PUBLISH_ORDER:
         for shard in table_files(stage, table):
-            if num_rows(shard) == 0:
+            rows = num_rows(shard)
+            if rows == 0:
                 continue
             name = PurePosixPath(shard.replace("\\", "/")).name
             storage.move(shard, storage.join(table_dir(out, table), name))
-            moved += 1
+            moved[table] += rows
     storage.delete_tree(stage)
     return moved
 
@@ -76,8 +78,9 @@ def recover(out: str) -> Recovered:
     """Finish what a killed run left: publish complete waves, delete incomplete ones."""
     waves, complete = _wave_names(out)
     for wave in sorted(complete):
-        n = publish(wave_dir(out, wave), out)
-        log.warning("wave %s had finished but was not published: moved %d shards", wave, n)
+        rows = publish(wave_dir(out, wave), out)
+        log.warning("wave %s had finished but was not published: moved its rows %s", wave,
+                    rows)
     for wave in sorted(waves - complete):
         storage.delete_tree(wave_dir(out, wave))
         log.warning("wave %s did not finish: its partial output was discarded", wave)
