@@ -392,6 +392,8 @@ def test_every_run_leaves_a_runs_record(annotated) -> None:
     assert record["counts"]["videos"] == first.videos == 3
     assert record["counters"]["videos_complete"] == 3
     assert record["counters"]["failures_caption"] == 1
+    assert record["counters"]["failures_caption_refusal"] == 1  # failures by reason
+    assert record["counters"]["failures_download_http_404"] == 1
     assert record["versions"]["apache-beam"] and record["wall_s"] > 0
     assert record["options"]["vlm_model"] == VLM
     third_record = yaml.safe_load((out / "runs" / "third.yaml").read_text())

@@ -63,3 +63,12 @@ def test_segment_sentences_per_video_including_empty() -> None:
                     equal_to([("a", [("Hi.", 0, 300), ("Bye now.", 400, 900)],
                                "punctuation-pause"), ("b", [], "punctuation-pause")]))
         assert_that(failures, equal_to([]), label="no failures")
+
+
+def test_failure_reasons_for_counting() -> None:
+    from pipeline.stages.failures import reason
+
+    assert reason("DownloadFailed", "http_429: Too Many Requests") == "http_429"
+    assert reason("CaptionRejected", "refusal: the model declined") == "refusal"
+    assert reason("ProbeError", "no video stream: Invalid data") == "probeerror"
+    assert reason("ValueError", "Bad: capitalised words are not reasons") == "valueerror"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import apache_beam as beam
@@ -37,12 +38,23 @@ def _identify(element: Any) -> tuple[Source, str | None]:
     raise TypeError(f"no source known for a failed {type(element).__name__}")
 
 
+_REASON = re.compile(r"^([a-z][a-z0-9_]*): ")
+
+
+def reason(error_type: str, message: str) -> str:
+    """A short reason for counting: the `reason: ...` that download and caption messages
+    start with, else the error type."""
+    found = _REASON.match(message)
+    return found.group(1) if found else error_type.lower()
+
+
 def failure(element: Any, stage: str, error_type: str, message: str, traceback: str,
             subject: str | None = None) -> Failure:
     """`subject` names the part of the video that failed (a clip id) when it is not all of it."""
     source, video_id = _identify(element)
     metrics.counter(metrics.FAILURES).inc()
     metrics.counter(f"{metrics.FAILURES}_{stage}").inc()
+    metrics.counter(f"{metrics.FAILURES}_{stage}_{reason(error_type, message)}").inc()
     if subject:
         message = f"{subject}: {message}"
     return Failure(stage=stage, source_uri=source.uri, video_id=video_id, error_type=error_type,
