@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Our own progress (sources planned, each wave committed, models loaded); Beam's stays quiet.
+    logging.getLogger("pipeline").setLevel(logging.INFO)
     parser = argparse.ArgumentParser(prog="ominous", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("annotate", add_help=False,

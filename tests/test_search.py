@@ -285,7 +285,7 @@ def test_download_pace_is_shared_by_processes(tmp_path: Path) -> None:
 
 
 def test_keywords_end_to_end_with_recorded_search(server: str, tmp_path: Path,
-                                                  monkeypatch) -> None:
+                                                  monkeypatch, caplog) -> None:
     """`annotate --keywords`: search results (recorded, pointing at the loopback server)
     -> download -> the rest of annotate; every keyword that found a video is on its row."""
     import yt_dlp
@@ -321,6 +321,8 @@ def test_keywords_end_to_end_with_recorded_search(server: str, tmp_path: Path,
     assert set(rows) == {"bicycle", "kitchen"}
     record = yaml.safe_load((out / "runs" / "kw.yaml").read_text())
     assert record["counts"]["waves"] == "2/2" and record["counters"]["search_hits"] == 4
+    progress = [r.getMessage() for r in caplog.records if r.name == "pipeline.graph"]
+    assert any(m.startswith("wave 2/2 committed (1 sources)") for m in progress), progress
     assert rows["kitchen"]["keywords"] == ["chopping onions", "tomato soup"]
     assert rows["kitchen"]["categories"] == ["cooking"]
     assert read_table(str(out), "sentences").num_rows == 6
