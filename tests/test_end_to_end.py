@@ -429,6 +429,7 @@ def test_a_run_killed_mid_way_resumes_with_every_row_once(annotated, tmp_path, t
         proc.wait()
     before = {r["video_id"] for r in read_table(str(out), "videos").to_pylist()}
     assert 1 <= len(before) < 4, "the kill should land between the first and the last wave"
+    # (a wave that had finished but was still being published is completed by the rerun)
 
     rerun = [*_argv(urls, out, tiny_sat, "resumed", vision_args), "--wave-size", "1"]
     assert cli.main(["annotate", *rerun]) == cli.EXIT_OK
@@ -445,7 +446,9 @@ def test_a_run_killed_mid_way_resumes_with_every_row_once(annotated, tmp_path, t
                   "SELECT clip_id, start_ms, end_ms, caption FROM clips ORDER BY 1"):
         assert con.sql(query).fetchall() == reference.sql(query).fetchall(), query
     runs_of = dict(con.sql("SELECT video_id, provenance.run_id FROM videos").fetchall())
-    assert {v for v, r in runs_of.items() if r == "killed"} == before
+    killed = {v for v, r in runs_of.items() if r == "killed"}
+    assert before <= killed and len(killed) < 4
     record = yaml.safe_load((out / "runs" / "resumed.yaml").read_text())
-    assert record["counts"]["skipped_done"] == len(before)
-    assert record["counters"]["videos_acquired"] == 4 - len(before)
+    assert record["counts"]["skipped_done"] == len(killed)
+    assert record["counters"]["videos_acquired"] == 4 - len(killed)
+    assert record["counts"]["videos"] == 4 - len(killed)
