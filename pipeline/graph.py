@@ -106,15 +106,19 @@ class _Plan:
     attempts: dict[str, int]
 
 
-def _plan(argv: list[str] | None) -> _Plan:
-    opts = AnnotateOptions(argv)
+def _out(opts: AnnotateOptions) -> str:
     out = opts.view_as(OutputOptions).out
     if not out:
         raise UsageError("--out is required")
+    return out.rstrip("/") if storage.is_remote(out) else str(Path(out))
+
+
+def _plan(argv: list[str] | None) -> _Plan:
+    opts = AnnotateOptions(argv)
+    out = _out(opts)
     if opts.wave_size < 0:
         raise UsageError("--wave-size must be 0 (one wave) or more")
     configs = stage_configs(opts)
-    out = out.rstrip("/") if storage.is_remote(out) else str(Path(out))
     commit.recover(out)  # what a killed run left, before reading what is done
     run_id = opts.run_id or time.strftime("run-%Y%m%dT%H%M%S")
     ctx = RunContext(run_id=run_id, config_hash=configs.content_hash(),
@@ -230,7 +234,14 @@ def _summary(plan: _Plan, written: dict[str, int], counted: dict[str, int]) -> R
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
     """Build and run the annotate pipeline, one pipeline per wave of sources, each committed
     when it ends; tests pass a TestPipeline to drive a one-wave run."""
-    plan = _plan(argv)
+    try:
+        with commit.exclusive(_out(AnnotateOptions(argv))):
+            return _run(_plan(argv), test_pipeline)
+    except commit.RunInProgress as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _run(plan: _Plan, test_pipeline: beam.Pipeline | None) -> RunSummary:
     started = time.time()
     written: dict[str, int] = {}
     counted: dict[str, int] = {}

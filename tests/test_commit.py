@@ -83,3 +83,19 @@ def test_an_unfinished_wave_is_discarded_and_a_finished_one_kept(tmp_path) -> No
 def test_recover_on_a_new_out_does_nothing(tmp_path) -> None:
     assert commit.recover(str(tmp_path / "new")) == commit.Recovered((), ())
     assert not (tmp_path / "new").exists()
+
+
+def test_a_second_annotate_on_the_same_out_is_refused(tmp_path, capsys) -> None:
+    from pipeline import cli
+
+    out = tmp_path / "out"
+    _stage(out, "other-w00000", complete=False)  # the running one's wave in progress
+    media = tmp_path / "none"
+    media.mkdir()
+    argv = ["annotate", "--media-dir", str(media), "--out", str(out)]
+    with commit.exclusive(str(out)):
+        assert cli.main(argv) == cli.EXIT_USAGE
+        assert "another annotate is writing to" in capsys.readouterr().err
+        assert Path(commit.wave_dir(str(out), "other-w00000")).is_dir()  # left alone
+    assert cli.main(argv) == cli.EXIT_OK  # once it is gone, the next start cleans up
+    assert not Path(commit.wave_dir(str(out), "other-w00000")).exists()

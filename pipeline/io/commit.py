@@ -9,7 +9,10 @@ complete (its remaining moves are finished on the next start). No row lands twic
 
 from __future__ import annotations
 
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -28,6 +31,29 @@ PUBLISH_ORDER = ("failures", "sentences", "clips", "videos")
 class Recovered:
     published: tuple[str, ...]
     discarded: tuple[str, ...]
+
+
+class RunInProgress(RuntimeError):
+    """Another annotate holds OUT: its unfinished waves must not be taken for a killed run's."""
+
+
+@contextmanager
+def exclusive(out: str) -> Iterator[None]:
+    """Hold OUT for one annotate at a time. A local OUT is locked with flock, which the system
+    releases when the holder dies, even by kill -9. Object stores have no such lock: there,
+    running one annotate per OUT is up to you."""
+    if storage.is_remote(out):
+        yield
+        return
+    root = Path(staging_root(out))
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "LOCK", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RunInProgress(f"another annotate is writing to {out}; wait for it, or "
+                                "use another --out") from exc
+        yield
 
 
 def staging_root(out: str) -> str:
