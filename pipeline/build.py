@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -62,6 +62,7 @@ class BuildSummary:
     videos: int
     samples: dict[str, int]
     filtered: dict[str, int]
+    counters: dict[str, int] = field(default_factory=dict)
 
 
 class BuildError(ValueError):
@@ -136,7 +137,7 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     counts = {r["values"]: r["counts"] for r in pc.value_counts(written["task"]).to_pylist()}
     summary = BuildSummary(run_id, out, len(pc.unique(written["video_id"])),
                            {t: counts.get(t, 0) for t in TASKS},
-                           _filtered(counted))
+                           _filtered(counted), counted)
     storage.write_text(storage.join(out, "build.yaml"), yaml.safe_dump({
         "run_id": run_id, "annotations": annotations, "config": {
             **asdict(config), "sample_fps": str(config.sample_fps)},

@@ -25,8 +25,7 @@ def _annotate(argv: list[str]) -> int:
     print(f"run {summary.run_id}: {summary.sources} sources, {summary.skipped_done} already "
           f"done, {summary.videos} videos, {summary.sentences} sentences, "
           f"{summary.clips} clips, {summary.failures} failures -> {summary.out}")
-    if summary.counters:
-        print("  counters: " + ", ".join(f"{k} {v}" for k, v in summary.counters.items()))
+    _print_counters(summary.counters)
     if summary.some_failed:
         print(f"some inputs failed: see the failures table (ominous query {summary.out} "
               "\"SELECT stage, source_uri, message FROM failures\")", file=sys.stderr)
@@ -50,7 +49,14 @@ def _build(argv: list[str]) -> int:
     if summary.filtered:
         print("  filtered by flag (a sample can carry several): " + ", ".join(
             f"{k} {v}" for k, v in sorted(summary.filtered.items())))
+    _print_counters(summary.counters)
     return EXIT_OK
+
+
+def _print_counters(counters: dict[str, int]) -> None:
+    """Every run ends with its Beam counters (they are in its runs record too)."""
+    if counters:
+        print("  counters: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
 
 
 def _run_all(argv: list[str]) -> int:

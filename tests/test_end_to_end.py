@@ -195,12 +195,15 @@ def test_rerun_skips_done_videos_and_counts_retries(annotated) -> None:
 
 
 def test_multi_processing_runner_gives_the_same_sentences(annotated, tmp_path, tiny_sat,
-                                                          server, vision_args) -> None:
+                                                          server, vision_args, capsys) -> None:
     out, *_ = annotated
     urls = _urls(tmp_path, server, ["kitchen", "bicycle", "garden", "quiet"])
     argv = [*_argv(urls, tmp_path / "mp", tiny_sat, "mp", vision_args), "--direct_running_mode",
             "multi_processing", "--direct_num_workers", "2"]
     assert cli.main(["run", *argv]) == cli.EXIT_OK  # annotate, then build
+    printed = [line for line in capsys.readouterr().out.splitlines() if "counters:" in line]
+    assert len(printed) == 2  # both phases end with their counters
+    assert "videos_complete 4" in printed[0] and "samples_narration" in printed[1]
     texts = {k: [s["text"] for s in v] for k, v in _by_video(tmp_path / "mp").items()}
     assert texts == {k: [s["text"] for s in v] for k, v in _by_video(out).items()}
     assert validate(str(tmp_path / "mp"))[1] == []
