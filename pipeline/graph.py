@@ -102,8 +102,6 @@ class _Plan:
     sources: list[Source]
     n_sources: int
     skipped: int
-    done_uris: frozenset[str]
-    attempts: dict[str, int]
 
 
 def _out(opts: AnnotateOptions) -> str:
@@ -128,13 +126,12 @@ def _plan(argv: list[str] | None) -> _Plan:
     sources, skipped = _pending(all_sources, done_uris, attempts, opts.force)
     log.info("%d sources, %d already done, %d to annotate", len(all_sources), skipped,
              len(sources))
-    return _Plan(opts, out, ctx, sources, len(all_sources), skipped, done_uris, attempts)
+    return _Plan(opts, out, ctx, sources, len(all_sources), skipped)
 
 
-def construct(p: beam.Pipeline, plan: _Plan, wave: str | None = None) -> None:
-    """Add the annotate graph to `p` (without running it: presets are checked this way).
-    Tables go to the wave's staging folder (OUT itself when no wave is named), in files
-    named after the wave."""
+def construct(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
+    """Add one wave's annotate graph to `p` (without running it: presets are checked this
+    way). Tables go to the wave's staging folder, in files named after the wave."""
     opts, out, ctx = plan.opts, plan.out, plan.ctx
     configs = stage_configs(opts)
     media_dir = opts.media_store or storage.join(out, "media")
@@ -154,18 +151,17 @@ def construct(p: beam.Pipeline, plan: _Plan, wave: str | None = None) -> None:
     complete = {"speech": annotated, "plan": plans,
                 "captioned": captioned} | "AssembleVideos" >> AssembleVideos()
     done, score_failed = complete | "ScoreClips" >> ScoreClips(configs.clip)
-    target = commit.wave_dir(out, wave) if wave else out
-    prefix, shards = wave or ctx.run_id, opts.view_as(OutputOptions).table_shards
+    target, shards = commit.wave_dir(out, wave), opts.view_as(OutputOptions).table_shards
     (done | "VideoRows" >> beam.Map(rows.video_row, ctx)
-     | "WriteVideos" >> WriteTable(target, "videos", prefix, shards=shards))
+     | "WriteVideos" >> WriteTable(target, "videos", wave, shards=shards))
     (done | "SentenceRows" >> beam.FlatMap(rows.sentence_rows, ctx)
-     | "WriteSentences" >> WriteTable(target, "sentences", prefix, shards=shards))
+     | "WriteSentences" >> WriteTable(target, "sentences", wave, shards=shards))
     (done | "ClipRows" >> beam.FlatMap(rows.clip_rows, ctx)
-     | "WriteClips" >> WriteTable(target, "clips", prefix, shards=shards))
+     | "WriteClips" >> WriteTable(target, "clips", wave, shards=shards))
     ((acquire_failed, asr_failed, seg_failed, frames_failed, scenes_failed,
       caption_failed, score_failed) | "AllFailures" >> beam.Flatten()
      | "FailureRows" >> beam.Map(rows.failure_row, ctx)
-     | "WriteFailures" >> WriteTable(target, "failures", prefix, shards=shards))
+     | "WriteFailures" >> WriteTable(target, "failures", wave, shards=shards))
 
 
 def construct_search(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
@@ -210,8 +206,7 @@ def _search(plan: _Plan) -> tuple[_Plan, dict[str, int], dict[str, int]]:
                                 plan.opts.force)
     counted[metrics.VIDEOS_SKIPPED_DONE] = skipped
     log.info("searches found %d videos, %d already done", len(found), skipped)
-    return replace(plan, sources=sources, skipped=skipped, done_uris=done,
-                   attempts=attempts), written, counted
+    return replace(plan, sources=sources, skipped=skipped), written, counted
 
 
 def _waves(sources: list[Source], size: int) -> list[list[Source]]:

@@ -59,7 +59,7 @@ def test_cluster_presets_construct_the_graph(name: str, tmp_path: Path, corpus) 
     pipeline = beam.Pipeline(options=plan.opts)
     assert type(pipeline.runner).__name__ == {"flink": "FlinkRunner",
                                               "dataflow": "DataflowRunner"}[name]
-    construct(pipeline, plan)
+    construct(pipeline, plan, "r-w00000")
     names = {t.unique_name for t in pipeline.to_runner_api().components.transforms.values()}
     for stage in ("AcquireVideos", "TranscribeSpeech", "SampleFrames", "CaptionClips",
                   "WriteVideos", "WriteFailures"):
