@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
@@ -33,14 +34,22 @@ class CompactSummary:
     duplicates_dropped: int
 
 
+def _run_ids(table: pa.Table) -> list[str]:
+    if "provenance" in table.column_names:
+        return pc.struct_field(table["provenance"], "run_id").to_pylist()
+    return table["run_id"].to_pylist()
+
+
 def _dedupe(table: pa.Table, key: str) -> tuple[pa.Table, int]:
-    """Keep the first row of each id."""
-    seen: set = set()
-    mask = []
-    for value in table[key].to_pylist():
-        mask.append(value not in seen)
-        seen.add(value)
-    kept = table.filter(pa.array(mask, pa.bool_())) if len(table) else table
+    """One row per id: the newest run's (by run id, as build chooses), else the first.
+    Ids repeat after an interrupted compaction (same rows) or a rerun with --force."""
+    best: dict[object, tuple[str, int]] = {}
+    for i, (value, run) in enumerate(zip(table[key].to_pylist(), _run_ids(table),
+                                         strict=True)):
+        if value not in best or (run or "") > best[value][0]:
+            best[value] = (run or "", i)
+    keep = sorted(i for _, i in best.values())
+    kept = table.take(pa.array(keep, pa.int64())) if len(keep) < len(table) else table
     return kept, len(table) - len(kept)
 
 

@@ -47,3 +47,19 @@ def test_compact_merges_per_partition_and_drops_duplicates(tmp_path: Path, capsy
     assert cli.main(["compact", str(out)]) == cli.EXIT_OK  # again: nothing to drop
     assert "samples" in capsys.readouterr().out
     assert read_table(str(out), "samples").num_rows == after.num_rows
+
+
+def test_compact_keeps_the_newest_run_of_a_repeated_id(tmp_path: Path) -> None:
+    """A rerun with --force writes the same ids again: compact keeps the newest run's rows,
+    the ones build reads."""
+    rows = [r for r in build_video(_info(TABLES, "v1"), BuildConfig()) if r["task"] == "stop"]
+    folder = tmp_path / "samples" / "task=stop"
+    folder.mkdir(parents=True)
+    for run in ("run-20260101T000000", "run-20260301T000000", "run-20260201T000000"):
+        part = [{**r, "provenance": {**r["provenance"], "run_id": run}} for r in rows]
+        pq.write_table(conform(part, "samples"), folder / f"{run}-00000-of-00001.parquet")
+    (summary,) = compact(str(tmp_path))
+    assert summary.duplicates_dropped == 2 * len(rows)
+    kept = read_table(str(tmp_path), "samples").to_pylist()
+    assert sorted(r["sample_id"] for r in kept) == sorted(r["sample_id"] for r in rows)
+    assert {r["provenance"]["run_id"] for r in kept} == {"run-20260301T000000"}

@@ -270,3 +270,18 @@ def test_timestamp_styles_and_grid() -> None:
         assert grid.ceil(t) - grid.floor(t) <= 34
     with pytest.raises(ValueError, match="timestamp style"):
         BuildConfig(timestamp_style="hours")
+
+
+def test_a_forced_rerun_is_built_once() -> None:
+    """--force annotates a video again with the same settings, so its ids repeat: only the
+    newest run's rows may reach the samples."""
+    def rerun(row: dict) -> dict:
+        return {**row, "provenance": {**row["provenance"], "run_id": "zz-forced"}}
+
+    twice = {k: v + [rerun(r) for r in v if r["provenance"]["run_id"] == "a1"]
+             for k, v in TABLES.items()}
+    once = _info(TABLES, "v1")
+    again = _info(twice, "v1")
+    assert [s.sentence_id for s in again.sentences] == [s.sentence_id for s in once.sentences]
+    assert [c.clip_id for c in again.clips] == [c.clip_id for c in once.clips]
+    assert again.provenance["run_id"] == "zz-forced"

@@ -16,17 +16,18 @@ FILTERED = "filtered"
 
 def video_info(keyed: tuple[str, dict[str, Iterable[dict[str, Any]]]], split_by: str,
                fractions: tuple[float, float]) -> Iterator[VideoInfo]:
-    """The newest annotation of one video, with the sentences and clips of the same config."""
+    """The newest annotation of one video, with the sentences and clips of the same run: a
+    video's rows are committed together, and a rerun with --force repeats their ids."""
     _, parts = keyed
     videos = sorted(parts["videos"], key=lambda r: r["provenance"]["run_id"] or "")
     if not videos:
         metrics.counter(metrics.ORPHAN_ROWS).inc()
         return
     v = videos[-1]
-    config = v["provenance"]["config_hash"]
-    sentences = sorted((s for s in parts["sentences"]
-                        if s["provenance"]["config_hash"] == config), key=lambda s: s["index"])
-    clips = sorted((c for c in parts["clips"] if c["provenance"]["config_hash"] == config),
+    run = v["provenance"]["run_id"]
+    sentences = sorted((s for s in parts["sentences"] if s["provenance"]["run_id"] == run),
+                       key=lambda s: s["index"])
+    clips = sorted((c for c in parts["clips"] if c["provenance"]["run_id"] == run),
                    key=lambda c: c["index"])
     split = v["split"] if split_by == "video" else assign_split(
         v["channel_id"] or v["video_id"], *fractions)
