@@ -128,8 +128,14 @@ def _models(args: argparse.Namespace) -> int:
 
 def _compact(args: argparse.Namespace) -> int:
     from pipeline.compact import compact
+    from pipeline.io.commit import RunInProgress
 
-    for r in compact(args.out, rows_per_file=args.rows_per_file):
+    try:
+        summaries = compact(args.out, rows_per_file=args.rows_per_file)
+    except RunInProgress as exc:
+        print(f"ominous compact: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for r in summaries:
         print(f"{r.table:10s} {r.files_before:6d} files -> {r.files_after:4d}, {r.rows} rows"
               + (f", {r.duplicates_dropped} duplicates dropped" if r.duplicates_dropped else ""))
     return EXIT_OK

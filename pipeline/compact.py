@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.io import storage
+from pipeline.io import commit, storage
 from pipeline.io.parquet import ROW_GROUP_ROWS, read_file, table_dir, table_files
 from pipeline.io.schemas import TABLES
 
@@ -89,5 +89,7 @@ def write_table_file(path: str, data: pa.Table) -> None:
 
 def compact(out: str, tables: tuple[str, ...] = TABLES, rows_per_file: int = 5_000_000
             ) -> list[CompactSummary]:
-    return [compact_table(out, t, rows_per_file) for t in tables
-            if storage.exists(table_dir(out, t))]
+    """Holds OUT like an annotate does: merging shards a wave is publishing would lose rows."""
+    with commit.exclusive(out):
+        return [compact_table(out, t, rows_per_file) for t in tables
+                if storage.exists(table_dir(out, t))]

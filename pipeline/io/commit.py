@@ -39,9 +39,9 @@ class RunInProgress(RuntimeError):
 
 @contextmanager
 def exclusive(out: str) -> Iterator[None]:
-    """Hold OUT for one annotate at a time. A local OUT is locked with flock, which the system
-    releases when the holder dies, even by kill -9. Object stores have no such lock: there,
-    running one annotate per OUT is up to you."""
+    """Hold OUT for one writer at a time (annotate, compact). A local OUT is locked with
+    flock, which the system releases when the holder dies, even by kill -9. Object stores
+    have no such lock: there, running one writer per OUT is up to you."""
     if storage.is_remote(out):
         yield
         return
@@ -51,8 +51,8 @@ def exclusive(out: str) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise RunInProgress(f"another annotate is writing to {out}; wait for it, or "
-                                "use another --out") from exc
+            raise RunInProgress(f"another annotate or compact is writing to {out}; wait for "
+                                "it, or use another --out") from exc
         yield
 
 
