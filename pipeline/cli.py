@@ -61,6 +61,10 @@ def _print_counters(counters: dict[str, int]) -> None:
 
 def _run_all(argv: list[str]) -> int:
     """annotate, then build from what annotate wrote (into the same --out)."""
+    # Beam parses argv with every PipelineOptions class imported so far: with BuildOptions
+    # known, annotate does not warn that the build flags in argv are unparseable.
+    from pipeline.build import BuildOptions  # noqa: F401
+
     status = _annotate(argv)
     if status not in (EXIT_OK, EXIT_SOME_INPUTS_FAILED):
         return status
