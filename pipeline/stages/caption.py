@@ -142,7 +142,9 @@ class CaptionClips(beam.PTransform):
                    | "Batch" >> beam.BatchElements(
                        min_batch_size=2 * self._config.concurrency,
                        max_batch_size=8 * self._config.concurrency))
+        # Declaring the tagged output's type keeps Beam from warning that it is undeclared.
         results = (batches | "Caption" >> beam.ParDo(_Caption(self._config, self._cache_dir))
+                   .with_output_types(Clip, **{FAILED: Failure})
                    .with_outputs(FAILED, main="captioned").with_exception_handling())
         failures = ((results[FAILED],
                      results["bad"] | "BatchFailures" >> beam.FlatMap(_batch_failures))
