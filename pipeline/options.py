@@ -64,6 +64,9 @@ class AnnotateOptions(PipelineOptions):
         add("--asr_chunk_size", "--asr-chunk-size", dest="asr_chunk_size", type=int, default=5,
             help="VAD chunk length in seconds; short chunks give sentence-sized segments")
         add("--asr_threads", "--asr-threads", dest="asr_threads", type=int, default=2)
+        add("--asr_window_s", "--asr-window-s", dest="asr_window_s", type=float, default=600.0,
+            help="without an align model, long audio is transcribed in windows of about this "
+                 "many seconds (cut in pauses), which bounds the memory word timing keeps")
         add("--language", default="en")
         add("--align_model", "--align-model", dest="align_model", default="auto",
             help="auto, none (faster-whisper word timestamps) or a wav2vec2 model name/folder")
@@ -155,7 +158,7 @@ class StageConfigs:
         """Hash of every setting that changes annotation content (not batch sizes, threads,
         endpoints or concurrency)."""
         asr = asdict(self.asr)
-        for key in ("batch_size", "threads"):
+        for key in ("batch_size", "threads", "window_s"):
             asr.pop(key)
         vlm = {k: getattr(self.vlm, k) for k in (
             "model", "prompt_id", "image_size", "jpeg_quality", "max_tokens", "temperature")}
@@ -183,7 +186,8 @@ def stage_configs(opts: AnnotateOptions) -> StageConfigs:
         asr=AsrConfig(model=opts.asr_model, device=opts.asr_device,
                       compute_type=opts.asr_compute_type, batch_size=opts.asr_batch_size,
                       chunk_size=opts.asr_chunk_size, language=opts.language,
-                      align_model=opts.align_model, threads=opts.asr_threads),
+                      align_model=opts.align_model, threads=opts.asr_threads,
+                      window_s=opts.asr_window_s),
         segmenter=SegmenterConfig(model=opts.segmenter, tokenizer=opts.sat_tokenizer,
                                   threshold=opts.sat_threshold),
         download=DownloadConfig(

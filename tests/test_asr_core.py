@@ -1,6 +1,16 @@
+import itertools
+
 import numpy as np
 
-from pipeline.core.asr import RawWord, merge_punctuation, snap_onset, speech_ms, timeline_words
+from pipeline.core.asr import (
+    RawWord,
+    audio_windows,
+    merge_punctuation,
+    shift_words,
+    snap_onset,
+    speech_ms,
+    timeline_words,
+)
 
 
 def rw(text: str, start: float | None, end: float | None, seg: tuple = (0.0, 10.0)) -> RawWord:
@@ -49,3 +59,32 @@ def test_snap_onset_finds_where_sound_starts() -> None:
 
 def test_speech_ms_sums_segments() -> None:
     assert speech_ms([(0.0, 1.5), (2.0, 2.25)]) == 1750
+
+
+def _bursts(sr: int, seconds: int, quiet_at: list[float]) -> np.ndarray:
+    """Loud noise everywhere except 300 ms pauses centred at `quiet_at`."""
+    rng = np.random.default_rng(0)
+    audio = rng.uniform(-0.5, 0.5, sr * seconds).astype(np.float32)
+    for t in quiet_at:
+        audio[int((t - 0.15) * sr):int((t + 0.15) * sr)] = 0.0
+    return audio
+
+
+def test_audio_windows_cut_in_the_pauses_near_each_nominal_cut() -> None:
+    sr = 1000
+    audio = _bursts(sr, 100, [27.0, 58.0, 88.5])
+    windows = audio_windows(audio, sr, window_s=30, search_s=5)
+    assert windows[0][0] == 0 and windows[-1][1] == len(audio)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
+    # nominal cuts at 30, then 27 + 30 = 57, then 58 + 30 = 88: each moves to its pause
+    cuts = [b / sr for _, b in windows[:-1]]
+    assert len(cuts) == 3
+    assert all(abs(c - t) < 0.15 for c, t in zip(cuts, [27.0, 58.0, 88.5], strict=True)), cuts
+    assert audio_windows(audio, sr, window_s=200) == [(0, len(audio))]
+
+
+def test_shifted_words_keep_missing_times_missing() -> None:
+    words = [RawWord("hi", 0.5, 0.9, 0.8, 0.0, 2.0), RawWord("there", None, None, None, 0.0, 2.0)]
+    moved = shift_words(words, 600.0)
+    assert (moved[0].start_s, moved[0].end_s, moved[0].segment_start_s) == (600.5, 600.9, 600.0)
+    assert moved[1].start_s is None and moved[1].segment_end_s == 602.0

@@ -128,3 +128,40 @@ def snap_onset(audio: np.ndarray, sample_rate: int, start_s: float, end_s: float
     rms = np.sqrt(np.mean(span[: n * hop].astype(np.float64).reshape(n, hop) ** 2, axis=1))
     loud = np.flatnonzero(rms >= ratio * rms.max()) if rms.max() > 0 else np.array([])
     return start_s + float(loud[0]) * frame_s if loud.size else start_s
+
+
+def audio_windows(audio: np.ndarray, sample_rate: int, window_s: float, search_s: float = 10.0,
+                  frame_s: float = 0.1) -> list[tuple[int, int]]:
+    """Cut long audio into windows of about `window_s`, each cut at the quietest frame within
+    `search_s` of its nominal place, so that a cut falls between words, not inside one.
+
+    Long audio is transcribed a window at a time so that the word-timing fallback holds one
+    window's encoder outputs, not a whole video's.
+    """
+    total = len(audio)
+    size = int(window_s * sample_rate)
+    if size <= 0 or total <= size:
+        return [(0, total)]
+    hop = max(int(frame_s * sample_rate), 1)
+    reach = int(search_s * sample_rate)
+    cuts = [0]
+    while total - cuts[-1] > size:
+        nominal = cuts[-1] + size
+        lo, hi = max(cuts[-1] + hop, nominal - reach), min(total - hop, nominal + reach)
+        n = (hi - lo) // hop
+        if n < 1:
+            cuts.append(nominal)
+            continue
+        frames = audio[lo:lo + n * hop].astype(np.float64).reshape(n, hop)
+        quietest = int(np.argmin(np.mean(frames ** 2, axis=1)))
+        cuts.append(lo + quietest * hop + hop // 2)
+    return list(zip(cuts, [*cuts[1:], total], strict=True))
+
+
+def shift_words(words: Iterable[RawWord], offset_s: float) -> list[RawWord]:
+    """Words of a window moved onto the whole audio's timeline."""
+    def at(t: float | None) -> float | None:
+        return None if t is None else t + offset_s
+
+    return [RawWord(w.text, at(w.start_s), at(w.end_s), w.score,
+                    w.segment_start_s + offset_s, w.segment_end_s + offset_s) for w in words]

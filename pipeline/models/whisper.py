@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.core.asr import RawWord, snap_onset
+from pipeline.core.asr import RawWord, audio_windows, shift_words, snap_onset
 from pipeline.models import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,18 @@ class AsrConfig:
     language: str = "en"
     align_model: str = "auto"
     threads: int = 2
+    # The word-timestamp fallback keeps a window's encoder outputs (about 2.3 MB per 5 s
+    # chunk for tiny.en, several times that for large models): long audio goes a window at
+    # a time. Resource knob only, like batch_size: not in the content hash.
+    window_s: float = 600.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError("asr batch_size must be >= 1")
         if not 1 <= self.chunk_size <= 30:
             raise ValueError("asr chunk_size must be within 1..30 seconds")
+        if self.window_s < 10:
+            raise ValueError("asr window_s must be at least 10 seconds")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"asr device must be cpu or cuda, not {self.device!r}")
 
@@ -130,7 +136,26 @@ class SpeechRecognizer:
         return model, metadata, f"whisperx-align:{label}"
 
     def transcribe_audio(self, audio: np.ndarray) -> AsrResult:
-        """VAD + batched decoding, then word times by the loaded method."""
+        """VAD + batched decoding, then word times by the loaded method. Without an aligner,
+        long audio goes a window at a time (cut in pauses), bounding what is kept."""
+        if self.align_model is not None:
+            return self._transcribe(audio)
+        window = self.config.window_s
+        windows = audio_windows(audio, SAMPLE_RATE, window, search_s=min(10.0, window / 4))
+        if len(windows) == 1:
+            return self._transcribe(audio)
+        words: list[RawWord] = []
+        spans: list[tuple[float, float]] = []
+        parts = []
+        for a, b in windows:
+            part = self._transcribe(audio[a:b])
+            offset = a / SAMPLE_RATE
+            words += shift_words(part.words, offset)
+            spans += [(s + offset, e + offset) for s, e in part.segments]
+            parts.append(part)
+        return AsrResult(words=tuple(words), segments=tuple(spans), language=parts[0].language)
+
+    def _transcribe(self, audio: np.ndarray) -> AsrResult:
         cfg = self.config
         # Encoder outputs are kept only for the word-timestamp fallback, which reads them.
         keep = (contextlib.nullcontext([]) if self.align_model is not None
