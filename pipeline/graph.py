@@ -6,7 +6,6 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import apache_beam as beam
 import pyarrow.compute as pc
@@ -181,12 +180,11 @@ def construct_search(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
                                      shards=opts.view_as(OutputOptions).table_shards))
 
 
-def _commit(result: Any, out: str, wave: str) -> tuple[dict[str, int], dict[str, int]]:
-    """Wait for a wave's pipeline, then publish its tables: (rows per table, counters)."""
-    result.wait_until_finish()
+def _commit(out: str, wave: str) -> dict[str, int]:
+    """A wave whose pipeline has finished: mark it complete, then publish its tables."""
     stage = commit.wave_dir(out, wave)
     commit.mark_complete(stage)
-    return commit.publish(stage, out), runs.counters(result)
+    return commit.publish(stage, out)
 
 
 def _search(plan: _Plan) -> tuple[_Plan, dict[str, int], dict[str, int]]:
@@ -200,7 +198,7 @@ def _search(plan: _Plan) -> tuple[_Plan, dict[str, int], dict[str, int]]:
     found = [source_from_json(line)
              for f in storage.glob(storage.join(stage, FOUND, "*.jsonl"))
              for line in storage.read_text(f).splitlines() if line.strip()]
-    written, counted = _commit(result, plan.out, wave)
+    written, counted = _commit(plan.out, wave), runs.counters(result)
     done, attempts = _history(plan.out, plan.ctx.config_hash)
     sources, skipped = _pending(sorted(found, key=lambda s: s.uri), done, attempts,
                                 plan.opts.force)
@@ -253,9 +251,11 @@ def _run(plan: _Plan, test_pipeline: beam.Pipeline | None) -> RunSummary:
         wave = f"{plan.ctx.run_id}-w{i:05d}"
         pipeline = test_pipeline or beam.Pipeline(options=plan.opts)
         construct(pipeline, replace(plan, sources=sources), wave)
-        rows_in_wave, counted_in_wave = _commit(pipeline.run(), plan.out, wave)
+        result = pipeline.run()
+        result.wait_until_finish()
+        rows_in_wave = _commit(plan.out, wave)
         written = _add_counts(written, rows_in_wave)
-        counted = _add_counts(counted, counted_in_wave)
+        counted = _add_counts(counted, runs.counters(result))
         log.info("wave %d/%d committed (%d sources): %s", i + 1, len(waves), len(sources),
                  rows_in_wave)
         _record(plan, _summary(plan, written, counted), started, f"{i + 1}/{len(waves)}")

@@ -93,9 +93,10 @@ def _wave_names(out: str) -> tuple[set[str], set[str]]:
     if storage.is_remote(root):  # object stores have no folders: name waves by their files
         waves = {f[len(root) + 1:].split("/", 1)[0] for f in storage.glob(f"{root}/**")
                  if f.startswith(root + "/")}
+    elif Path(root).is_dir():
+        waves = {p.name for p in Path(root).iterdir() if p.is_dir()}
     else:
-        waves = {p.name for p in Path(root).iterdir() if p.is_dir()} if Path(
-            root).is_dir() else set()
+        waves = set()
     complete = {w for w in waves if storage.exists(storage.join(root, w, COMPLETE))}
     return waves, complete
 

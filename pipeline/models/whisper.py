@@ -138,22 +138,16 @@ class SpeechRecognizer:
     def transcribe_audio(self, audio: np.ndarray) -> AsrResult:
         """VAD + batched decoding, then word times by the loaded method. Without an aligner,
         long audio goes a window at a time (cut in pauses), bounding what is kept."""
-        if self.align_model is not None:
-            return self._transcribe(audio)
         window = self.config.window_s
-        windows = audio_windows(audio, SAMPLE_RATE, window, search_s=min(10.0, window / 4))
+        windows = ([(0, len(audio))] if self.align_model is not None else
+                   audio_windows(audio, SAMPLE_RATE, window, search_s=min(10.0, window / 4)))
         if len(windows) == 1:
             return self._transcribe(audio)
-        words: list[RawWord] = []
-        spans: list[tuple[float, float]] = []
-        parts = []
-        for a, b in windows:
-            part = self._transcribe(audio[a:b])
-            offset = a / SAMPLE_RATE
-            words += shift_words(part.words, offset)
-            spans += [(s + offset, e + offset) for s, e in part.segments]
-            parts.append(part)
-        return AsrResult(words=tuple(words), segments=tuple(spans), language=parts[0].language)
+        parts = [(a / SAMPLE_RATE, self._transcribe(audio[a:b])) for a, b in windows]
+        words = [w for offset, part in parts for w in shift_words(part.words, offset)]
+        spans = [(s + offset, e + offset) for offset, part in parts for s, e in part.segments]
+        return AsrResult(words=tuple(words), segments=tuple(spans),
+                         language=parts[0][1].language)
 
     def _transcribe(self, audio: np.ndarray) -> AsrResult:
         cfg = self.config
