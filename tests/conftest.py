@@ -15,13 +15,14 @@ import pytest
 
 from pipeline import synthetic
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "youtube"
+# Recorded yt-dlp outputs, kept in the repository; tests/fixtures/youtube/SOURCES.md says where each came from.
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "youtube"
 
 
 @pytest.fixture(scope="session")
 def youtube_fixtures() -> Path:
     if not FIXTURES.is_dir():
-        pytest.fail(f"the shared yt-dlp fixtures are missing: expected {FIXTURES}")
+        pytest.fail(f"the recorded yt-dlp fixtures are missing: expected {FIXTURES}")
     return FIXTURES
 
 

@@ -1,7 +1,7 @@
 """yt-dlp's error messages sorted into reasons, and whether trying again can help.
 
-The patterns come from real yt-dlp output (tests run them over the recorded messages in the
-shared fixtures). Transient: rate limits, 403s (expired format URLs, missing PO tokens), 5xx,
+The patterns come from real yt-dlp output (tests run them over the recorded messages in
+tests/fixtures/youtube). Transient: rate limits, 403s (expired format URLs, missing PO tokens), 5xx,
 timeouts, bot checks, empty downloads. Permanent: private, removed, terminated, members-only,
 age-gated, geo-blocked, 404. Unknown messages count as permanent: a retry loop on an error
 nobody understood only spends the rate limit.
