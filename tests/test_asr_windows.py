@@ -13,8 +13,12 @@ from pipeline.models.whisper import SAMPLE_RATE, AsrConfig, SpeechRecognizer
 NAMES = ("kitchen", "bicycle", "garden")
 
 
+def _norm(text: str) -> str:
+    return " ".join(w.strip(".,!?;:\"") for w in text.lower().split())
+
+
 def _text(words) -> str:
-    return " ".join(w.text.strip().lower().strip(".,!?") for w in words)
+    return " ".join(_norm(w.text) for w in words)
 
 
 def test_windowed_transcript_keeps_the_words_and_their_times(corpus) -> None:
@@ -25,8 +29,13 @@ def test_windowed_transcript_keeps_the_words_and_their_times(corpus) -> None:
     whole = SpeechRecognizer(AsrConfig(align_model="none")).transcribe_audio(audio)
     windowed = SpeechRecognizer(AsrConfig(align_model="none", window_s=14)).transcribe_audio(
         audio)
-    # A window starts a new decoding context, so tiny.en may hear a word differently there.
-    assert jiwer.wer(_text(whole.words), _text(windowed.words)) <= 0.05
+    # A window starts a new decoding context, so tiny.en may hear a word differently there
+    # (better or worse, depending on the CPU's kernels): measured against the script, the
+    # windows lose at most 5 points of WER to the whole-audio transcript.
+    script = " ".join(_norm(s.text) for name in NAMES for s in truths[name].sentences)
+    whole_wer = jiwer.wer(script, _text(whole.words))
+    assert jiwer.wer(script, _text(windowed.words)) <= whole_wer + 0.05
+    assert whole_wer <= 0.25  # the comparison means something only on a usable transcript
     starts = [w.start_s for w in windowed.words]
     assert starts == sorted(starts)  # one timeline, in order across the cuts
     offset = 0.0
