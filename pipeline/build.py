@@ -15,6 +15,7 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.core import templates
+from pipeline.core.dataset_card import dataset_card
 from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import TASKS, BuildConfig
 from pipeline.io import runs, storage
@@ -46,6 +47,10 @@ class BuildOptions(PipelineOptions):
             default=500, help="silence windows keep this far from any speech")
         add("--rev_query_position", "--rev-query-position", dest="rev_query_position",
             default="before", choices=templates.REV_QUERY_POSITIONS)
+        add("--pair_template", "--pair-template", dest="pair_template", default="target",
+            choices=tuple(templates.PAIR_TEMPLATES),
+            help="caption<->speech answers: the target text alone (target), or the seed's "
+                 "one-string form that repeats the question (seed; flagged repeats_prompt)")
         add("--split_by", "--split-by", dest="split_by", default="video",
             choices=["video", "channel"])
         add("--keep_flagged", "--keep-flagged", dest="keep_flagged", action="store_true",
@@ -76,7 +81,7 @@ def build_config(opts: BuildOptions) -> BuildConfig:
         min_clip_ms=opts.sample_min_clip_ms, max_clip_ms=opts.sample_max_clip_ms,
         max_unaligned=opts.max_unaligned, min_silence_ms=opts.min_silence_ms,
         silence_margin_ms=opts.silence_margin_ms,
-        rev_query_position=opts.rev_query_position)
+        rev_query_position=opts.rev_query_position, pair_template=opts.pair_template)
 
 
 def _config_hash(config: BuildConfig, opts: BuildOptions) -> str:
@@ -133,11 +138,15 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     result.wait_until_finish()
     counted = runs.counters(result)
     drop_empty_shards(out, "samples")
-    written = read_table(out, "samples", ["task", "video_id"])
+    written = read_table(out, "samples", ["task", "split", "video_id"])
     counts = {r["values"]: r["counts"] for r in pc.value_counts(written["task"]).to_pylist()}
     summary = BuildSummary(run_id, out, len(pc.unique(written["video_id"])),
                            {t: counts.get(t, 0) for t in TASKS},
                            _filtered(counted), counted)
+    held = {(r["task"], r["split"]) for r in
+            written.select(["task", "split"]).group_by(["task", "split"]).aggregate([]).to_pylist()}
+    storage.write_text(storage.join(out, "README.md"), dataset_card(
+        {t: tuple(s for s in SPLITS if (t, s) in held) for t in TASKS}, run_id))
     storage.write_text(storage.join(out, "build.yaml"), yaml.safe_dump({
         "run_id": run_id, "annotations": annotations, "config": {
             **asdict(config), "sample_fps": str(config.sample_fps)},

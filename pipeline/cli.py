@@ -89,6 +89,7 @@ def _mix(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from pipeline.core.exporters import ExportError
     from pipeline.core.recipes import RecipeError
     from pipeline.export import export
 
@@ -96,11 +97,16 @@ def _export(args: argparse.Namespace) -> int:
         summary = export(args.mix, args.format, args.out, annotations=args.annotations,
                          video_root=args.video_root, reference=args.time_reference,
                          decimals=args.decimals)
-    except RecipeError as exc:
+    except (ExportError, RecipeError) as exc:
         print(f"ominous export: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"export {args.format}: {summary.samples} samples + {summary.replay} replay rows -> "
           + ", ".join(summary.files))
+    if summary.skipped:
+        print("not expressible in this format, left out: " + ", ".join(
+            f"{task} {n}" for task, n in sorted(summary.skipped.items())))
+    if summary.video_folder:
+        print(f"video paths are relative to --video_folder {summary.video_folder}")
     return EXIT_OK
 
 
@@ -184,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Our own progress (sources planned, each wave committed, models loaded); Beam's stays quiet.
     logging.getLogger("pipeline").setLevel(logging.INFO)
+    from pipeline.core.exporters import FORMATS
+
     parser = argparse.ArgumentParser(prog="ominous", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("annotate", add_help=False,
@@ -206,13 +214,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="draw with repetition when a component has too few samples")
     e = sub.add_parser("export", help="write a mixture in a trainer's format")
     e.add_argument("--mix", required=True)
-    e.add_argument("--format", required=True, choices=["llava", "swift", "llamafactory",
-                                                       "streaming"])
+    e.add_argument("--format", required=True, choices=list(FORMATS))
     e.add_argument("--out", required=True)
-    e.add_argument("--annotations", default=None, help="annotate's OUT, for video paths")
+    e.add_argument("--annotations", default=None,
+                   help="annotate's OUT: media paths (OUT/media, wherever OUT now is) and "
+                        "durations")
     e.add_argument("--video-root", default=None,
-                   help="prefix for <video_id>.mp4 when no annotations are given")
-    e.add_argument("--time-reference", default="clip", choices=["clip", "video"])
+                   help="the folder that holds the media files (wins over --annotations)")
+    e.add_argument("--time-reference", default=None, choices=["clip", "video"],
+                   help="times relative to the sample's window or the whole video (default: "
+                        "clip where the trainer shows the window, video where it shows the "
+                        "whole video)")
     e.add_argument("--decimals", type=int, default=1)
     r = sub.add_parser("report", help="an HTML page with plots of a dataset")
     r.add_argument("out", help="annotate's OUT")

@@ -1,19 +1,31 @@
-"""Export a mixture to a trainer's format: one command, `--format`."""
+"""Export a mixture to a trainer's format: one command, `--format`.
+
+Media paths are resolved against `--video-root` or `--annotations` (not the path the original
+annotate run recorded, which dangles once the annotations move) and must exist: a missing
+file is an error that lists it, and nothing is written.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
+from fractions import Fraction
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pyarrow.parquet as pq
 import yaml
 from tqdm import tqdm
 
 from pipeline.core import exporters
-from pipeline.core.chat import RENDER_VERSION
-from pipeline.core.recipes import RecipeError
+from pipeline.core.exporters import Context, ExportError
+from pipeline.io import storage
 from pipeline.io.parquet import read_table, table_files
+from pipeline.io.replay import read_replay
+
+MISSING_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -21,85 +33,178 @@ class ExportSummary:
     files: tuple[str, ...]
     samples: int
     replay: int
+    skipped: dict[str, int]
+    video_folder: str | None = None
 
 
-def _video_paths(annotations: str | None) -> dict[str, str]:
-    """video_id -> media path from annotate's videos table, when one is given."""
-    if annotations is None or not table_files(annotations, "videos"):
-        return {}
-    t = read_table(annotations, "videos", ["video_id", "media_uri"])
-    return dict(zip(t["video_id"].to_pylist(), t["media_uri"].to_pylist(), strict=True))
+@dataclass(frozen=True)
+class VideoFacts:
+    media: str
+    duration_ms: int | None
+
+
+def _name(uri: str) -> str:
+    return PurePosixPath(uri.replace("\\", "/")).name
+
+
+def _videos(annotations: str | None, video_root: str | None, ids: set[str]
+            ) -> dict[str, VideoFacts]:
+    """video_id -> where its media is now, and its duration when the annotations say.
+
+    With --video-root: ROOT/<the stored file name> (or ROOT/<id>.mp4 without annotations).
+    With --annotations: ANNOTATIONS/media/<file name> when it is there (the annotations moved
+    with their media), else the recorded path (a media store kept elsewhere)."""
+    rows: dict[str, dict[str, Any]] = {}
+    if annotations is not None:
+        if not table_files(annotations, "videos"):
+            raise ExportError(f"no videos table in {annotations}: pass annotate's OUT")
+        t = read_table(annotations, "videos", ["video_id", "media_uri", "duration_ms"])
+        rows = {r["video_id"]: r for r in t.to_pylist()}
+    out = {}
+    for vid in sorted(ids):
+        row = rows.get(vid)
+        if row is None and annotations is not None and video_root is None:
+            raise ExportError(f"video {vid} is not in {annotations}/videos: pass the "
+                              "annotations the samples were built from")
+        name = _name(row["media_uri"]) if row else f"{vid}.mp4"
+        if video_root is not None:
+            media = storage.join(video_root, name)
+        else:
+            moved = storage.join(annotations, "media", name)
+            media = moved if storage.exists(moved) else row["media_uri"]
+        out[vid] = VideoFacts(_absolute(media), row["duration_ms"] if row else None)
+    return out
+
+
+def _absolute(path: str) -> str:
+    return path if "://" in path else os.path.abspath(path)
+
+
+def _check_exist(videos: dict[str, VideoFacts]) -> None:
+    missing = sorted(v.media for v in videos.values() if not storage.exists(v.media))
+    if missing:
+        shown = "\n  ".join(missing[:MISSING_SHOWN])
+        more = f"\n  ... and {len(missing) - MISSING_SHOWN} more" if (
+            len(missing) > MISSING_SHOWN) else ""
+        raise ExportError(f"{len(missing)} of {len(videos)} videos are missing:\n  {shown}"
+                          f"{more}\npass --annotations (annotate's OUT, with its media/) or "
+                          "--video-root (the folder that holds the media files)")
+
+
+def _video_folder(videos: dict[str, VideoFacts]) -> str | None:
+    """The folder LLaVA's --video_folder must name: the media's common parent."""
+    local = [v.media for v in videos.values() if "://" not in v.media]
+    if not local:
+        return None
+    return os.path.commonpath([os.path.dirname(m) for m in local])
+
+
+def _frame_fps(rows: list[dict[str, Any]]) -> float:
+    rates = {Fraction(r["sample_fps_num"], r["sample_fps_den"]) for r in rows}
+    if len(rates) > 1:
+        raise ExportError(f"videollm-online needs one feature frame rate; the mixture has "
+                          f"{sorted(map(str, rates))}: build with one --sample-fps")
+    return float(rates.pop()) if rates else 2.0
 
 
 def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
-           video_root: str | None = None, reference: str = "clip", decimals: int = 1
+           video_root: str | None = None, reference: str | None = None, decimals: int = 1
            ) -> ExportSummary:
     if fmt not in exporters.FORMATS:
-        raise RecipeError(f"unknown format {fmt!r}; known: {exporters.FORMATS}")
-    if reference not in exporters.TIME_REFERENCES:
-        raise RecipeError(f"time reference must be one of {exporters.TIME_REFERENCES}")
+        raise ExportError(f"unknown format {fmt!r}; known: {', '.join(exporters.FORMATS)}")
+    reference = reference or exporters.default_reference(fmt)
+    exporters.check_reference(fmt, reference)
     mix = Path(mix_dir)
     meta_file = mix / "mixture.yaml"
     if not meta_file.is_file():
-        raise RecipeError(f"{mix_dir} holds no mixture (mixture.yaml): run ominous mix first")
+        raise ExportError(f"{mix_dir} holds no mixture (mixture.yaml): run ominous mix first")
     meta = yaml.safe_load(meta_file.read_text())
-    paths = _video_paths(annotations)
-    root = video_root.rstrip("/") + "/" if video_root else ""
-
-    def video(video_id: str) -> str:
-        return paths.get(video_id) or f"{root}{video_id}.mp4"
-
     rows = (pq.read_table(mix / "mixture.parquet").to_pylist()
             if (mix / "mixture.parquet").is_file() else [])
-    make = exporters.RECORD[fmt]
-    records = [make(r, video(r["video_id"]), reference, decimals)
-               for r in tqdm(rows, desc=f"export {fmt}", unit="sample", disable=None)]
+    videos = _videos(annotations, video_root, {r["video_id"] for r in rows})
+    _check_exist(videos)
+    folder = _video_folder(videos) if fmt == "llava" else None
+    fps = _frame_fps(rows) if fmt == "videollm-online" else None
+
+    def context(row: dict[str, Any]) -> Context:
+        facts = videos[row["video_id"]]
+        media = os.path.relpath(facts.media, folder) if folder else facts.media
+        return Context(media, reference, decimals, facts.duration_ms)
+
+    records: list[Any] = []
+    skipped: Counter[str] = Counter()
+    for r in tqdm(rows, desc=f"export {fmt}", unit="sample", disable=None):
+        ctx = context(r)
+        if fmt == "videollm-online":
+            rec = exporters.videollm_online(r, ctx, fps)
+        else:
+            rec = getattr(exporters, fmt)(r, ctx)
+        if rec is None:
+            skipped[r["task"]] += 1
+        else:
+            records.append(rec)
     replay = []
     if (mix / "replay.jsonl").is_file():
-        for line in (mix / "replay.jsonl").read_text(encoding="utf-8").splitlines():
-            converted = exporters.replay_as(fmt, json.loads(line))
-            if converted is not None:
+        for rec in read_replay(str(mix / "replay.jsonl")):
+            converted = exporters.replay_as(fmt, rec)
+            if converted is None:
+                skipped["replay"] += 1
+            else:
                 replay.append(converted)
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
     everything = records + replay
     name = meta["recipe"]
-    written: list[Path] = []
-    header = {"export_version": exporters.EXPORT_VERSION, "render_version": RENDER_VERSION,
-              "recipe": name, "seed": meta["seed"], "time_reference": reference,
-              "time_unit": "seconds", "decimals": decimals}
-    if fmt == "swift":
-        data = target / "mixture.jsonl"
-        with data.open("w", encoding="utf-8") as f:
-            for rec in everything:
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        written.append(data)
-    else:
-        data = target / f"mixture_{fmt}.json"
-        data.write_text(json.dumps(everything, ensure_ascii=False, indent=1), encoding="utf-8")
-        written.append(data)
-    if fmt == "llava":
-        spec = target / "mixture_llava.yaml"
-        spec.write_text(yaml.safe_dump({
-            "datasets": [{"json_path": str(data), "sampling_strategy": "all"}],
-            "ominous": header}, sort_keys=False))
-        written.append(spec)
-    if fmt == "llamafactory":
-        info = target / "dataset_info.json"
-        entries = json.loads(info.read_text()) if info.is_file() else {}
-        entries[f"ominous_{_slug(name)}"] = {
-            "file_name": data.name, "formatting": "sharegpt",
-            "columns": {"messages": "conversations", "videos": "videos"},
-            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human",
-                     "assistant_tag": "gpt"}}
-        info.write_text(json.dumps(entries, indent=2))
-        written.append(info)
+    header = {"export_version": exporters.EXPORT_VERSION, "recipe": name, "seed": meta["seed"],
+              "time_reference": reference, "time_unit": "seconds", "decimals": decimals}
+    files = _render(fmt, everything, name, header, folder, fps, replay)
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    info = target / "dataset_info.json"
+    if "dataset_info.json" in files and info.is_file():  # other mixtures exported here stay
+        files["dataset_info.json"] = json.dumps(
+            {**json.loads(info.read_text()), **json.loads(files["dataset_info.json"])},
+            indent=2)
+    written = []
+    for file_name, text in files.items():
+        path = target / file_name
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text.replace("@@DIR@@", str(target.resolve())), encoding="utf-8")
+        os.replace(tmp, path)
+        written.append(path)
     about = target / "export.yaml"
-    about.write_text(yaml.safe_dump({**header, "format": fmt, "samples": len(records),
-                                     "replay": len(replay),
-                                     "files": [p.name for p in written]}, sort_keys=False))
+    about.write_text(yaml.safe_dump({
+        **header, "format": fmt, "samples": len(records), "replay": len(replay),
+        "skipped": dict(sorted(skipped.items())), "video_folder": folder,
+        **({"frame_fps": fps} if fps else {}), "files": [p.name for p in written]},
+        sort_keys=False))
     written.append(about)
-    return ExportSummary(tuple(str(p) for p in written), len(records), len(replay))
+    return ExportSummary(tuple(str(p) for p in written), len(records), len(replay),
+                         dict(skipped), folder)
+
+
+def _render(fmt: str, records: list[Any], name: str, header: dict[str, Any],
+            folder: str | None, fps: float | None, replay: list[Any]) -> dict[str, str]:
+    """File name -> text; @@DIR@@ stands for the output folder's absolute path."""
+    if fmt == "swift":
+        return {"mixture.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                         for r in records)}
+    if fmt == "livecc":
+        return {"mixture_livecc.jsonl": exporters.jsonl_with_seeks(records)}
+    data = f"mixture_{fmt.replace('-', '_')}.json"
+    files = {data: json.dumps(records, ensure_ascii=False, indent=1)}
+    if fmt == "llava":
+        # their loader opens json_path as given: an absolute path works from any directory
+        files["mixture_llava.yaml"] = yaml.safe_dump({
+            "datasets": [{"json_path": f"@@DIR@@/{data}", "sampling_strategy": "all"}],
+            "ominous": {**header, "video_folder": folder}}, sort_keys=False)
+    if fmt == "llamafactory":
+        columns = {"messages": "conversations", "videos": "videos"}
+        if any("images" in r for r in replay):
+            columns["images"] = "images"
+        files["dataset_info.json"] = json.dumps({f"ominous_{_slug(name)}": {
+            "file_name": data, "formatting": "sharegpt", "columns": columns,
+            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human",
+                     "assistant_tag": "gpt", "system_tag": "system"}}}, indent=2)
+    return files
 
 
 def _slug(name: str) -> str:

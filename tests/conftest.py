@@ -15,7 +15,7 @@ import pytest
 
 from pipeline import synthetic
 
-# Recorded yt-dlp outputs, kept in the repository; tests/fixtures/youtube/SOURCES.md says where each came from.
+# Recorded yt-dlp outputs kept in the repository (SOURCES.md there says where each came from).
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "youtube"
 
 

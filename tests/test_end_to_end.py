@@ -319,7 +319,69 @@ def test_streaming_targets_and_timing(built) -> None:
         truth = truths[_name(row)]
         a, b = row["clip_start_ms"], row["clip_end_ms"]
         assert not any(s.start_ms < b and a < s.end_ms for s in truth.sentences), (a, b)
-        assert not any(a < c < b for c in truth.cuts_ms)
+        # edges included: narration answers a cut on the frame at or after it
+        grid = FrameGrid(Fraction(2))
+        assert not any(a <= grid.ceil(c) and c <= b for c in truth.cuts_ms), (a, b)
+
+
+def test_samples_load_as_datasets_splits(built, tmp_path) -> None:
+    from datasets import load_dataset
+
+    samples, summary, *_ = built
+    rows = _samples(samples)
+    ds = load_dataset(str(samples), cache_dir=str(tmp_path / "cache"))
+    names = {"train": "train", "val": "validation", "test": "test"}
+    assert {names[s]: sum(r["split"] == s for r in rows) for s in {r["split"] for r in rows}} == (
+        {k: v.num_rows for k, v in ds.items()})
+    assert "train" in ds and sum(v.num_rows for v in ds.values()) == len(rows)
+    rev = load_dataset(str(samples), "rev", cache_dir=str(tmp_path / "cache"))
+    assert {t for v in rev.values() for t in v["task"]} == {"rev"}
+    assert sum(v.num_rows for v in rev.values()) == summary.samples["rev"]
+
+
+def test_exports_find_the_media_where_the_annotations_are_now(built, tmp_path) -> None:
+    """Annotations moved after annotate: paths follow them, and every format's loader
+    contract holds on real samples."""
+    import json
+    import shutil
+
+    import consumer_contracts as cc
+
+    from pipeline.core.exporters import FORMATS
+    from pipeline.export import export
+    from pipeline.io.schemas import conform
+
+    samples, _, out, _ = built
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    mix = tmp_path / "mix"
+    mix.mkdir()
+    rows = [{**r, "mixture": "all"} for r in _samples(samples)]
+    pq.write_table(conform(rows, "samples"), mix / "mixture.parquet")
+    (mix / "mixture.yaml").write_text("recipe: all\nseed: 0\n")
+    for fmt in FORMATS:
+        summary = export(str(mix), fmt, str(tmp_path / fmt), annotations=str(moved))
+        text = Path(summary.files[0]).read_text()
+        assert str(out) + os.sep not in text and str(moved / "media") in (
+            text if fmt != "llava" else str(summary.video_folder))
+        if fmt == "livecc":
+            for rec in cc.livecc_lines(summary.files[0]):
+                cc.no_special_tokens(rec)
+                cc.livecc(rec)
+        elif fmt == "videollm-online":
+            for rec in json.loads(text):
+                cc.no_special_tokens(rec)
+                cc.videollm_online(rec)
+        elif fmt == "llava":
+            for rec in json.loads(text):
+                cc.llava(rec, summary.video_folder)
+    with pytest.raises(ValueError, match="videos are missing"):
+        export(str(mix), "swift", str(tmp_path / "gone"), annotations=str(moved),
+               video_root=str(tmp_path / "mix"))
+    assert not (tmp_path / "gone").exists()
+    shutil.rmtree(moved / "media")  # media kept apart from the annotations: the recorded path
+    summary = export(str(mix), "swift", str(tmp_path / "apart"), annotations=str(moved))
+    assert str(out / "media") in Path(summary.files[0]).read_text()
 
 
 def test_build_is_deterministic_for_a_seed(built, tmp_path) -> None:

@@ -1,9 +1,9 @@
-"""Mixing by recipe (exact, seeded, split-aware), replay pass-through, exporters and the
-ChatML loss-mask layout against golden files (UPDATE_GOLDEN=1 rewrites them)."""
+"""Mixing by recipe (exact, seeded, split-aware), replay pass-through, and the ChatML
+loss-mask layout against golden files (UPDATE_GOLDEN=1 rewrites them); exports are in
+test_exports.py."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 from dataclasses import replace
@@ -16,7 +16,6 @@ from test_tasks import TABLES, _info
 from pipeline.core.chat import layout, render_chatml
 from pipeline.core.recipes import RecipeError, parse_shorthand
 from pipeline.core.tasks import TASKS, BuildConfig, build_video
-from pipeline.export import export
 from pipeline.io.schemas import conform
 from pipeline.mix import mix
 
@@ -129,48 +128,6 @@ def test_chatml_layout_golden(base_rows, task: str) -> None:
         assert learned[-1] == "<|im_end|>"
     if task == "noise":
         assert learned == ["<|im_start|><|im_end|>"]
-
-
-@pytest.mark.parametrize("fmt", ["llava", "swift", "llamafactory", "streaming"])
-def test_exporters_golden(base_rows, replay_file, tmp_path, fmt: str) -> None:
-    picks = [min((r for r in base_rows if r["task"] == t), key=lambda r: r["clip_start_ms"])
-             for t in ("tsg_dialogue", "stop", "noise", "rev")]
-    folder = tmp_path / "mix"
-    folder.mkdir()
-    pq.write_table(conform([replace_row(r) for r in picks], "samples"),
-                   folder / "mixture.parquet")
-    (folder / "replay.jsonl").write_text(
-        json.dumps(json.loads(replay_file.read_text())[0]) + "\n")
-    (folder / "mixture.yaml").write_text("recipe: golden\nseed: 0\n")
-    summary = export(str(folder), fmt, str(tmp_path / "out"), video_root="videos")
-    data = Path(summary.files[0])
-    text = data.read_text()
-    records = ([json.loads(x) for x in text.splitlines()] if fmt == "swift"
-               else json.loads(text))
-    _golden(f"export/{fmt}.json", json.dumps(records, indent=1, ensure_ascii=False))
-    if fmt == "llava":
-        assert records[-1] == json.loads(replay_file.read_text())[0]  # replay unchanged
-        assert all({"id", "video", "conversations"} <= r.keys() for r in records)
-        assert "json_path" in (tmp_path / "out" / "mixture_llava.yaml").read_text()
-    if fmt == "swift":
-        assert all(r["messages"][0]["role"] == "user" for r in records)
-    if fmt == "llamafactory":
-        info = json.loads((tmp_path / "out" / "dataset_info.json").read_text())
-        (entry,) = info.values()
-        assert entry["formatting"] == "sharegpt" and entry["file_name"] == data.name
-        for r in records:  # sharegpt needs alternating roles, human first
-            roles = [t["from"] for t in r["conversations"]]
-            assert roles[0] == "human" and all(a != b for a, b in itertools.pairwise(roles))
-    if fmt == "streaming":
-        assert len(records) == 4  # replay rows have no times
-        for r in records:
-            times = [t["time"] if isinstance(t["time"], float) else t["time"][0]
-                     for t in r["conversation"]]
-            assert times == sorted(times)
-
-
-def replace_row(row: dict) -> dict:
-    return {**row, "mixture": "golden", "provenance": {**row["provenance"], "run_id": "g"}}
 
 
 def test_mixed_rows_keep_component_and_samples_schema(samples_dir, tmp_path) -> None:

@@ -104,9 +104,15 @@ def _narration(rows: list[dict]) -> None:
 def _silence(rows: list[dict]) -> None:
     spans = sorted((r["video_id"], r["clip_start_ms"], r["clip_end_ms"]) for r in rows)
     # half a second clear of speech on both sides; the 2 s after the last sentence of v1
-    # shrinks to 1.5 s and is dropped
-    assert spans == [("empty", 0, 5000), ("one", 3500, 8000), ("v1", 3000, 6000),
-                     ("v1", 12000, 20000)]
+    # shrinks to 1.5 s and is dropped; the cuts at 6 s and 12 s (where narration answers)
+    # stay outside, edges included
+    assert spans == [("empty", 0, 5000), ("one", 3500, 8000), ("v1", 3000, 5500),
+                     ("v1", 12500, 20000)]
+    narrated = {t["start_ms"] for r in build_video(_info(TABLES, "v1"), BuildConfig())
+                if r["task"] == "narration" for t in _turns(r, "narration")}
+    assert narrated == {6000, 12000}
+    for vid, a, b in spans:
+        assert not any(a <= cut <= b for cut in narrated if vid == "v1")
     for r in rows:
         (quiet,) = _turns(r, "silence")
         assert quiet["target_override"] == T.SILENCE_TARGET and quiet["learn"]
@@ -285,3 +291,34 @@ def test_a_forced_rerun_is_built_once() -> None:
     assert [s.sentence_id for s in again.sentences] == [s.sentence_id for s in once.sentences]
     assert [c.clip_id for c in again.clips] == [c.clip_id for c in once.clips]
     assert again.provenance["run_id"] == "zz-forced"
+
+
+def test_pair_answers_are_the_target_text_and_the_seed_form_is_flagged() -> None:
+    video = _info(TABLES, "v1")
+    rows = {r["sample_id"]: r for r in build_video(video, BuildConfig())
+            if r["task"] in ("caption_to_dialogue", "dialogue_to_caption")}
+    assert rows
+    for r in rows.values():
+        question, answer = (t["text"] for t in r["turns"] if t["kind"] != "frames")
+        g = r["grounding"]
+        assert answer == (g["asr"] if r["task"] == "caption_to_dialogue" else g["caption"])
+        assert answer not in question and "repeats_prompt" not in r["quality_flags"]
+        assert g["template_id"].endswith("-v2")
+    seed = [r for r in build_video(video, BuildConfig(pair_template="seed"))
+            if r["task"] in ("caption_to_dialogue", "dialogue_to_caption")]
+    assert len(seed) == len(rows)
+    for r in seed:
+        question, answer = (t["text"] for t in r["turns"] if t["kind"] != "frames")
+        assert answer.startswith(question.rstrip("?"))  # the seed's literal one-string form
+        assert "repeats_prompt" in r["quality_flags"]
+    with pytest.raises(ValueError, match="pair template"):
+        BuildConfig(pair_template="other")
+
+
+def test_repeats_prompt_needs_the_whole_prompt_in_the_answer() -> None:
+    from pipeline.core.quality import repeats_prompt
+
+    assert repeats_prompt("Please describe the clip when someone says hi",
+                          "Please describe the clip when someone says hi: a man waves.")
+    assert not repeats_prompt("Please describe the clip when someone says hi", "A man waves.")
+    assert not repeats_prompt("", "anything")

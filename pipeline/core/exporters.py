@@ -1,117 +1,316 @@
-"""Trainer formats from sample rows: LLaVA/LongVA, ms-swift, LLaMA-Factory sharegpt, and
-streaming JSON with absolute times (VideoLLM-online / LiveCC style).
+"""Trainer formats from sample rows, each shaped the way its trainer's own loader reads it.
 
-Times are rendered from ms with a fixed number of decimals, relative to the clip window
-(`clip`) or to the video (`video`); every record says which in `time_reference`.
+  - llava:            LLaVA-NeXT / LongVA `LazySupervisedDataset`: `<image>` is the one visual
+                      token they count (videos too); `video` is joined to `--video_folder`.
+  - llamafactory:     LLaMA-Factory sharegpt: `<video>` once per video row.
+  - swift:            ms-swift messages with `<video>`, the window in `chat_template_kwargs`.
+  - livecc:           LiveCC `LMMDataset` conversations (content lists, `text_stream`).
+  - videollm-online:  VideoLLM-online conversations (`stream` turns with `num_frames`) and the
+                      frame ranges of pre-encoded features they load.
+  - streaming:        ours: every turn with its time, frames as spans.
+
+Times: trainers that show the sample's window (swift, livecc, videollm-online, streaming)
+default to times relative to it (`clip`); trainers that always show the whole video (llava,
+llamafactory) take times on the video's timeline (`video`), so no time names a frame the
+trainer does not show. Grounding texts are rendered again from the sample's grounding record
+for the chosen origin.
+
+Targets are template structure, never literal special tokens: silence, stop and noise are an
+empty assistant turn (the template adds its own end token), or, where a format streams frames,
+the frames on which nothing is said.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
-EXPORT_VERSION = "export-v1"
-FORMATS = ("llava", "swift", "llamafactory", "streaming")
+from pipeline.core import templates as T
+
+EXPORT_VERSION = "export-v2"
+FORMATS = ("llava", "llamafactory", "swift", "livecc", "videollm-online", "streaming")
 TIME_REFERENCES = ("clip", "video")
+WINDOWED = frozenset({"swift", "livecc", "videollm-online", "streaming"})
+VISUAL_TOKEN = {"llava": "<image>", "llamafactory": "<video>", "swift": "<video>"}
+VISUAL_TOKENS = ("<image>", "<video>")
+TARGET_KINDS = {T.SILENCE_TARGET: "silence", T.NOISE_TARGET: "noise"}
+STREAMED_TASKS = ("narration", "rev")  # learn on frames: when to speak is the target
 
 
-def seconds(ms: int, row: dict[str, Any], reference: str, decimals: int) -> float:
-    origin = row["clip_start_ms"] if reference == "clip" else 0
-    return round((ms - origin) / 1000, decimals)
+class ExportError(ValueError):
+    """The export cannot be written as asked: nothing is written."""
 
 
-def _said(turn: dict[str, Any]) -> str:
-    return turn["target_override"] if turn["target_override"] is not None else turn["text"]
+def default_reference(fmt: str) -> str:
+    return "clip" if fmt in WINDOWED else "video"
 
 
-def dialogue(row: dict[str, Any], reference: str, decimals: int) -> list[tuple[str, str]]:
-    """(role, text) pairs with same-role turns merged; streaming turns carry their time.
+def check_reference(fmt: str, reference: str) -> None:
+    if reference not in TIME_REFERENCES:
+        raise ExportError(f"time reference must be one of {TIME_REFERENCES}")
+    if reference == "clip" and fmt not in WINDOWED:
+        raise ExportError(f"{fmt} trainers show the whole video, not the sample's window: "
+                          "times relative to the window would name frames they never show; "
+                          "use --time-reference video")
 
-    Grounding samples are one question and one answer; streaming turns are prefixed with
-    `Time=t` (t in seconds) so a non-streaming trainer still sees when each was said.
-    """
+
+@dataclass(frozen=True)
+class Context:
+    """How one sample is written: its media path as the trainer reads it, the time origin."""
+
+    media: str
+    reference: str
+    decimals: int
+    duration_ms: int | None = None
+
+
+def seconds(ms: int, row: dict[str, Any], ctx: Context) -> float:
+    origin = row["clip_start_ms"] if ctx.reference == "clip" else 0
+    return round((ms - origin) / 1000, ctx.decimals)
+
+
+def absolute(ms: int, ctx: Context) -> float:
+    return round(ms / 1000, ctx.decimals)
+
+
+def window(row: dict[str, Any], ctx: Context) -> list[float]:
+    """The sample's window on the video's own timeline."""
+    return [absolute(row["clip_start_ms"], ctx), absolute(row["clip_end_ms"], ctx)]
+
+
+def target_kind(turn: dict[str, Any]) -> str | None:
+    """silence, stop or noise for an assistant turn whose target is template structure."""
+    if turn["target_override"] is None:
+        return None
+    return "stop" if turn["kind"] == "stop" else TARGET_KINDS.get(turn["target_override"],
+                                                                  turn["kind"])
+
+
+def grounding_texts(row: dict[str, Any], ctx: Context) -> tuple[str, str]:
+    """The question and answer of a grounding sample with times from the chosen origin."""
+    g = row["grounding"]
+    tpl = T.GROUNDING[g["template_id"]]
+    if ctx.reference == "clip":
+        origin, span = row["clip_start_ms"], row["clip_end_ms"] - row["clip_start_ms"]
+    else:
+        if g["timestamp_style"] == "relative" and ctx.duration_ms is None:
+            raise ExportError("relative timestamps on the whole video need the video's "
+                              "duration: pass --annotations")
+        origin, span = 0, ctx.duration_ms or 0
+    stamp = T.render_span(g["span_start_ms"] - origin, g["span_end_ms"] - origin,
+                          g["timestamp_style"], span)
+    values = {"timestamp": stamp, "asr": g["asr"], "caption": g["caption"]}
+    return tpl.user.format(**values), tpl.assistant.format(**values)
+
+
+def said(row: dict[str, Any], turn: dict[str, Any], ctx: Context) -> str:
+    """What a turn says: empty for a structural target, re-timed text for grounding."""
+    if target_kind(turn) is not None:
+        return ""
+    if row["grounding"] is not None:
+        question, answer = grounding_texts(row, ctx)
+        return question if turn["role"] == "user" else answer
+    return turn["text"]
+
+
+def dialogue(row: dict[str, Any], ctx: Context, token: str) -> list[tuple[str, str]]:
+    """(role, text) pairs, user first, roles alternating; streaming turns carry `Time=t s`.
+
+    Same-role turns merge (a rev silence and its answer become one answer); an empty
+    assistant turn stays empty, so the template's end token is its whole target."""
     out: list[tuple[str, str]] = []
     streaming = row["task_family"] == "streaming"
     for t in row["turns"]:
         if t["kind"] == "frames":
             continue
-        text = _said(t)
-        if streaming:
-            text = f"Time={seconds(t['start_ms'], row, reference, decimals)}s {text}"
+        text = said(row, t, ctx)
+        if streaming and text:
+            text = f"Time={seconds(t['start_ms'], row, ctx)}s {text}"
         role = "user" if t["role"] == "user" else "assistant"
         if out and out[-1][0] == role:
-            out[-1] = (role, out[-1][1] + "\n" + text)
+            out[-1] = (role, "\n".join(x for x in (out[-1][1], text) if x))
         else:
             out.append((role, text))
     if out and out[0][0] == "user":
-        out[0] = ("user", "<video>\n" + out[0][1])
+        out[0] = ("user", f"{token}\n{out[0][1]}")
     else:
-        out.insert(0, ("user", "<video>"))
+        out.insert(0, ("user", token))
     return out
 
 
-def _clip(row: dict[str, Any], decimals: int) -> list[float]:
-    """The clip window on the video's own timeline, whatever the turns are relative to."""
-    return [seconds(row["clip_start_ms"], row, "video", decimals),
-            seconds(row["clip_end_ms"], row, "video", decimals)]
+def _about(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return {"id": row["sample_id"], "task": row["task"], "time_reference": ctx.reference,
+            "clip": window(row, ctx)}
 
 
-def llava(row: dict[str, Any], video: str, reference: str, decimals: int) -> dict[str, Any]:
+def llava(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
     names = {"user": "human", "assistant": "gpt"}
-    return {"id": row["sample_id"], "video": video, "clip": _clip(row, decimals),
-            "time_reference": reference, "task": row["task"],
+    return {**_about(row, ctx), "video": ctx.media,
             "conversations": [{"from": names[r], "value": v}
-                              for r, v in dialogue(row, reference, decimals)]}
+                              for r, v in dialogue(row, ctx, VISUAL_TOKEN["llava"])]}
 
 
-def swift(row: dict[str, Any], video: str, reference: str, decimals: int) -> dict[str, Any]:
-    return {"messages": [{"role": r, "content": v}
-                         for r, v in dialogue(row, reference, decimals)],
-            "videos": [video], "id": row["sample_id"], "clip": _clip(row, decimals),
-            "time_reference": reference}
-
-
-def llamafactory(row: dict[str, Any], video: str, reference: str, decimals: int
-                 ) -> dict[str, Any]:
+def llamafactory(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
     names = {"user": "human", "assistant": "gpt"}
-    return {"conversations": [{"from": names[r], "value": v}
-                              for r, v in dialogue(row, reference, decimals)],
-            "videos": [video], "id": row["sample_id"], "clip": _clip(row, decimals),
-            "time_reference": reference}
+    return {**_about(row, ctx), "videos": [ctx.media],
+            "conversations": [{"from": names[r], "value": v}
+                              for r, v in dialogue(row, ctx, VISUAL_TOKEN["llamafactory"])]}
 
 
-def streaming(row: dict[str, Any], video: str, reference: str, decimals: int
-              ) -> dict[str, Any]:
-    """One record per sample: every turn with its time, frames as spans to stream."""
-    conv = []
+def swift(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    start, end = window(row, ctx)
+    return {**_about(row, ctx), "videos": [ctx.media],
+            "chat_template_kwargs": {"video_start": start, "video_end": end},
+            "messages": [{"role": r, "content": v}
+                         for r, v in dialogue(row, ctx, VISUAL_TOKEN["swift"])]}
+
+
+def livecc(row: dict[str, Any], ctx: Context) -> list[dict[str, Any]] | None:
+    """One LiveCC conversation, or None where their stream mode cannot say the sample.
+
+    Their stream mode takes exactly a user turn (video window, query) and an assistant
+    `text_stream` of [start, end, word] on the video's own timeline; each chunk of frames
+    without a word is their silence. Grounding samples are ordinary turns on the window.
+    Samples with a user turn mid-stream (stop, noise, inline rev) or nothing said at all
+    (silence) have no such form."""
+    start, end = window(row, ctx)
+    video = {"type": "video", "video": ctx.media, "video_start": start, "video_end": end}
+    if row["grounding"] is not None:
+        question, answer = grounding_texts(row, ctx)
+        return [{"role": "user", "content": [video, {"type": "text", "text": question}]},
+                {"role": "assistant", "content": [{"type": "text", "text": answer}]}]
+    spoken = [t for t in row["turns"] if t["kind"] != "frames"]
+    users = [t for t in spoken if t["role"] == "user"]
+    if len(users) != 1 or spoken[0] is not users[0]:
+        return None
+    stream = [[absolute(t["start_ms"], ctx), absolute(t["end_ms"], ctx), word]
+              for t in spoken[1:] if target_kind(t) is None and t["text"]
+              for word in t["text"].split()]
+    if not stream:
+        return None
+    return [{"role": "user", "content": [video, {"type": "text", "text": users[0]["text"]}]},
+            {"role": "assistant", "content": [{"type": "text", "text_stream": stream}]}]
+
+
+def videollm_online(row: dict[str, Any], ctx: Context, frame_fps: float) -> dict[str, Any]:
+    """Their conversation: `stream` turns of `num_frames` pre-encoded frames, user and
+    assistant turns in between, never two assistant turns in a row.
+
+    As in their narration streams, the window's first frame opens the conversation, and each
+    later stream holds the frames after the previous turn up to and including the frame at
+    its end (the last stops before the window's open end): an answer at a cut comes after
+    the cut's frame. The streams add up to the loaded range. Silence is learned on frames
+    (their frame-interval token), never as an assistant turn; stop and noise are an empty
+    learned answer (their end token)."""
+    conv: list[dict[str, Any]] = []
+    learn_frames = row["task"] in STREAMED_TASKS or any(
+        target_kind(t) == "silence" for t in row["turns"])
+    seen_instruction = False
+    frames = [t for t in row["turns"] if t["kind"] == "frames"]
+    if frames:  # frames tile the window from its start
+        conv.append({"role": "stream", "num_frames": 1, "learn": False,
+                     "time": absolute(row["clip_start_ms"], ctx)})
     for t in row["turns"]:
-        at = seconds(t["start_ms"], row, reference, decimals)
+        at = absolute(t["start_ms"], ctx)
         if t["kind"] == "frames":
-            conv.append({"role": "stream", "time": [at, seconds(t["end_ms"], row, reference,
-                                                                decimals)]})
+            # the window's end is open: a frame at the very end would lie past the video
+            n = (t["frame_end"] - t["frame_start"]
+                 - (t is frames[-1] and t["end_ms"] >= row["clip_end_ms"]))
+            if n <= 0:
+                continue
+            learn = learn_frames and seen_instruction
+            if conv and conv[-1]["role"] == "stream":
+                conv[-1]["num_frames"] += n
+                conv[-1]["learn"] = conv[-1]["learn"] or learn
+            else:
+                conv.append({"role": "stream", "num_frames": n, "learn": learn, "time": at})
             continue
-        item = {"role": t["role"], "content": _said(t), "time": at, "learn": t["learn"]}
-        if t["end_ms"] != t["start_ms"]:
-            item["end_time"] = seconds(t["end_ms"], row, reference, decimals)
-        conv.append(item)
-    return {"id": row["sample_id"], "task": row["task"], "video": video,
-            "clip": _clip(row, decimals), "time_reference": reference,
+        if t["role"] == "user":
+            seen_instruction = True
+            conv.append({"role": "user", "content": said(row, t, ctx), "time": at})
+            continue
+        kind = target_kind(t)
+        if kind == "silence":
+            if conv and conv[-1]["role"] == "stream":
+                conv[-1]["learn"] = True
+            continue
+        text = said(row, t, ctx)
+        if conv and conv[-1]["role"] == "assistant":
+            conv[-1]["content"] = "\n".join(x for x in (conv[-1]["content"], text) if x)
+        else:
+            conv.append({"role": "assistant", "content": text, "learn": True, "time": at})
+    first = frames[0]["frame_start"] if frames else 0
+    total = sum(m["num_frames"] for m in conv if m["role"] == "stream")
+    return {**_about(row, ctx), "video": ctx.media, "frame_fps": frame_fps,
+            "num_frames": total, "load_range": [first, first + total],
             "conversation": conv}
 
 
-def replay_as(fmt: str, rec: dict[str, Any]) -> dict[str, Any] | None:
-    """Replay rows: unchanged for LLaVA; field names mapped for swift and LLaMA-Factory;
-    left out of streaming JSON (they have no times)."""
+def streaming(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """Every turn with its time; frames as [time, end_time]; structural targets named."""
+    conv = []
+    for t in row["turns"]:
+        at = seconds(t["start_ms"], row, ctx)
+        end = seconds(t["end_ms"], row, ctx)
+        if t["kind"] == "frames":
+            conv.append({"role": "stream", "time": at, "end_time": end})
+            continue
+        conv.append({"role": t["role"], "content": said(row, t, ctx), "time": at,
+                     "end_time": end, "learn": t["learn"], "target": target_kind(t)})
+    return {**_about(row, ctx), "video": ctx.media, "conversation": conv}
+
+
+def _retoken(text: str, token: str) -> str:
+    for other in VISUAL_TOKENS:
+        text = text.replace(other, token)
+    return text
+
+
+def replay_as(fmt: str, rec: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]] | None:
+    """A LLaVA-style replay row in the format's shape, with the visual token that format's
+    loader counts, exactly once for a row with media; None where it has no form (streaming
+    formats need times or frame features that replay rows lack)."""
+    media_key = "video" if rec.get("video") else "image" if rec.get("image") else None
+    turns = [dict(t) for t in rec["conversations"]]
+    if fmt in VISUAL_TOKEN and media_key:
+        token = VISUAL_TOKEN[fmt] if media_key == "video" or fmt == "llava" else "<image>"
+        for t in turns:
+            t["value"] = _retoken(t["value"], token)
+        if not any(token in t["value"] for t in turns):
+            first = next(t for t in turns if t["from"] == "human")
+            first["value"] = f"{token}\n{first['value']}"
     if fmt == "llava":
-        return rec
-    names = {"human": "user", "gpt": "assistant", "system": "system"}
-    media = [rec["video"]] if rec.get("video") else []
-    if fmt == "swift":
-        out = {"messages": [{"role": names.get(t["from"], t["from"]), "content": t["value"]}
-                            for t in rec["conversations"]]}
-        return {**out, "videos": media} if media else out
+        return {**rec, "conversations": turns}
+    media = {f"{media_key}s": [rec[media_key]]} if media_key else {}
+    extra = {"id": rec["id"]} if "id" in rec else {}
     if fmt == "llamafactory":
-        return {"conversations": rec["conversations"], **({"videos": media} if media else {})}
+        return {**extra, **media, "conversations": turns}
+    names = {"human": "user", "gpt": "assistant", "system": "system"}
+    if fmt == "swift":
+        return {**extra, **media, "messages": [{"role": names.get(t["from"], t["from"]),
+                                                "content": t["value"]} for t in turns]}
+    if fmt == "livecc":
+        out = []
+        for t in turns:
+            content: list[dict[str, Any]] = []
+            text = t["value"]
+            if media_key and t["from"] == "human" and not out:
+                content.append({"type": media_key, media_key: rec[media_key]})
+                for token in VISUAL_TOKENS:
+                    text = text.replace(token, "")
+            content.append({"type": "text", "text": text.strip()})
+            out.append({"role": names.get(t["from"], t["from"]), "content": content})
+        return out
     return None
 
 
-RECORD = {"llava": llava, "swift": swift, "llamafactory": llamafactory, "streaming": streaming}
+def jsonl_with_seeks(lines: list[Any]) -> str:
+    """LiveCC's annotation file: one JSON value a line (ASCII, so characters are bytes), then
+    a last line listing the byte offset where each line starts, which their loader seeks."""
+    text = [json.dumps(x, ensure_ascii=True) + "\n" for x in lines]
+    seeks, at = [], 0
+    for line in text:
+        seeks.append(at)
+        at += len(line)
+    return "".join(text) + json.dumps(seeks)

@@ -34,6 +34,13 @@ def verbatim_overlap(prompt: str, answer: str, n: int = OVERLAP_WORDS) -> bool:
     return any(" ".join(a[i:i + n]) in p for i in range(len(a) - n + 1)) if p else False
 
 
+def repeats_prompt(prompt: str, answer: str) -> bool:
+    """True when the answer restates the whole prompt (the prompt's words, in order, inside
+    the answer): the model would learn to echo the question rather than answer it."""
+    p, a = " ".join(_words(prompt)), " ".join(_words(answer))
+    return bool(p) and p in a
+
+
 def flags_for(texts: Iterable[str]) -> set[str]:
     out: set[str] = set()
     for t in texts:

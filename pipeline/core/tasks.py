@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from pipeline.core import templates as T
-from pipeline.core.quality import flags_for, verbatim_overlap
+from pipeline.core.quality import flags_for, repeats_prompt, verbatim_overlap
 from pipeline.core.timegrid import FRAME_SNAP, FrameGrid
 
 GROUNDING_TASKS = ("tsg_dialogue", "tsg_caption", "caption_to_dialogue", "dialogue_to_caption")
@@ -66,12 +66,15 @@ class BuildConfig:
     silence_margin_ms: int = 500  # ASR word ends are approximate: keep clear of speech
     rev_query_position: str = "before"
     noise_phrases_per_video: int = 1
+    pair_template: str = "target"  # caption <-> speech answers: the target text, or the seed's
 
     def __post_init__(self) -> None:
         if self.timestamp_style not in T.TIMESTAMP_STYLES:
             raise ValueError(f"timestamp style must be one of {T.TIMESTAMP_STYLES}")
         if self.rev_query_position not in T.REV_QUERY_POSITIONS:
             raise ValueError(f"rev query position must be one of {T.REV_QUERY_POSITIONS}")
+        if self.pair_template not in T.PAIR_TEMPLATES:
+            raise ValueError(f"pair template must be one of {tuple(T.PAIR_TEMPLATES)}")
         if self.sample_fps <= 0 or self.window_ms <= 0:
             raise ValueError("sample fps and window must be positive")
 
@@ -235,9 +238,11 @@ def _grounding(task: str, template_id: str, video: VideoInfo, config: BuildConfi
         sample.flags |= _sentence_flags(sentence, config)
     if clip:
         sample.flags |= _clip_flags(clip, config)
-    question = tpl.user.format(**values)
+    question, answer = tpl.user.format(**values), tpl.assistant.format(**values)
     if target and verbatim_overlap(question, target):
         sample.flags.add("leak_overlap")
+    if repeats_prompt(question, answer):
+        sample.flags.add("repeats_prompt")
     return sample.row("|".join([template_id, *(e[0] for e in evidence)]))
 
 
@@ -255,12 +260,13 @@ def grounding_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[st
                          span, None, c, c.caption)
         yield _grounding("tsg_caption", "tsg_caption/text-to-span-v1", video, config, rng,
                          span, None, c, None)
+    version = T.PAIR_TEMPLATES[config.pair_template]
     for s, c in pair_sentences(video):
         span = (min(s.start_ms, c.start_ms), max(s.end_ms, c.end_ms))
-        yield _grounding("caption_to_dialogue", "caption_to_dialogue-v1", video, config, rng,
-                         span, s, c, s.text)
-        yield _grounding("dialogue_to_caption", "dialogue_to_caption-v1", video, config, rng,
-                         span, s, c, c.caption)
+        yield _grounding("caption_to_dialogue", f"caption_to_dialogue-{version}", video, config,
+                         rng, span, s, c, s.text)
+        yield _grounding("dialogue_to_caption", f"dialogue_to_caption-{version}", video, config,
+                         rng, span, s, c, c.caption)
 
 
 # -- streaming ---------------------------------------------------------------------------------
@@ -291,10 +297,15 @@ def narration_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[st
         yield sample.row(boundaries[0].clip_id)
 
 
-def _quiet_gaps(video: VideoInfo, margin: int) -> list[tuple[int, int]]:
-    """Stretches with no speech (give or take `margin`) and no cut strictly inside."""
+def _quiet_gaps(video: VideoInfo, margin: int, grid: FrameGrid) -> list[tuple[int, int]]:
+    """Open stretches with no speech (give or take `margin`) and no cut, edges included.
+
+    A cut blocks from its own time to the grid frame where narration answers it (assistant
+    times ceil), plus one ms either side: a silence that began on that frame would learn
+    silence where the narration sample of the same video learns an answer."""
     events = sorted([(s.start_ms - margin, s.end_ms + margin) for s in video.sentences]
-                    + [(c.start_ms, c.start_ms) for c in video.clips if c.scene_boundary])
+                    + [(c.start_ms - 1, grid.ceil(c.start_ms) + 1)
+                       for c in video.clips if c.scene_boundary])
     gaps, t = [], 0
     for a, b in events:
         if a > t:
@@ -308,7 +319,7 @@ def _quiet_gaps(video: VideoInfo, margin: int) -> list[tuple[int, int]]:
 def silence_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:
     rng = _rng(config, video.video_id, "silence")
     grid = FrameGrid(config.sample_fps)
-    for a, b in _quiet_gaps(video, config.silence_margin_ms):
+    for a, b in _quiet_gaps(video, config.silence_margin_ms, grid):
         start, end = grid.ceil(a), grid.floor(min(b, a + config.window_ms))
         if end - start < config.min_silence_ms:
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-GENERATOR_VERSION = "build-v1"
+GENERATOR_VERSION = "build-v2"
 
 # Literal targets (DESIGN section 1); exporters map them onto the chat template.
 STOP_TARGET = "<|im_end|>"  # stop: end the interrupted answer at once
@@ -13,6 +13,7 @@ NOISE_TARGET = "<|im_start|><|im_end|>"  # noise: an empty assistant turn, no an
 SILENCE_TARGET = "<|im_end|>"  # silence: the end token alone, nothing said
 
 TIMESTAMP_STYLES = ("seconds", "mmss", "relative")
+PAIR_TEMPLATES = {"target": "v2", "seed": "v1"}  # caption <-> speech answer forms
 
 
 def render_span(start_ms: int, end_ms: int, style: str, window_ms: int) -> str:
@@ -46,6 +47,15 @@ GROUNDING = {t.id: t for t in (
                       "What is shown during {timestamp} of the video?", "{timestamp}: {caption}"),
     GroundingTemplate("tsg_caption/text-to-span-v1",
                       "When does the video show this: {caption}", "{timestamp}: {caption}"),
+    # v2: the instruction in the user turn, the target text alone as the answer
+    GroundingTemplate("caption_to_dialogue-v2",
+                      "When the description of the video clip is {caption}, what's the speech?",
+                      "{asr}"),
+    GroundingTemplate("dialogue_to_caption-v2",
+                      "Please describe the video clip when someone is saying {asr}",
+                      "{caption}"),
+    # v1: the seed's literal one-string form, whose answer repeats the question (flagged
+    # `repeats_prompt`); kept for reproducing the seed's data with --pair-template seed
     GroundingTemplate("caption_to_dialogue-v1",
                       "When the description of the video clip is {caption}, what's the speech?",
                       "When the description of the video clip is {caption}, what's the speech: "

@@ -1,0 +1,229 @@
+"""Exports checked against what each trainer's loader requires (tests/consumer_contracts.py),
+label layouts pinned per task and format (UPDATE_GOLDEN=1 rewrites them), times on the origin
+each trainer shows, media paths that exist, and `datasets` reading every JSON export."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import consumer_contracts as cc
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from test_tasks import TABLES, _info
+
+from pipeline import cli
+from pipeline.core import exporters
+from pipeline.core.exporters import ExportError
+from pipeline.core.tasks import TASKS, BuildConfig, build_video
+from pipeline.export import export
+from pipeline.io.schemas import conform
+
+GOLDEN = Path(__file__).with_name("golden") / "labels"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+VIDEOS = ("v1", "empty", "one")
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    config = BuildConfig(window_ms=8000)  # windows that start inside the video, not at 0
+    return [r for v in VIDEOS for r in build_video(_info(TABLES, v), config)]
+
+
+def _mixture(folder: Path, rows: list[dict], replay: list[dict] | None = None) -> Path:
+    folder.mkdir(parents=True)
+    pq.write_table(conform([{**r, "mixture": "test"} for r in rows], "samples"),
+                   folder / "mixture.parquet")
+    if replay:
+        (folder / "replay.jsonl").write_text("".join(json.dumps(r) + "\n" for r in replay))
+    (folder / "mixture.yaml").write_text("recipe: test mix\nseed: 0\n")
+    return folder
+
+
+REPLAY = [
+    {"id": "r0", "video": "old/0.mp4", "conversations": [
+        {"from": "human", "value": "<video>\nWhat happens?"}, {"from": "gpt", "value": "A dog."}]},
+    {"id": "r1", "video": "old/1.mp4", "conversations": [
+        {"from": "human", "value": "<image>\nWhat happens?"}, {"from": "gpt", "value": "A cat."}]},
+    {"id": "r2", "video": "old/2.mp4", "conversations": [
+        {"from": "human", "value": "What happens?"}, {"from": "gpt", "value": "Rain."}]},
+    {"id": "r3", "image": "old/3.jpg", "conversations": [
+        {"from": "human", "value": "<image>\nWhat is it?"}, {"from": "gpt", "value": "A cup."}]},
+    {"id": "r4", "conversations": [
+        {"from": "human", "value": "Say hi."}, {"from": "gpt", "value": "Hi."}]},
+]
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("videos")
+    for v in VIDEOS:
+        (root / f"{v}.mp4").write_bytes(b"not decoded here")
+    return root
+
+
+@pytest.fixture(scope="module")
+def mixture(tmp_path_factory, rows) -> Path:
+    return _mixture(tmp_path_factory.mktemp("mix") / "m", rows, REPLAY)
+
+
+def _load(summary, fmt: str) -> list:
+    data = Path(summary.files[0])
+    if fmt == "swift":
+        return [json.loads(x) for x in data.read_text().splitlines()]
+    if fmt == "livecc":
+        return cc.livecc_lines(str(data))
+    return json.loads(data.read_text())
+
+
+@pytest.mark.parametrize("fmt", exporters.FORMATS)
+def test_every_export_meets_its_loaders_contract(mixture, media, rows, tmp_path,
+                                                 fmt: str) -> None:
+    out = tmp_path / "out"
+    summary = export(str(mixture), fmt, str(out), video_root=str(media))
+    records = _load(summary, fmt)
+    about = yaml.safe_load((out / "export.yaml").read_text())
+    assert about["samples"] + about["replay"] == len(records)
+    assert about["samples"] + sum(v for k, v in about["skipped"].items() if k != "replay") == (
+        len(rows))
+    for rec in records:
+        cc.no_special_tokens(rec)
+    samples = records[:about["samples"]]
+    if fmt == "llava":
+        spec = yaml.safe_load((out / "mixture_llava.yaml").read_text())
+        assert cc.llava_yaml(spec, str(tmp_path)) == records  # from another directory
+        assert summary.video_folder == str(media)
+        for rec in records:
+            cc.llava(rec, summary.video_folder, media_exists=rec in samples)
+    if fmt == "llamafactory":
+        (info,) = json.loads((out / "dataset_info.json").read_text()).values()
+        assert info["file_name"] == Path(summary.files[0]).name
+        for rec in records:
+            cc.llamafactory(rec, info)
+    if fmt == "swift":
+        for rec in records:
+            cc.swift(rec)
+        for rec in samples:
+            assert rec["chat_template_kwargs"] == {"video_start": rec["clip"][0],
+                                                   "video_end": rec["clip"][1]}
+    if fmt == "livecc":
+        # a user turn mid-stream (stop, noise) or nothing said (silence): no stream form
+        assert about["skipped"] == {t: sum(r["task"] == t for r in rows)
+                                    for t in ("noise", "silence", "stop")}
+        for rec in records:
+            cc.livecc(rec)
+        streams = [r for r in records if "text_stream" in r[-1]["content"][0]]
+        assert len(streams) == sum(r["task"] in ("narration", "rev") for r in rows)
+    if fmt == "videollm-online":
+        assert about["frame_fps"] == 2.0 and about["skipped"] == {"replay": len(REPLAY)}
+        for rec in records:
+            cc.videollm_online(rec)
+    if fmt == "streaming":
+        for rec in records:
+            times = [t["time"] for t in rec["conversation"]]
+            assert times == sorted(times)
+            assert {type(t["time"]) for t in rec["conversation"]} == {float}
+
+
+def _first(rows: list[dict], task: str) -> dict:
+    return min((r for r in rows if r["task"] == task),
+               key=lambda r: (r["video_id"], r["clip_start_ms"]))
+
+
+@pytest.mark.parametrize("fmt", ["llava", "llamafactory", "swift", "videollm-online"])
+@pytest.mark.parametrize("task", TASKS)
+def test_label_layout_golden(rows, media, fmt: str, task: str) -> None:
+    row = _first(rows, task)
+    ctx = exporters.Context("v.mp4", exporters.default_reference(fmt), 1, 20000)
+    if fmt == "videollm-online":
+        conv = exporters.videollm_online(row, ctx, 2.0)["conversation"]
+        text = cc.vlo_labels(conv)
+    else:
+        rec = getattr(exporters, fmt)(row, ctx)
+        turns = rec.get("conversations") or rec["messages"]
+        names = {"human": "user", "gpt": "assistant"}
+        text = cc.chatml_labels([(names.get(t.get("from"), t.get("role")),
+                                  t.get("value", t.get("content"))) for t in turns])
+    path = GOLDEN / fmt / f"{task}.txt"
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == text + "\n", f"{path} differs"
+    learned = [line.split("\t", 1)[1] for line in text.splitlines()
+               if line.startswith("learn")]
+    if fmt != "videollm-online" and task in ("silence", "noise", "stop"):
+        assert learned[-1] == repr("<|im_end|>")  # an empty turn: the template's end token
+    if fmt == "videollm-online" and task == "silence":
+        assert learned == ["[5 frames]"] or all("frames" in x for x in learned)
+        assert not any("Assistant" in x for x in learned)
+
+
+def test_times_follow_what_each_trainer_shows(rows) -> None:
+    row = next(r for r in rows if r["task"] == "tsg_dialogue" and r["clip_start_ms"] > 0)
+    g = row["grounding"]
+    whole = exporters.Context("v.mp4", "video", 1, 20000)
+    window = exporters.Context("v.mp4", "clip", 1, 20000)
+    on_video = exporters.llava(row, whole)["conversations"]
+    on_window = exporters.swift(row, window)["messages"]
+    stamp = f"{g['span_start_ms'] / 1000:.1f}-{g['span_end_ms'] / 1000:.1f} seconds"
+    rel = (f"{(g['span_start_ms'] - row['clip_start_ms']) / 1000:.1f}-"
+           f"{(g['span_end_ms'] - row['clip_start_ms']) / 1000:.1f} seconds")
+    assert stamp != rel
+    assert stamp in on_video[0]["value"] + on_video[1]["value"]
+    assert rel in on_window[0]["content"] + on_window[1]["content"]
+    assert stamp not in on_window[0]["content"] + on_window[1]["content"]
+    with pytest.raises(ExportError, match="whole video"):
+        exporters.check_reference("llava", "clip")
+    relative = {**row, "grounding": {**g, "timestamp_style": "relative"}}
+    with pytest.raises(ExportError, match="--annotations"):
+        exporters.llava(relative, exporters.Context("v.mp4", "video", 1, None))
+
+
+def test_missing_media_is_an_error_that_lists_it_and_writes_nothing(mixture, media,
+                                                                    tmp_path, capsys) -> None:
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "v1.mp4").write_bytes(b"x")
+    out = tmp_path / "out"
+    with pytest.raises(ExportError, match=r"2 of 3 videos are missing") as err:
+        export(str(mixture), "swift", str(out), video_root=str(partial))
+    assert str(partial / "empty.mp4") in str(err.value) and str(partial / "one.mp4") in str(
+        err.value)
+    assert not out.exists()
+    code = cli.main(["export", "--mix", str(mixture), "--format", "llava", "--out", str(out),
+                     "--video-root", str(partial)])
+    assert code == cli.EXIT_USAGE and "missing" in capsys.readouterr().err
+    assert cli.main(["export", "--mix", str(mixture), "--format", "llava", "--out", str(out),
+                     "--video-root", str(media), "--time-reference", "clip"]) == cli.EXIT_USAGE
+
+
+@pytest.mark.parametrize("fmt", [f for f in exporters.FORMATS if f != "livecc"])
+def test_datasets_reads_every_json_export(mixture, media, tmp_path, fmt: str) -> None:
+    """One type per field: `datasets` infers one Arrow schema for the whole file. (LiveCC's
+    file ends with its offsets line, which only their loader reads.)"""
+    from datasets import load_dataset
+
+    summary = export(str(mixture), fmt, str(tmp_path / "out"), video_root=str(media))
+    ds = load_dataset("json", data_files=summary.files[0], split="train",
+                      cache_dir=str(tmp_path / "cache"))
+    assert ds.num_rows == summary.samples + summary.replay
+
+
+def test_replay_rows_get_the_visual_token_each_loader_counts() -> None:
+    llava = [exporters.replay_as("llava", r) for r in REPLAY]
+    assert [r["conversations"][0]["value"].split("\n")[0] for r in llava] == [
+        "<image>", "<image>", "<image>", "<image>", "Say hi."]
+    assert llava[3] == REPLAY[3] and llava[4] == REPLAY[4]  # already right: unchanged
+    lf = [exporters.replay_as("llamafactory", r) for r in REPLAY]
+    assert [r.get("videos") for r in lf] == [["old/0.mp4"], ["old/1.mp4"], ["old/2.mp4"],
+                                             None, None]
+    assert lf[3]["images"] == ["old/3.jpg"]
+    assert [r["conversations"][0]["value"] for r in lf[:3]] == ["<video>\nWhat happens?"] * 3
+    sw = exporters.replay_as("swift", REPLAY[1])
+    assert sw["messages"][0] == {"role": "user", "content": "<video>\nWhat happens?"}
+    lc = exporters.replay_as("livecc", REPLAY[0])
+    assert lc[0]["content"] == [{"type": "video", "video": "old/0.mp4"},
+                                {"type": "text", "text": "What happens?"}]
+    assert exporters.replay_as("videollm-online", REPLAY[0]) is None
