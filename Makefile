@@ -11,7 +11,10 @@ export HF_HUB_OFFLINE := 1
 export PYANNOTE_METRICS_ENABLED := false
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test lint bench setup system-packages clean
+CLIENTS := .venv-clients
+CLIENT_NAMES := llamafactory swift
+
+.PHONY: demo test test-clients lint bench setup system-packages clean
 
 demo: setup
 	$(PY) -m pipeline.demo --out demo-out
@@ -19,6 +22,15 @@ demo: setup
 test: setup
 	$(PY) -m ruff check pipeline tests bench
 	$(PY) -m pytest -q
+
+# The trainers' own data loaders (LLaMA-Factory, ms-swift) on exports of the synthetic set, each
+# in a venv synced from its own lock in tests/clients/<name>/ (their pins differ from ours).
+test-clients: setup $(foreach c,$(CLIENT_NAMES),$(CLIENTS)/$(c)/.installed)
+	$(PY) -m pytest -q tests/clients
+
+$(CLIENTS)/%/.installed: tests/clients/%/uv.lock tests/clients/%/pyproject.toml
+	cd tests/clients/$* && UV_PROJECT_ENVIRONMENT=$(abspath $(CLIENTS))/$* uv sync --frozen
+	@touch $@
 
 lint: setup
 	$(PY) -m ruff check pipeline tests bench
@@ -49,4 +61,4 @@ $(STAMP): uv.lock pyproject.toml
 	@touch $@
 
 clean:
-	rm -rf demo-out .pytest_cache
+	rm -rf demo-out .pytest_cache $(CLIENTS)
