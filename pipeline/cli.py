@@ -96,12 +96,14 @@ def _export(args: argparse.Namespace) -> int:
     try:
         summary = export(args.mix, args.format, args.out, annotations=args.annotations,
                          video_root=args.video_root, reference=args.time_reference,
-                         decimals=args.decimals)
+                         decimals=args.decimals, commentary=args.livecc_commentary)
     except (ExportError, RecipeError) as exc:
         print(f"ominous export: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"export {args.format}: {summary.samples} samples + {summary.replay} replay rows -> "
           + ", ".join(summary.files))
+    if summary.added:
+        print("added: " + ", ".join(f"{k} {n}" for k, n in sorted(summary.added.items())))
     if summary.skipped:
         print("not expressible in this format, left out: " + ", ".join(
             f"{task} {n}" for task, n in sorted(summary.skipped.items())))
@@ -226,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
                         "clip where the trainer shows the window, video where it shows the "
                         "whole video)")
     e.add_argument("--decimals", type=int, default=1)
+    e.add_argument("--livecc-commentary", action="store_true",
+                   help="livecc: also each narration window's own speech, word-timed from "
+                        "the sentences, as LiveCC commentary records (needs --annotations)")
     r = sub.add_parser("report", help="an HTML page with plots of a dataset")
     r.add_argument("out", help="annotate's OUT")
     r.add_argument("--samples", default=None, help="build's --out (default: OUT)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -35,12 +35,14 @@ class ExportSummary:
     replay: int
     skipped: dict[str, int]
     video_folder: str | None = None
+    added: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class VideoFacts:
     media: str
     duration_ms: int | None
+    run_id: str | None = None
 
 
 def _name(uri: str) -> str:
@@ -58,8 +60,11 @@ def _videos(annotations: str | None, video_root: str | None, ids: set[str]
     if annotations is not None:
         if not table_files(annotations, "videos"):
             raise ExportError(f"no videos table in {annotations}: pass annotate's OUT")
-        t = read_table(annotations, "videos", ["video_id", "media_uri", "duration_ms"])
-        rows = {r["video_id"]: r for r in t.to_pylist()}
+        t = read_table(annotations, "videos", ["video_id", "media_uri", "duration_ms",
+                                               "provenance"])
+        # a video's newest annotation, as build takes it
+        for r in sorted(t.to_pylist(), key=lambda r: r["provenance"]["run_id"] or ""):
+            rows[r["video_id"]] = r
     out = {}
     for vid in sorted(ids):
         row = rows.get(vid)
@@ -72,7 +77,8 @@ def _videos(annotations: str | None, video_root: str | None, ids: set[str]
         else:
             moved = storage.join(annotations, "media", name)
             media = moved if storage.exists(moved) else row["media_uri"]
-        out[vid] = VideoFacts(_absolute(media), row["duration_ms"] if row else None)
+        out[vid] = VideoFacts(_absolute(media), row["duration_ms"] if row else None,
+                              row["provenance"]["run_id"] if row else None)
     return out
 
 
@@ -99,6 +105,18 @@ def _video_folder(videos: dict[str, VideoFacts]) -> str | None:
     return os.path.commonpath([os.path.dirname(m) for m in local])
 
 
+def _spoken_words(annotations: str, videos: dict[str, VideoFacts]
+                  ) -> dict[str, list[tuple[int, int, str]]]:
+    """video_id -> (start_ms, end_ms, word) of its newest annotation's sentences."""
+    t = read_table(annotations, "sentences", ["video_id", "start_ms", "words", "provenance"])
+    out: dict[str, list[tuple[int, int, str]]] = {v: [] for v in videos}
+    for s in sorted(t.to_pylist(), key=lambda s: s["start_ms"]):
+        facts = videos.get(s["video_id"])
+        if facts is not None and s["provenance"]["run_id"] == facts.run_id:
+            out[s["video_id"]] += [(w["start_ms"], w["end_ms"], w["text"]) for w in s["words"]]
+    return out
+
+
 def _frame_fps(rows: list[dict[str, Any]]) -> float:
     rates = {Fraction(r["sample_fps_num"], r["sample_fps_den"]) for r in rows}
     if len(rates) > 1:
@@ -108,10 +126,15 @@ def _frame_fps(rows: list[dict[str, Any]]) -> float:
 
 
 def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
-           video_root: str | None = None, reference: str | None = None, decimals: int = 1
-           ) -> ExportSummary:
+           video_root: str | None = None, reference: str | None = None, decimals: int = 1,
+           commentary: bool = False) -> ExportSummary:
+    """`commentary` (livecc): also each narration window's own speech as a LiveCC
+    commentary record, from the sentences' word times in `annotations`."""
     if fmt not in exporters.FORMATS:
         raise ExportError(f"unknown format {fmt!r}; known: {', '.join(exporters.FORMATS)}")
+    if commentary and (fmt != "livecc" or annotations is None):
+        raise ExportError("--livecc-commentary needs --format livecc and --annotations (the "
+                          "sentences' word times)")
     reference = reference or exporters.default_reference(fmt)
     exporters.check_reference(fmt, reference)
     mix = Path(mix_dir)
@@ -125,6 +148,7 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
     _check_exist(videos)
     folder = _video_folder(videos) if fmt == "llava" else None
     fps = _frame_fps(rows) if fmt == "videollm-online" else None
+    words = _spoken_words(annotations, videos) if commentary else {}
 
     def context(row: dict[str, Any]) -> Context:
         facts = videos[row["video_id"]]
@@ -133,6 +157,7 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
 
     records: list[Any] = []
     skipped: Counter[str] = Counter()
+    added: Counter[str] = Counter()
     for r in tqdm(rows, desc=f"export {fmt}", unit="sample", disable=None):
         ctx = context(r)
         if fmt == "videollm-online":
@@ -143,6 +168,11 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
             skipped[r["task"]] += 1
         else:
             records.append(rec)
+        if commentary:
+            spoken = exporters.livecc_commentary(r, ctx, words[r["video_id"]])
+            if spoken is not None:
+                records.append(spoken)
+                added["commentary"] += 1
     replay = []
     if (mix / "replay.jsonl").is_file():
         for rec in read_replay(str(mix / "replay.jsonl")):
@@ -152,6 +182,7 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
             else:
                 replay.append(converted)
     everything = records + replay
+    n_samples = len(records) - sum(added.values())
     name = meta["recipe"]
     header = {"export_version": exporters.EXPORT_VERSION, "recipe": name, "seed": meta["seed"],
               "time_reference": reference, "time_unit": "seconds", "decimals": decimals}
@@ -172,13 +203,14 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
         written.append(path)
     about = target / "export.yaml"
     about.write_text(yaml.safe_dump({
-        **header, "format": fmt, "samples": len(records), "replay": len(replay),
-        "skipped": dict(sorted(skipped.items())), "video_folder": folder,
+        **header, "format": fmt, "samples": n_samples, "replay": len(replay),
+        "skipped": dict(sorted(skipped.items())), "added": dict(added),
+        "video_folder": folder,
         **({"frame_fps": fps} if fps else {}), "files": [p.name for p in written]},
         sort_keys=False))
     written.append(about)
-    return ExportSummary(tuple(str(p) for p in written), len(records), len(replay),
-                         dict(skipped), folder)
+    return ExportSummary(tuple(str(p) for p in written), n_samples, len(replay),
+                         dict(skipped), folder, dict(added))
 
 
 def _render(fmt: str, records: list[Any], name: str, header: dict[str, Any],

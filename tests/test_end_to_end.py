@@ -368,6 +368,24 @@ def test_exports_find_the_media_where_the_annotations_are_now(built, tmp_path) -
             for rec in cc.livecc_lines(summary.files[0]):
                 cc.no_special_tokens(rec)
                 cc.livecc(rec)
+            spoken = export(str(mix), fmt, str(tmp_path / "commentary"), annotations=str(moved),
+                            commentary=True)
+            assert spoken.added["commentary"] > 0 and spoken.samples == summary.samples
+            said: dict[tuple[str, str], list[int]] = {}
+            for s in read_table(str(out), "sentences").to_pylist():
+                for w in s["words"]:
+                    said.setdefault((s["video_id"], w["text"].strip()), []).append(w["start_ms"])
+            streams = [rec for rec in cc.livecc_lines(spoken.files[0])
+                       if "text_stream" in rec[-1]["content"][0]
+                       and rec[0]["content"][1]["text"].startswith("Comment on the video")]
+            assert len(streams) == spoken.added["commentary"]
+            by_path = {str(moved / "media" / Path(v["media_uri"]).name): v["video_id"]
+                       for v in read_table(str(out), "videos").to_pylist()}
+            for rec in streams:
+                cc.livecc(rec)
+                vid = by_path[rec[0]["content"][0]["video"]]
+                for start, _, word in rec[1]["content"][0]["text_stream"]:  # 0.1 s decimals
+                    assert any(abs(start * 1000 - t) <= 50 for t in said[vid, word]), word
         elif fmt == "videollm-online":
             for rec in json.loads(text):
                 cc.no_special_tokens(rec)

@@ -227,3 +227,11 @@ def test_replay_rows_get_the_visual_token_each_loader_counts() -> None:
     assert lc[0]["content"] == [{"type": "video", "video": "old/0.mp4"},
                                 {"type": "text", "text": "What happens?"}]
     assert exporters.replay_as("videollm-online", REPLAY[0]) is None
+
+
+def test_livecc_commentary_needs_the_annotations_word_times(mixture, media, tmp_path) -> None:
+    for fmt, where in (("livecc", None), ("swift", str(tmp_path))):
+        with pytest.raises(ExportError, match="--livecc-commentary"):
+            export(str(mixture), fmt, str(tmp_path / "out"), annotations=where,
+                   video_root=str(media), commentary=True)
+    assert not (tmp_path / "out").exists()

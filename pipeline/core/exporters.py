@@ -193,6 +193,23 @@ def livecc(row: dict[str, Any], ctx: Context) -> list[dict[str, Any]] | None:
             {"role": "assistant", "content": [{"type": "text", "text_stream": stream}]}]
 
 
+def livecc_commentary(row: dict[str, Any], ctx: Context,
+                      words: list[tuple[int, int, str]]) -> list[dict[str, Any]] | None:
+    """LiveCC's own kind of record for a narration sample's window: the words spoken in it
+    (from the sentences' word times) as the `text_stream`, after a commentary instruction.
+    None when nobody speaks inside the window."""
+    a, b = row["clip_start_ms"], row["clip_end_ms"]
+    stream = [[absolute(s, ctx), absolute(e, ctx), w.strip()] for s, e, w in words
+              if a <= s and e <= b and w.strip()]
+    if row["task"] != "narration" or not stream:
+        return None
+    start, end = window(row, ctx)
+    video = {"type": "video", "video": ctx.media, "video_start": start, "video_end": end}
+    return [{"role": "user", "content": [video, {"type": "text",
+                                                 "text": T.COMMENTARY_INSTRUCTION}]},
+            {"role": "assistant", "content": [{"type": "text", "text_stream": stream}]}]
+
+
 def videollm_online(row: dict[str, Any], ctx: Context, frame_fps: float) -> dict[str, Any]:
     """Their conversation: `stream` turns of `num_frames` pre-encoded frames, user and
     assistant turns in between, never two assistant turns in a row.

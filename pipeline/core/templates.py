@@ -90,6 +90,8 @@ NOISE_PHRASES = (
     "Oh well.",
 )
 REV_QUERY = "Please notify me when {event}."
+# LiveCC-style live commentary: the video's own speech streamed word by word as the answer
+COMMENTARY_INSTRUCTION = "Comment on the video as it plays, the way its speaker does."
 REV_ANSWERS = ("It's happening now.", "There it is, it just started.", "Now.")
 REV_QUERY_POSITIONS = ("before", "inline")
 

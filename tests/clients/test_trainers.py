@@ -18,6 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 from test_tasks import TABLES, _info
 
+from pipeline.core.dataset_card import HF_SPLIT, dataset_card
+from pipeline.core.exporters import FORMATS
+from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import BuildConfig, build_video
 from pipeline.export import export
 from pipeline.io.schemas import conform
@@ -65,10 +68,9 @@ def _client(name: str) -> Path:
     return python
 
 
-def _check(name: str, export_dir: str) -> None:
-    args = [str(_client(name)), str(HERE / f"check_{name}.py"), export_dir,
-            str(GOLDEN / name)]
-    if os.environ.get("UPDATE_GOLDEN") == "1":
+def _check(name: str, *args: str, script: str | None = None) -> None:
+    args = [str(_client(name)), str(HERE / f"check_{script or name}.py"), *args]
+    if os.environ.get("UPDATE_GOLDEN") == "1" and script is None:
         args.append("--update")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(HERE),
            "DISABLE_VERSION_CHECK": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -81,11 +83,38 @@ def test_llamafactory_loads_every_record(mixture, tmp_path) -> None:
     mix, media = mixture
     out = tmp_path / "llamafactory"
     export(str(mix), "llamafactory", str(out), video_root=str(media))
-    _check("llamafactory", str(out))
+    _check("llamafactory", str(out), str(GOLDEN / "llamafactory"))
 
 
 def test_swift_loads_and_encodes_every_record(mixture, tmp_path) -> None:
     mix, media = mixture
     out = tmp_path / "swift"
     export(str(mix), "swift", str(out), video_root=str(media))
-    _check("swift", str(out))
+    _check("swift", str(out), str(GOLDEN / "swift"))
+
+
+def test_datasets_4_0_reads_every_export_and_the_samples_card(mixture, tmp_path) -> None:
+    """LLaMA-Factory pins datasets 4.0.0: what it reads must load there, not only in ours."""
+    mix, media = mixture
+    split_of = {"v1": "train", "empty": "val", "one": "test"}  # every split, by video
+    rows = [{**r, "split": split_of[r["video_id"]]}
+            for r in pq.read_table(mix / "mixture.parquet").to_pylist()]
+    samples = tmp_path / "samples"
+    held: dict[str, set[str]] = {}
+    for task, split in {(r["task"], r["split"]) for r in rows}:
+        part = samples / "samples" / f"task={task}" / f"split={split}"
+        part.mkdir(parents=True)
+        pq.write_table(conform([r for r in rows if (r["task"], r["split"]) == (task, split)],
+                               "samples"), part / "part.parquet")
+        held.setdefault(task, set()).add(split)
+    (samples / "README.md").write_text(dataset_card(
+        {t: tuple(s for s in SPLITS if s in have) for t, have in held.items()}, "test"))
+    splits = {HF_SPLIT[s]: sum(r["split"] == s for r in rows) for s in SPLITS}
+    assert all(splits.values())
+    files = []
+    for fmt in FORMATS:
+        if fmt == "livecc":  # ends with its offsets line, read only by LiveCC's loader
+            continue
+        summary = export(str(mix), fmt, str(tmp_path / fmt), video_root=str(media))
+        files.append(f"{summary.files[0]}:{summary.samples + summary.replay}")
+    _check("llamafactory", str(samples), json.dumps(splits), *files, script="datasets")
