@@ -18,7 +18,7 @@ from pipeline.core import templates
 from pipeline.core.dataset_card import dataset_card
 from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import TASKS, BuildConfig
-from pipeline.io import runs, storage
+from pipeline.io import commit, runs, storage
 from pipeline.io.parquet import WriteTable, drop_empty_shards, read_table, table_dir, table_files
 from pipeline.options import OutputOptions
 from pipeline.stages.build_samples import FILTERED, BuildSamples
@@ -105,6 +105,8 @@ def _filtered(counted: dict[str, int]) -> dict[str, int]:
 
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None
         ) -> BuildSummary:
+    """Build into SAMPLES/_build_staging/<run>/, then replace SAMPLES' samples table whole: a build
+    that fails or is killed leaves the previous samples as they were."""
     opts = BuildOptions(argv)
     out = opts.view_as(OutputOptions).out
     if not out:
@@ -112,14 +114,23 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     annotations = opts.annotations or out
     if not table_files(annotations, "videos"):
         raise BuildError(f"no videos table in {annotations}: run annotate first")
-    target = table_dir(out, "samples")
-    if table_files(out, "samples"):
-        if not opts.overwrite:
-            raise BuildError(f"{target} already holds samples; pass --overwrite to replace "
-                             "them, or build into another --out")
-        storage.delete_tree(target)
+    try:
+        with commit.exclusive(out):
+            commit.recover_build(out)
+            return _build(opts, out, annotations, test_pipeline)
+    except commit.RunInProgress as exc:
+        raise BuildError(str(exc)) from exc
+
+
+def _build(opts: BuildOptions, out: str, annotations: str,
+           test_pipeline: beam.Pipeline | None) -> BuildSummary:
+    if table_files(out, "samples") and not opts.overwrite:
+        raise BuildError(f"{table_dir(out, 'samples')} already holds samples; pass "
+                         "--overwrite to replace them, or build into another --out")
     config = build_config(opts)
     run_id = opts.build_run_id or time.strftime("build-%Y%m%dT%H%M%S")
+    stage = commit.build_stage(out, run_id)
+    storage.delete_tree(stage)
     pipeline = test_pipeline or beam.Pipeline(options=opts)
     tables = {t: _read(pipeline, annotations, t) for t in ("videos", "sentences", "clips")}
     rows, _ = tables | "BuildSamples" >> BuildSamples(
@@ -132,26 +143,28 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     shards = opts.view_as(OutputOptions).table_shards
     for (task, split), part in zip(partitions, parts, strict=True):
         part | f"Write_{task}_{split}" >> WriteTable(
-            out, "samples", run_id, f"task={task}/split={split}", shards)
+            stage, "samples", run_id, f"task={task}/split={split}", shards)
     started = time.time()
     result = pipeline.run()
     result.wait_until_finish()
     counted = runs.counters(result)
-    drop_empty_shards(out, "samples")
-    written = read_table(out, "samples", ["task", "split", "video_id"])
+    drop_empty_shards(stage, "samples")
+    written = read_table(stage, "samples", ["task", "split", "video_id"])
     counts = {r["values"]: r["counts"] for r in pc.value_counts(written["task"]).to_pylist()}
     summary = BuildSummary(run_id, out, len(pc.unique(written["video_id"])),
                            {t: counts.get(t, 0) for t in TASKS},
                            _filtered(counted), counted)
     held = {(r["task"], r["split"]) for r in
             written.select(["task", "split"]).group_by(["task", "split"]).aggregate([]).to_pylist()}
-    storage.write_text(storage.join(out, "README.md"), dataset_card(
+    storage.write_text(storage.join(stage, "README.md"), dataset_card(
         {t: tuple(s for s in SPLITS if (t, s) in held) for t in TASKS}, run_id))
-    storage.write_text(storage.join(out, "build.yaml"), yaml.safe_dump({
+    storage.write_text(storage.join(stage, "build.yaml"), yaml.safe_dump({
         "run_id": run_id, "annotations": annotations, "config": {
             **asdict(config), "sample_fps": str(config.sample_fps)},
         "config_hash": _config_hash(config, opts), "videos": summary.videos,
         "samples": summary.samples, "filtered": summary.filtered}, sort_keys=False))
+    commit.mark_complete(stage)
+    commit.publish_build(stage, out, run_id)
     runs.write_record(out, run_id, "build", opts, started,
                       {"videos": summary.videos, "samples": summary.samples,
                        "filtered": summary.filtered}, counted,

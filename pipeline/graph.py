@@ -137,7 +137,8 @@ def construct(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
     caption_cache = opts.caption_cache or storage.join(out, "cache", "captions")
     srcs = p | "Sources" >> beam.Create(plan.sources)
     videos, acquire_failed = srcs | "AcquireVideos" >> AcquireVideos(
-        media_dir, configs.download, opts.val_fraction, opts.test_fraction)
+        media_dir, configs.download, opts.val_fraction, opts.test_fraction,
+        input_root=opts.media_dir)
     transcripts, asr_failed = videos | "TranscribeSpeech" >> TranscribeSpeech(configs.asr)
     annotated, seg_failed = transcripts | "SegmentSentences" >> SegmentSentences(
         configs.segmenter)

@@ -16,6 +16,7 @@ import yaml
 from tqdm import tqdm
 
 from pipeline.core.recipes import REPLAY, Recipe, RecipeError
+from pipeline.io.commit import RunInProgress, check_published
 from pipeline.io.parquet import table_files
 from pipeline.io.replay import read_replay
 
@@ -53,6 +54,10 @@ def _replicas(want: int, have: int, allow_repeat: bool, message: str) -> int:
 
 def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | None = None,
         split: str = "train", allow_repeat: bool = False) -> MixSummary:
+    try:  # a build killed while replacing the samples table: its rows are half there
+        check_published(samples)
+    except RunInProgress as exc:
+        raise RecipeError(str(exc)) from exc
     files = [str(f) for f in table_files(samples, "samples")]
     counts = recipe.counts()
     if REPLAY in counts and counts[REPLAY] and not replay:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from tiny_clip import NAME
 
 from pipeline import cli
 from pipeline.build import run as build
+from pipeline.core.recipes import RecipeError, parse_shorthand
 from pipeline.core.tasks import TASKS
 from pipeline.core.timegrid import FrameGrid
 from pipeline.graph import run
@@ -535,3 +537,51 @@ def test_a_run_killed_mid_way_resumes_with_every_row_once(annotated, tmp_path, t
     assert record["counts"]["skipped_done"] == len(killed)
     assert record["counters"]["videos_acquired"] == 4 - len(killed)
     assert record["counts"]["videos"] == 4 - len(killed)
+
+
+def test_a_failed_overwrite_keeps_the_old_samples(built, tmp_path, monkeypatch) -> None:
+    """The old samples stay until the new build is complete; a build killed while publishing
+    is finished by the next build, and mix refuses the half-published table meanwhile."""
+    from pipeline import build as build_module
+    from pipeline.io import commit, storage
+    from pipeline.mix import mix
+
+    samples, summary, out, _ = built
+    target = tmp_path / "samples"
+    shutil.copytree(samples, target)
+    before = _samples(target)
+    card = (target / "README.md").read_text()
+
+    def crash(*_a, **_k):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(build_module, "dataset_card", crash)  # dies after its pipeline ran
+    with pytest.raises(RuntimeError, match="killed"):
+        build(["--annotations", str(out), "--out", str(target), "--seed", "9", "--overwrite"])
+    monkeypatch.undo()
+    assert _samples(target) == before and (target / "README.md").read_text() == card
+
+    moves = {"n": 0}
+    real_move = storage.move
+
+    def dies_half_way(src: str, dst: str) -> None:
+        moves["n"] += 1
+        if moves["n"] > 3:
+            raise RuntimeError("killed while publishing")
+        real_move(src, dst)
+
+    monkeypatch.setattr(storage, "move", dies_half_way)
+    with pytest.raises(RuntimeError, match="while publishing"):
+        build(["--annotations", str(out), "--out", str(target), "--seed", "9", "--overwrite",
+               "--build-run-id", "b9"])
+    monkeypatch.undo()
+    with pytest.raises(RecipeError, match="not fully published"):
+        mix(str(target), parse_shorthand("R1 (1)"), str(tmp_path / "mix"))
+    # the next build finishes publishing b9 first; without --overwrite it then stops
+    assert cli.main(["build", "--annotations", str(out), "--out", str(target)]) == (
+        cli.EXIT_USAGE)
+    fresh = build(["--annotations", str(out), "--out", str(tmp_path / "fresh"), "--seed", "9"])
+    strip = lambda rows: sorted((r["sample_id"], r["task"]) for r in rows)  # noqa: E731
+    assert strip(_samples(target)) == strip(_samples(tmp_path / "fresh"))
+    assert fresh.samples == summary.samples
+    assert not list((target / commit.BUILD_STAGING).iterdir())

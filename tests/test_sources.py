@@ -66,3 +66,38 @@ def test_import_local_links_into_the_store(tmp_path: Path) -> None:
     assert Path(media.path).read_bytes() == b"data"
     assert Path(media.path).parent == (tmp_path / "store").resolve()
     assert media.video_id.startswith("my_video-")
+
+
+def test_a_symlink_leading_outside_the_media_dir_is_a_failure_row(tmp_path: Path) -> None:
+    """The fault matrix's `ln -s /etc/passwd d/passwd.mp4`: nothing outside the inputs is
+    read; a link to a file inside the folder is followed."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from pipeline.core.ytdlp import DownloadConfig
+    from pipeline.stages.acquire import _Fetch
+    from pipeline.stages.failures import apply_stage
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0")
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "real.mp4").write_bytes(b"video bytes")
+    (d / "passwd.mp4").symlink_to(secret)
+    (d / "alias.mp4").symlink_to(d / "real.mp4")
+    store = tmp_path / "store"
+    sources = list_media_dir(d)
+    assert sorted(Path(s.uri).name for s in sources) == ["alias.mp4", "passwd.mp4", "real.mp4"]
+    with pytest.raises(PermissionError, match="symlink_outside"):
+        import_local(next(s for s in sources if s.uri.endswith("passwd.mp4")), store, str(d))
+    with TestPipeline() as p:
+        media, failed = apply_stage(p | beam.Create(sources), "download",
+                                    _Fetch(str(store), DownloadConfig(), str(d)))
+        assert_that(failed | "Reason" >> beam.Map(
+            lambda f: (f.stage, Path(f.source_uri).name, f.message.split(":")[0])),
+            equal_to([("download", "passwd.mp4", "symlink_outside")]), label="failed")
+        assert_that(media | "Names" >> beam.Map(lambda m: Path(m.source.uri).name),
+                    equal_to(["alias.mp4", "real.mp4"]), label="media")
+    inodes = {f.stat().st_ino for f in store.iterdir()}
+    assert secret.stat().st_ino not in inodes and (d / "real.mp4").stat().st_ino in inodes

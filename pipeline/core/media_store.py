@@ -20,11 +20,18 @@ def store_path(media_dir: Path, video_id: str, suffix: str) -> Path:
     return path
 
 
-def import_local(source: Source, media_dir: Path) -> MediaFile:
-    """Hard-link (or copy, across file systems) a local file into the store."""
-    src = Path(source.uri)
-    if not src.is_file():
-        raise FileNotFoundError(f"no such media file: {src}")
+def import_local(source: Source, media_dir: Path, root: str | None = None) -> MediaFile:
+    """Hard-link (or copy, across file systems) a local file into the store.
+
+    A symlink is followed only to a file inside `root` (the --media-dir): one that leads
+    elsewhere would put any file the process can read into a dataset."""
+    listed = Path(source.uri)
+    if not listed.is_file():
+        raise FileNotFoundError(f"no such media file: {listed}")
+    src = listed.resolve(strict=True)
+    if root is not None and not src.is_relative_to(Path(root).resolve()):
+        raise PermissionError(f"symlink_outside: {listed} leads outside --media-dir "
+                              f"{root}; only links to files inside it are followed")
     video_id = derived_video_id(src.stem, source.uri)
     media_dir.mkdir(parents=True, exist_ok=True)
     dest = store_path(media_dir, video_id, src.suffix)

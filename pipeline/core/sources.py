@@ -44,8 +44,11 @@ def list_media_dir(path: str | Path) -> list[Source]:
     root = Path(path)
     if not root.is_dir():
         raise SourceError(f"media folder {root} does not exist")
+    base = root.resolve()
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
-    return [Source(uri=str(p.resolve()), kind="file") for p in files]
+    # the path as listed, inside the folder: a symlink is resolved (and refused when it leads
+    # outside) where the file is imported, so a refusal is a failures row, not a silent skip
+    return [Source(uri=str(base / p.relative_to(root)), kind="file") for p in files]
 
 
 def safe_name(text: str, max_len: int = 48) -> str:

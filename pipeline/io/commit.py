@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from apache_beam.io.filesystems import FileSystems
+
 from pipeline.io import storage
 from pipeline.io.parquet import num_rows, table_dir, table_files
 
@@ -87,9 +89,9 @@ def publish(stage: str, out: str) -> dict[str, int]:
     return moved
 
 
-def _wave_names(out: str) -> tuple[set[str], set[str]]:
-    """(every wave with a staging folder, the complete ones)."""
-    root = staging_root(out).rstrip("/")
+def _wave_names(root: str) -> tuple[set[str], set[str]]:
+    """(every wave with a staging folder under `root`, the complete ones)."""
+    root = root.rstrip("/")
     if storage.is_remote(root):  # object stores have no folders: name waves by their files
         waves = {f[len(root) + 1:].split("/", 1)[0] for f in storage.glob(f"{root}/**")
                  if f.startswith(root + "/")}
@@ -103,7 +105,7 @@ def _wave_names(out: str) -> tuple[set[str], set[str]]:
 
 def recover(out: str) -> Recovered:
     """Finish what a killed run left: publish complete waves, delete incomplete ones."""
-    waves, complete = _wave_names(out)
+    waves, complete = _wave_names(staging_root(out))
     for wave in sorted(complete):
         rows = publish(wave_dir(out, wave), out)
         log.warning("wave %s had finished but was not published: moved its rows %s", wave,
@@ -112,3 +114,59 @@ def recover(out: str) -> Recovered:
         storage.delete_tree(wave_dir(out, wave))
         log.warning("wave %s did not finish: its partial output was discarded", wave)
     return Recovered(tuple(sorted(complete)), tuple(sorted(waves - complete)))
+
+
+# -- build: one samples table per SAMPLES folder, replaced whole -------------------------------
+
+BUILD_FILES = ("README.md", "build.yaml")  # the card and the record, written with the rows
+BUILD_STAGING = "_build_staging"  # apart from annotate's waves: --out may be annotate's OUT
+
+
+def build_stage(out: str, run_id: str) -> str:
+    return storage.join(out, BUILD_STAGING, run_id)
+
+
+def _relative(path: str, base: str) -> str:
+    return path.replace("\\", "/")[len(base.rstrip("/").replace("\\", "/")) + 1:]
+
+
+def publish_build(stage: str, out: str, run_id: str) -> int:
+    """Replace SAMPLES' samples table with a complete build's: the old shards go first, then
+    the new ones move in (same partition paths), then the card and build.yaml. Safe to repeat
+    after an interruption: this build's own shards (named by its run id) are never deleted.
+    Returns the shards moved."""
+    new = table_dir(out, "samples")
+    for shard in table_files(out, "samples"):
+        if not PurePosixPath(shard.replace("\\", "/")).name.startswith(f"{run_id}-"):
+            FileSystems.delete([shard])
+    moved = 0
+    for shard in table_files(stage, "samples"):
+        storage.move(shard, storage.join(new, _relative(shard, table_dir(stage, "samples"))))
+        moved += 1
+    for name in BUILD_FILES:
+        if storage.exists(storage.join(stage, name)):
+            storage.move(storage.join(stage, name), storage.join(out, name))
+    storage.delete_tree(stage)
+    return moved
+
+
+def recover_build(out: str) -> Recovered:
+    """Finish publishing a complete build a kill interrupted; discard an unfinished one (the
+    samples table it would have replaced is still whole)."""
+    waves, complete = _wave_names(storage.join(out, BUILD_STAGING))
+    for run in sorted(complete):
+        publish_build(build_stage(out, run), out, run)
+        log.warning("build %s had finished but was not published: published it now", run)
+    for run in sorted(waves - complete):
+        storage.delete_tree(build_stage(out, run))
+        log.warning("build %s did not finish: its partial output was discarded", run)
+    return Recovered(tuple(sorted(complete)), tuple(sorted(waves - complete)))
+
+
+def check_published(samples: str) -> None:
+    """Readers (mix) refuse a SAMPLES folder whose last build is published only in part."""
+    _, complete = _wave_names(storage.join(samples, BUILD_STAGING))
+    if complete:
+        raise RunInProgress(f"{samples}: build {sorted(complete)[0]} finished but was not "
+                            "fully published (killed?); run ominous build again on this "
+                            "--out to finish it")

@@ -17,9 +17,11 @@ from pipeline.stages.failures import apply_stage
 
 
 class _Fetch(beam.DoFn):
-    def __init__(self, media_dir: str, config: ytdlp.DownloadConfig) -> None:
+    def __init__(self, media_dir: str, config: ytdlp.DownloadConfig,
+                 input_root: str | None = None) -> None:
         self._media_dir = media_dir
         self._config = config
+        self._input_root = input_root
 
     def _in_store(self, video_id: str) -> str | None:
         found = storage.glob(storage.join(self._media_dir, f"{video_id}.*"))
@@ -31,7 +33,7 @@ class _Fetch(beam.DoFn):
         staging = storage.staging_dir(self._media_dir)
         remote = storage.is_remote(self._media_dir)
         if source.kind == "file":
-            media = media_store.import_local(source, staging)
+            media = media_store.import_local(source, staging, self._input_root)
         else:
             waited = pacing.wait_turn(staging / ".download-pace", self._config.min_interval_s)
             metrics.distribution(metrics.DOWNLOAD_WAIT_MS).update(int(waited * 1000))
@@ -65,15 +67,17 @@ class AcquireVideos(beam.PTransform):
     """Download or import each source, then probe it; both steps send failures aside."""
 
     def __init__(self, media_dir: str, download: ytdlp.DownloadConfig,
-                 val_fraction: float = 0.05, test_fraction: float = 0.05) -> None:
+                 val_fraction: float = 0.05, test_fraction: float = 0.05,
+                 input_root: str | None = None) -> None:
         super().__init__()
         self._media_dir = media_dir
+        self._input_root = input_root
         self._download = download
         self._split = (val_fraction, test_fraction)
 
     def expand(self, sources: beam.PCollection[Source]):
         fetched, fetch_failed = apply_stage(
             sources | "Spread" >> beam.Reshuffle(), "download",
-            _Fetch(self._media_dir, self._download))
+            _Fetch(self._media_dir, self._download, self._input_root))
         videos, probe_failed = apply_stage(fetched, "probe", _Probe(*self._split))
         return videos, (fetch_failed, probe_failed) | "Failures" >> beam.Flatten()
