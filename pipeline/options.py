@@ -78,6 +78,10 @@ class AnnotateOptions(PipelineOptions):
             default=DEFAULT_FORMAT)
         add("--download_retries", "--download-retries", dest="download_retries", type=int,
             default=3)
+        add("--download_timeout_s", "--download-timeout-s", dest="download_timeout_s",
+            type=float, default=3600.0,
+            help="deadline for one source's download, retries and waits included; past it "
+                 "the source is a failures row (download_timeout) and the wave goes on")
         add("--download_backoff_s", "--download-backoff-s", dest="download_backoff_s",
             type=float, default=5.0, help="first wait before retrying a transient error")
         add("--sleep_interval", "--sleep-interval", dest="sleep_interval", type=float,
@@ -192,7 +196,8 @@ def stage_configs(opts: AnnotateOptions) -> StageConfigs:
                                   threshold=opts.sat_threshold),
         download=DownloadConfig(
             format=opts.download_format, retries=opts.download_retries,
-            backoff_s=opts.download_backoff_s, sleep_interval_s=opts.sleep_interval,
+            backoff_s=opts.download_backoff_s, deadline_s=opts.download_timeout_s,
+            sleep_interval_s=opts.sleep_interval,
             max_sleep_interval_s=opts.max_sleep_interval, sleep_requests_s=opts.sleep_requests,
             min_interval_s=opts.download_min_interval_s,
             cookies_file=opts.cookies, proxy=opts.proxy, archive=not opts.no_download_archive,

@@ -2,8 +2,9 @@
 benchmarks on machines with no VLM.
 
 It answers like `vllm serve` (same JSON shapes, status codes and error bodies) and can be
-scripted per request to be slow, fail with 429/500, stall past the client's timeout, or return
-garbage, empty answers, refusals and runaway text. The caption it writes names the dominant
+scripted per request to be slow, fail with 429/500, stall past the client's timeout, drip its
+answer a byte at a time, answer 5 MB, echo the request's Authorization header in a 401, or
+return garbage, empty answers, refusals and runaway text. The caption it writes names the dominant
 colour of the first frame, so different scenes get different captions.
 
 Run alone: python tests/fake_vllm.py --port 8000 --model Qwen/Qwen2.5-VL-7B-Instruct
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 BEHAVIOURS = ("ok", "429", "500", "503", "garbage", "empty", "refusal", "runaway", "stall",
-              "no_choices")
+              "no_choices", "drip", "huge", "echo_auth_401")
 
 
 @dataclass
@@ -83,6 +84,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
+
+    def _drip(self, data: bytes) -> None:
+        """Headers at once, then a byte every 0.1 s for at most stall_s (a slow proxy)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        until = time.monotonic() + self.state.stall_s
+        for byte in data:
+            if time.monotonic() > until:
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.1)
 
     def _error(self, status: int, message: str, kind: str = "BadRequestError") -> None:
         self._send(status, {"object": "error", "message": message, "type": kind,
@@ -177,6 +195,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             message = "Too Many Requests" if behaviour == "429" else "Internal Server Error"
             self._send(int(behaviour), {"object": "error", "message": message,
                                         "type": "ServerError", "code": int(behaviour)}, headers)
+            return
+        if behaviour == "echo_auth_401":  # a proxy that shows what it was sent
+            self._error(401, f"invalid credentials: {self.headers.get('Authorization')}",
+                        "AuthenticationError")
+            return
+        if behaviour == "huge":
+            self._send(200, b"{" + b" " * (5 << 20) + b"}")
+            return
+        if behaviour == "drip":
+            self._drip(json.dumps({"choices": [{"message": {"content": "late"},
+                                                "finish_reason": "stop"}]}).encode())
             return
         if behaviour == "garbage":
             self._send(200, b"<html>502 Bad Gateway</html>")

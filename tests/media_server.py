@@ -1,5 +1,6 @@
 """A loopback media server whose answers can be scripted per path: 200 (the file), 403, 404,
-429, 500, or a stall longer than the client's timeout. It counts requests per path."""
+429, 500, a stall longer than the client's timeout, or a drip (the file's headers, then one
+byte every 0.2 s, for at most `drip_s`). It counts requests per path."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 
 
 class Script:
-    def __init__(self, root: Path, stall_s: float = 3.0) -> None:
+    def __init__(self, root: Path, stall_s: float = 3.0, drip_s: float = 30.0) -> None:
         self.root = root
         self.stall_s = stall_s
+        self.drip_s = drip_s
         self.plans: dict[str, deque[str]] = defaultdict(deque)
         self.requests: Counter[str] = Counter()
         self.lock = threading.Lock()
@@ -44,10 +46,32 @@ def _handler(script: Script) -> type[http.server.BaseHTTPRequestHandler]:
             if answer == "stall":
                 time.sleep(script.stall_s)
                 answer = "200"
+            if answer == "drip" and self.command == "GET":
+                self._drip()
+                return True
+            if answer == "drip":
+                answer = "200"
             if answer == "200":
                 return False
             self.send_error(int(answer))
             return True
+
+        def _drip(self) -> None:
+            body = (script.root / self.path.split("?")[0].lstrip("/")).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            until = time.monotonic() + script.drip_s
+            for byte in body:
+                if time.monotonic() > until:
+                    break
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
+                time.sleep(0.2)
 
         def do_GET(self) -> None:
             if not self._scripted():
@@ -68,8 +92,9 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def scripted_server(root: Path, stall_s: float = 3.0) -> Iterator[tuple[str, Script]]:
-    script = Script(root, stall_s)
+def scripted_server(root: Path, stall_s: float = 3.0, drip_s: float = 30.0
+                    ) -> Iterator[tuple[str, Script]]:
+    script = Script(root, stall_s, drip_s)
     server = _Server(("127.0.0.1", 0), _handler(script))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

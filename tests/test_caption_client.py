@@ -135,3 +135,26 @@ def test_vlm_serve_starts_the_server_and_waits(tmp_path: Path) -> None:
                        serve_command=f"{sys.executable} -c 'import sys; sys.exit(3)'")
     with pytest.raises(ModelLoadError, match="exited with 3"):
         VllmServer(broken).start()
+
+
+@pytest.mark.timeout(60)
+def test_the_timeout_bounds_each_request_not_each_read() -> None:
+    """A server that drips its answer a byte every 0.1 s never trips a per-read timeout."""
+    with (serve_fake_vllm(model=MODEL, script=["drip"], stall_s=30) as (url, _),
+          pytest.raises(CaptionRequestFailed, match="timed out after 1 s") as info):
+        _client(url, timeout_s=1.0, retries=0).caption([RED])
+    assert info.value.reason == "retries_exhausted"
+    with (serve_fake_vllm(model=MODEL, script=["huge"]) as (url, _),
+          pytest.raises(CaptionRequestFailed) as info):
+        _client(url, retries=0).caption([RED])
+    assert info.value.reason == "oversized"
+
+
+def test_a_key_echoed_in_an_error_body_is_not_kept(monkeypatch) -> None:
+    secret = "sk-test-4242-secret"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    with (serve_fake_vllm(model=MODEL, script=["echo_auth_401"]) as (url, _),
+          pytest.raises(CaptionRequestFailed) as info):
+        _client(url).caption([RED])
+    assert info.value.reason == "http_401" and "invalid credentials" in str(info.value)
+    assert secret not in str(info.value) and "***" in str(info.value)

@@ -154,7 +154,7 @@ def test_every_recorded_error_gets_its_reason(youtube_fixtures: Path) -> None:
 def media(corpus, tmp_path: Path) -> Path:
     root = tmp_path / "served"
     root.mkdir()
-    for name in ("kitchen", "flaky", "forbidden", "gone", "broken", "slow"):
+    for name in ("kitchen", "flaky", "forbidden", "gone", "broken", "slow", "garden"):
         shutil.copy(corpus[0] / "quiet.mp4", root / f"{name}.mp4")
     return root
 
@@ -204,6 +204,31 @@ def test_archive_and_store_prevent_a_second_download(media: Path, tmp_path: Path
         Path(first.path).unlink()
         with pytest.raises(DownloadFailed, match="archived_missing"):
             download(Source(f"{base}/kitchen.mp4", "url"), store, _config())
+
+
+@pytest.mark.timeout(120)
+def test_a_dripping_server_meets_the_download_deadline(media: Path, tmp_path: Path) -> None:
+    """One byte every 0.2 s never trips yt-dlp's socket timeout: the deadline ends the
+    source as a failures row, and the healthy source of the same wave comes through."""
+    with scripted_server(media, drip_s=60) as (base, script):
+        script.plan("/garden.mp4", "200", *["drip"] * 10)
+        with pytest.raises(DownloadFailed) as info:
+            download(Source(f"{base}/garden.mp4", "url"), tmp_path / "a", _config(deadline_s=2))
+        assert info.value.reason == "download_timeout" and info.value.attempts == 1
+        assert "--download-timeout-s" in str(info.value)
+        script.plan("/garden.mp4", "200", *["drip"] * 10)
+        sources = [Source(f"{base}/kitchen.mp4", "url"), Source(f"{base}/garden.mp4", "url")]
+        with TestPipeline() as p:
+            videos, failures = p | beam.Create(sources) | AcquireVideos(
+                str(tmp_path / "m"), _config(deadline_s=3))
+            assert_that(videos | beam.Map(lambda v: v.media.video_id.split("-")[0]),
+                        equal_to(["kitchen"]), label="the healthy one")
+            assert_that(failures | beam.Map(lambda f: (f.stage, f.message.split(":")[0],
+                                                       f.source_uri.rsplit("/", 1)[1])),
+                        equal_to([("download", "download_timeout", "garden.mp4")]),
+                        label="the dripping one")
+    with pytest.raises(ValueError, match="deadline"):
+        DownloadConfig(deadline_s=0)
 
 
 def test_blocklist_holds(media: Path, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -80,6 +81,7 @@ class DownloadConfig:
     backoff_s: float = 5.0
     max_backoff_s: float = 300.0
     socket_timeout_s: float = 30.0
+    deadline_s: float | None = 3600.0  # one source, every attempt and wait included
     rate_limit_bytes: int | None = None
     sleep_interval_s: float = 0.0  # yt-dlp sleep_interval / max_sleep_interval per download
     max_sleep_interval_s: float = 0.0
@@ -95,6 +97,8 @@ class DownloadConfig:
     def __post_init__(self) -> None:
         if self.retries < 0:
             raise ValueError("download retries must be >= 0")
+        if self.deadline_s is not None and self.deadline_s <= 0:
+            raise ValueError("the download deadline must be positive (or None for none)")
 
     def __repr__(self) -> str:  # the cookie file's path is fine, never its contents
         return f"DownloadConfig(format={self.format!r}, retries={self.retries})"
@@ -178,8 +182,13 @@ def _existing(media_dir: Path, video_id: str) -> Path | None:
 
 
 def _fetch_once(source: Source, media_dir: Path, config: DownloadConfig,
-                in_store: Callable[[str], str | None] | None) -> MediaFile:
+                in_store: Callable[[str], str | None] | None,
+                cancel: threading.Event | None = None) -> MediaFile:
     import yt_dlp
+
+    def stop_when_cancelled(_status: dict[str, Any]) -> None:
+        if cancel is not None and cancel.is_set():
+            raise yt_dlp.utils.DownloadCancelled("the download's deadline passed")
 
     with yt_dlp.YoutubeDL(ydl_params(config)) as ydl:
         info = ydl.extract_info(source.uri, download=False)
@@ -199,6 +208,7 @@ def _fetch_once(source: Source, media_dir: Path, config: DownloadConfig,
     if done_before is not None:
         return media_from_info(source, info, str(done_before))
     params = ydl_params(config, outtmpl=str(media_dir / f"{video_id}.%(ext)s"))
+    params["progress_hooks"] = [stop_when_cancelled]
     if config.archive:
         params["download_archive"] = str(media_dir / ARCHIVE)
     subtitle_lang = _manual_subtitle_lang(info, config.reference_subtitles)
@@ -232,17 +242,54 @@ def _manual_subtitle_lang(info: dict[str, Any], wanted: str | None) -> str | Non
     return (exact or [x for x in langs if x.startswith(f"{wanted}-")] or [None])[0]
 
 
+def _within(seconds: float, fetch: Callable[..., MediaFile], *args: Any) -> MediaFile:
+    """Run one attempt with a deadline. yt-dlp has none of its own (its socket timeout bounds
+    each read, and a server that drips a byte a second never trips it): past the deadline the
+    attempt is abandoned and told to stop at its next block, so the wave goes on."""
+    cancel = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            outcome["media"] = fetch(*args, cancel=cancel)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread as it was
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=attempt, name="download", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        cancel.set()
+        raise TimeoutError
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["media"]
+
+
 def download(source: Source, media_dir: Path, config: DownloadConfig,
              sleep: Callable[[float], None] = time.sleep,
              in_store: Callable[[str], str | None] | None = None) -> MediaFile:
     """Resolve a URL, then download it as `<video_id>.<ext>` into `media_dir`; transient
-    errors are retried with exponential backoff, permanent ones fail at once. `in_store` finds
-    an earlier download in a remote store (default: look in media_dir)."""
+    errors are retried with exponential backoff, permanent ones fail at once, and the whole
+    of it (attempts and waits) ends at `config.deadline_s`. `in_store` finds an earlier
+    download in a remote store (default: look in media_dir)."""
     import yt_dlp
+
+    started = time.monotonic()
+
+    def left() -> float:
+        return (config.deadline_s - (time.monotonic() - started)
+                if config.deadline_s is not None else float("inf"))
 
     for attempt in range(config.retries + 1):
         try:
-            return _fetch_once(source, media_dir, config, in_store)
+            if config.deadline_s is None:
+                return _fetch_once(source, media_dir, config, in_store)
+            return _within(max(left(), 0.0), _fetch_once, source, media_dir, config, in_store)
+        except TimeoutError as exc:
+            raise DownloadFailed(f"no complete download within the {config.deadline_s:g} s "
+                                 "deadline (--download-timeout-s)", "download_timeout",
+                                 attempt + 1) from exc
         except yt_dlp.utils.YoutubeDLError as exc:
             message = clean_error(str(exc))
             reason, transient = classify(message)
@@ -251,6 +298,10 @@ def download(source: Source, media_dir: Path, config: DownloadConfig,
                 raise DownloadFailed(message + tries, reason, attempt + 1) from exc
             wait = min(config.backoff_s * 2 ** attempt, config.max_backoff_s)
             wait *= 0.75 + random.random() / 2
+            if wait >= left():
+                raise DownloadFailed(f"{message} (no time left for a retry within the "
+                                     f"{config.deadline_s:g} s deadline)", reason,
+                                     attempt + 1) from exc
             log.info("download %s: %s, retrying in %.1f s", source.uri, reason, wait)
             sleep(wait)
     raise AssertionError("unreachable: the loop returns or raises")

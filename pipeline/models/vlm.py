@@ -6,6 +6,7 @@ header; messages and logs never contain it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DRY_RUN = "dry-run"
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+MAX_RESPONSE_BYTES = 1 << 20  # a caption is a few hundred bytes; a bigger answer is broken
 DEFAULT_SERVE_COMMAND = ("vllm serve {model} --host 127.0.0.1 --port {port} "
                          "--max-model-len 16384 --limit-mm-per-prompt '{{\"image\": 8}}'")
 
@@ -94,6 +96,7 @@ class ChatCaptioner:
         self.model_name = config.model
         key = os.environ.get(config.api_key_env) if config.api_key_env else None
         headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._secrets = tuple(x for x in (key,) if x)
         self._http = httpx.Client(
             base_url=config.endpoint, headers=headers,
             timeout=httpx.Timeout(config.timeout_s, connect=min(config.timeout_s, 10.0)),
@@ -110,6 +113,29 @@ class ChatCaptioner:
         base = self.config.backoff_s * 2 ** attempt
         return min(base * (0.5 + random.random() / 2), self.config.max_backoff_s)
 
+    def _post(self, body: dict) -> tuple[int, str | None, bytes]:
+        """One request, bounded as a whole: `timeout_s` from sending to the answer's last
+        byte (httpx bounds each read only, and a server that drips never trips that), and
+        at most MAX_RESPONSE_BYTES. Returns status, Retry-After and the body."""
+        deadline = time.monotonic() + self.config.timeout_s
+        with self._http.stream("POST", "/chat/completions", json=body) as response:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise CaptionRequestFailed(
+                        "oversized", f"the answer passed {MAX_RESPONSE_BYTES} bytes")
+                if time.monotonic() > deadline:
+                    raise self._httpx.ReadTimeout("the request's deadline passed")
+                chunks.append(chunk)
+            return response.status_code, response.headers.get("retry-after"), b"".join(chunks)
+
+    def _redact(self, text: str) -> str:
+        """Servers may echo a request's headers in their errors: never store the key."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def caption(self, jpegs: Sequence[bytes]) -> Answer:
         body = chat_request(self.config.model, self.prompt, jpegs, self.config.max_tokens,
                             self.config.temperature)
@@ -118,21 +144,21 @@ class ChatCaptioner:
         for attempt in range(self.config.retries + 1):
             hint = None
             try:
-                response = self._http.post("/chat/completions", json=body)
+                status, retry_after, content = self._post(body)
             except httpx.TimeoutException:
                 last = f"timed out after {self.config.timeout_s:g} s"
             except httpx.TransportError as exc:
                 last = f"connection failed ({type(exc).__name__})"
             else:
-                if response.status_code == 200:
-                    content, finish = parse_answer(response.content)
-                    return Answer(validate_caption(content, finish, self.config.max_chars),
+                if status == 200:
+                    text, finish = parse_answer(content)
+                    return Answer(validate_caption(text, finish, self.config.max_chars),
                                   attempt + 1)
-                detail = _error_message(response)
-                if response.status_code not in TRANSIENT_STATUS:
-                    raise CaptionRequestFailed(f"http_{response.status_code}", detail)
-                last = f"HTTP {response.status_code}: {detail}"
-                hint = _retry_after(response.headers.get("retry-after"))
+                detail = self._redact(_error_message(content))
+                if status not in TRANSIENT_STATUS:
+                    raise CaptionRequestFailed(f"http_{status}", detail)
+                last = f"HTTP {status}: {detail}"
+                hint = _retry_after(retry_after)
             if attempt < self.config.retries:
                 self._sleep(self._backoff(attempt, hint))
         raise CaptionRequestFailed(
@@ -143,12 +169,12 @@ class ChatCaptioner:
         self._http.close()
 
 
-def _error_message(response: object) -> str:
+def _error_message(content: bytes) -> str:
     """vLLM answers errors as {"object": "error", "message": ...} (or {"error": {...}})."""
     try:
-        doc = response.json()
+        doc = json.loads(content)
     except ValueError:
-        return response.text[:200]
+        return content[:200].decode("utf-8", "replace")
     if isinstance(doc, dict):
         err = doc.get("error", doc)
         if isinstance(err, dict) and err.get("message"):
