@@ -19,7 +19,14 @@ from pipeline.core.dataset_card import dataset_card
 from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import TASKS, BuildConfig
 from pipeline.io import commit, runs, storage
-from pipeline.io.parquet import WriteTable, drop_empty_shards, read_table, table_dir, table_files
+from pipeline.io.parquet import (
+    WriteTable,
+    drop_empty_shards,
+    num_rows,
+    read_table,
+    table_dir,
+    table_files,
+)
 from pipeline.options import OutputOptions
 from pipeline.stages.build_samples import FILTERED, BuildSamples
 
@@ -114,6 +121,14 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     annotations = opts.annotations or out
     if not table_files(annotations, "videos"):
         raise BuildError(f"no videos table in {annotations}: run annotate first")
+    for table in ("videos", "sentences", "clips"):  # name a damaged file before Beam trips
+        for shard in table_files(annotations, table):
+            try:
+                num_rows(shard)
+            except (OSError, ValueError) as exc:
+                raise BuildError(f"{shard} is not a readable Parquet file ({exc}); run "
+                                 f"ominous validate {annotations}, and remove or restore "
+                                 "it") from exc
     try:
         with commit.exclusive(out):
             commit.recover_build(out)

@@ -585,3 +585,19 @@ def test_a_failed_overwrite_keeps_the_old_samples(built, tmp_path, monkeypatch) 
     assert strip(_samples(target)) == strip(_samples(tmp_path / "fresh"))
     assert fresh.samples == summary.samples
     assert not list((target / commit.BUILD_STAGING).iterdir())
+
+
+def test_a_damaged_shard_is_named_by_build_and_validate(built, tmp_path, capsys) -> None:
+    _, _, out, _ = built
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    shard = sorted((copy / "sentences").glob("*.parquet"))[0]
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])  # truncated
+    assert cli.main(["build", "--annotations", str(copy), "--out", str(tmp_path / "s")]) == (
+        cli.EXIT_USAGE)
+    err = capsys.readouterr().err
+    assert str(shard) in err and "not a readable Parquet file" in err
+    assert not (tmp_path / "s" / "samples").exists()
+    assert cli.main(["validate", str(copy)]) == cli.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"INVALID {shard}: not a readable Parquet file" in err

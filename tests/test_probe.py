@@ -43,3 +43,28 @@ def test_parse_probe_ignores_cover_art_and_needs_duration() -> None:
     info["streams"][0]["disposition"] = {}
     with pytest.raises(ProbeError, match="duration unknown"):
         parse_probe(info)
+
+
+def test_a_forged_duration_header_is_not_trusted(tmp_path: Path) -> None:
+    """A 1 s file whose mvhd claims 10 h: the probe measures where its packets end."""
+    import struct
+    import subprocess
+
+    from pipeline.core.probe import packets_end_ms, probe, run_ffprobe, trusted_duration_ms
+
+    path = tmp_path / "forged.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=64x48:rate=10:duration=1", "-f", "lavfi", "-i",
+                    "sine=duration=1", "-shortest", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    str(path)], check=True, timeout=60)
+    honest = probe(path).duration_ms
+    data = bytearray(path.read_bytes())
+    at = data.find(b"mvhd")
+    timescale = struct.unpack(">I", data[at + 16:at + 20])[0]
+    data[at + 20:at + 24] = struct.pack(">I", timescale * 36_000)  # version-0 mvhd duration
+    path.write_bytes(data)
+    assert float(run_ffprobe(path)["format"]["duration"]) == 36_000  # the header lies
+    assert abs(packets_end_ms(path, 36_000_000) - honest) <= 50
+    assert abs(probe(path).duration_ms - honest) <= 50 and honest < 1100
+    assert trusted_duration_ms(60_000, 59_500) == 60_000  # within tolerance: the header
+    assert trusted_duration_ms(60_000, None) == 60_000
