@@ -21,6 +21,7 @@ from pipeline.io import commit, storage
 from pipeline.io.parquet import ROW_GROUP_ROWS, read_file, table_dir, table_files
 from pipeline.io.schemas import TABLES
 
+TMP = ".tmp"
 ID_COLUMN = {"videos": "video_id", "sentences": "sentence_id", "clips": "clip_id",
              "samples": "sample_id", "failures": "failure_id"}
 
@@ -53,7 +54,16 @@ def _dedupe(table: pa.Table, key: str) -> tuple[pa.Table, int]:
     return kept, len(table) - len(kept)
 
 
+def _drop_leftovers(out: str, table: str) -> int:
+    """Temporary files a killed compact left (it holds the lock: no writer is mid-way)."""
+    leftovers = storage.glob(f"{table_dir(out, table)}/**.parquet{TMP}")
+    if leftovers:
+        FileSystems.delete(leftovers)
+    return len(leftovers)
+
+
 def compact_table(out: str, table: str, rows_per_file: int = 5_000_000) -> CompactSummary:
+    _drop_leftovers(out, table)
     files = table_files(out, table)
     by_folder: dict[str, list[str]] = defaultdict(list)
     for f in files:
@@ -81,7 +91,7 @@ def compact_table(out: str, table: str, rows_per_file: int = 5_000_000) -> Compa
 
 def write_table_file(path: str, data: pa.Table) -> None:
     """Whole or not at all: a temporary name, then a rename."""
-    tmp = f"{path}.tmp"
+    tmp = f"{path}{TMP}"
     with FileSystems.create(tmp) as f:
         pq.write_table(data, f, compression="zstd", row_group_size=ROW_GROUP_ROWS)
     FileSystems.rename([tmp], [path])

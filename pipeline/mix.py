@@ -7,7 +7,10 @@ a seed: each component orders its candidates by md5(sample_id, seed) and takes t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,26 @@ def _replicas(want: int, have: int, allow_repeat: bool, message: str) -> int:
 
 def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | None = None,
         split: str = "train", allow_repeat: bool = False) -> MixSummary:
+    """Draw into a hidden sibling folder, then move the files into OUT (mixture.yaml last): a
+    mix that fails leaves OUT as it was."""
+    final = Path(out)
+    work = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
+    try:
+        summary = _mix(samples, recipe, work, seed, replay, split, allow_repeat)
+        final.mkdir(parents=True, exist_ok=True)
+        for name in ("mixture.parquet", "replay.jsonl", "mixture.yaml"):
+            if (work / name).exists():
+                os.replace(work / name, final / name)
+            elif name != "mixture.yaml":
+                (final / name).unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return replace(summary, out=out)
+
+
+def _mix(samples: str, recipe: Recipe, target: Path, seed: int, replay: str | None,
+         split: str, allow_repeat: bool) -> MixSummary:
     try:  # a build killed while replacing the samples table: its rows are half there
         check_published(samples)
     except RunInProgress as exc:
@@ -67,8 +90,6 @@ def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | Non
         raise RecipeError(f"{recipe.name} adds to a replay set: pass --replay FILE")
     if not files and any(n for letter, n in counts.items() if letter != REPLAY):
         raise RecipeError(f"no samples table in {samples}: run build first")
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     if files:
         listed = ", ".join(_quote(f) for f in files)
@@ -101,8 +122,6 @@ def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | Non
             ORDER BY p.component, {_draw_order('p.sample_id', seed)}, p.pass
         ) TO {_quote(str(mixture))} (FORMAT parquet, COMPRESSION zstd)""")
         rows = con.execute(f"SELECT count(*) FROM {_quote(str(mixture))}").fetchone()[0]
-    elif mixture.exists():
-        mixture.unlink()
     n_replay = _write_replay(target, recipe, counts.get(REPLAY, 0), replay, seed, allow_repeat)
     real = {letter: n for letter, n in counts.items() if letter != REPLAY}
     if recipe.replay_all or REPLAY in counts:
@@ -112,7 +131,7 @@ def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | Non
         "allow_repeat": allow_repeat, "samples": samples, "replay": replay,
         "counts": real, "weights": dict(recipe.weights), "rows": rows + n_replay,
     }, sort_keys=False))
-    return MixSummary(out, recipe.name, real, n_replay)
+    return MixSummary(str(target), recipe.name, real, n_replay)
 
 
 def _write_replay(target: Path, recipe: Recipe, want: int, replay: str | None, seed: int,
@@ -120,7 +139,6 @@ def _write_replay(target: Path, recipe: Recipe, want: int, replay: str | None, s
     """Replay rows pass through unchanged (their order and choice are seeded)."""
     path = target / "replay.jsonl"
     if replay is None:
-        path.unlink(missing_ok=True)
         return 0
     records = read_replay(replay)
     if recipe.replay_all:

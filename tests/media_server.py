@@ -1,6 +1,6 @@
 """A loopback media server whose answers can be scripted per path: 200 (the file), 403, 404,
-429, 500, a stall longer than the client's timeout, or a drip (the file's headers, then one
-byte every 0.2 s, for at most `drip_s`). It counts requests per path."""
+429, 500, a stall longer than the client's timeout, a truncated body, or a drip (the file's
+headers, then one byte every 0.2 s, for at most `drip_s`). It counts requests per path."""
 
 from __future__ import annotations
 
@@ -46,10 +46,13 @@ def _handler(script: Script) -> type[http.server.BaseHTTPRequestHandler]:
             if answer == "stall":
                 time.sleep(script.stall_s)
                 answer = "200"
+            if answer == "truncate" and self.command == "GET":
+                self._truncate()
+                return True
             if answer == "drip" and self.command == "GET":
                 self._drip()
                 return True
-            if answer == "drip":
+            if answer in ("drip", "truncate"):
                 answer = "200"
             if answer == "200":
                 return False
@@ -72,6 +75,17 @@ def _handler(script: Script) -> type[http.server.BaseHTTPRequestHandler]:
                 except OSError:  # the client gave up
                     return
                 time.sleep(0.2)
+
+        def _truncate(self) -> None:
+            """The whole file's length announced, half of it sent, the connection closed."""
+            body = (script.root / self.path.split("?")[0].lstrip("/")).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
 
         def do_GET(self) -> None:
             if not self._scripted():

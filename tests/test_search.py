@@ -206,6 +206,17 @@ def test_archive_and_store_prevent_a_second_download(media: Path, tmp_path: Path
             download(Source(f"{base}/kitchen.mp4", "url"), store, _config())
 
 
+def test_a_truncated_download_is_retried(media: Path, tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    with scripted_server(media) as (base, script):
+        script.plan("/garden.mp4", "200", "truncate")
+        got = download(Source(f"{base}/garden.mp4", "url"), tmp_path, _config(), sleeps.append)
+    assert Path(got.path).read_bytes() == (media / "garden.mp4").read_bytes()
+    assert len(sleeps) == 1  # one retry after the short read
+    assert classify("ERROR: [download] Got error: 1000 bytes read, 2000 more expected") == (
+        "truncated", True)
+
+
 @pytest.mark.timeout(120)
 def test_a_dripping_server_meets_the_download_deadline(media: Path, tmp_path: Path) -> None:
     """One byte every 0.2 s never trips yt-dlp's socket timeout: the deadline ends the

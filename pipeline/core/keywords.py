@@ -26,6 +26,16 @@ class SearchSettings:
     uploaded_before: str | None = None
 
     def __post_init__(self) -> None:
+        kinds = {"results": (int,), "min_duration_s": (int, type(None)),
+                 "max_duration_s": (int, type(None)), "language": (str, type(None)),
+                 "creative_commons": (bool,), "exclude_live": (bool,),
+                 "exclude_shorts": (bool,)}
+        for name, allowed in kinds.items():
+            value = getattr(self, name)
+            if not isinstance(value, allowed) or (bool not in allowed
+                                                  and isinstance(value, bool)):
+                names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+                raise KeywordError(f"{name} must be {names}, got {value!r}")
         if self.results < 1:
             raise KeywordError("results per keyword must be >= 1")
         for name in ("uploaded_after", "uploaded_before"):
@@ -59,7 +69,7 @@ def load_keyword_file(path: str | Path) -> list[KeywordSpec]:
     p = Path(path)
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise KeywordError(f"cannot read keyword file {p}: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("keywords"), list):
         raise KeywordError(f"{p}: expected a mapping with a `keywords` list")

@@ -28,8 +28,12 @@ def read_url_list(path: str | Path) -> list[Source]:
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"URL list {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"URL list {path} is not UTF-8 text: {exc}") from exc
     seen: dict[str, Source] = {}
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -53,7 +57,7 @@ def list_media_dir(path: str | Path) -> list[Source]:
 
 def safe_name(text: str, max_len: int = 48) -> str:
     """A file-name-safe slug: no path separators, dots, quotes or shell metacharacters."""
-    slug = _UNSAFE.sub("_", text).strip("_")
+    slug = _UNSAFE.sub("_", text).strip("_").lstrip("-")  # never read as a command's option
     return slug[:max_len] or "video"
 
 

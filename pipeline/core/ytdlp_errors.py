@@ -27,6 +27,8 @@ _RULES: tuple[tuple[str, bool, str], ...] = (
     ("http_404", False, r"http error 404|not found"),
     ("timeout", True, r"timed? ?out|read operation timed out"),
     ("empty_download", True, r"downloaded file is empty"),
+    ("truncated", True, r"\d+ bytes read, \d+ more expected|downloaded \d+ bytes, "
+                        r"expected \d+ bytes|incompleteread|did not get any data blocks"),
     ("connection", True, r"connection (refused|reset|aborted)|remote end closed|"
                          r"name or service not known|temporary failure in name resolution"),
     ("unavailable", False, r"video unavailable|content isn.t available|no longer available"),

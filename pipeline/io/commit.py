@@ -48,14 +48,24 @@ def exclusive(out: str) -> Iterator[None]:
         yield
         return
     root = Path(staging_root(out))
+    created = [p for p in (Path(out), root) if not p.exists()]
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "LOCK", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise RunInProgress(f"another annotate or compact is writing to {out}; wait for "
-                                "it, or use another --out") from exc
-        yield
+            raise RunInProgress(f"another annotate, build or compact is writing to {out}; "
+                                "wait for it, or use another --out") from exc
+        try:
+            yield
+        except BaseException:
+            # a command that failed before writing anything leaves no folder of its own
+            if created and [x.name for x in root.iterdir()] == ["LOCK"]:
+                (root / "LOCK").unlink()
+                for folder in reversed(created):
+                    if folder.is_dir() and not any(folder.iterdir()):
+                        folder.rmdir()
+            raise
 
 
 def staging_root(out: str) -> str:

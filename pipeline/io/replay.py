@@ -12,6 +12,8 @@ from typing import Any
 
 from pipeline.core.recipes import RecipeError
 
+ROLES = frozenset({"human", "gpt", "system"})  # LLaVA/LongVA's `from` values
+
 
 def _check(rec: Any, where: str) -> dict[str, Any]:
     if not isinstance(rec, dict):
@@ -21,6 +23,14 @@ def _check(rec: Any, where: str) -> dict[str, Any]:
             isinstance(t, dict) and "from" in t and "value" in t for t in conv):
         raise RecipeError(f"{where}: needs 'conversations': a list of {{from, value}} turns "
                           "(LLaVA/LongVA format)")
+    for k, t in enumerate(conv):
+        if t["from"] not in ROLES or not isinstance(t["value"], str):
+            raise RecipeError(f"{where} turn {k + 1}: `from` must be one of {sorted(ROLES)} "
+                              f"and `value` a string, got from={t['from']!r}, value of type "
+                              f"{type(t['value']).__name__}")
+    for key in ("video", "image"):
+        if key in rec and not isinstance(rec[key], str):
+            raise RecipeError(f"{where}: `{key}` must be a path string")
     return rec
 
 
@@ -28,14 +38,23 @@ def read_replay(path: str) -> list[dict[str, Any]]:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RecipeError(f"cannot read replay file {path}: {exc}") from exc
-    stripped = text.lstrip()
-    try:
-        if stripped.startswith("["):
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"cannot read replay file {path} (UTF-8 JSON or JSONL): "
+                          f"{exc}") from exc
+    if text.lstrip().startswith("["):
+        try:
             records = json.loads(text)
-            return [_check(r, f"{path} record {i}") for i, r in enumerate(records)]
-        return [_check(json.loads(line), f"{path} line {i + 1}")
-                for i, line in enumerate(text.splitlines()) if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise RecipeError(f"{path} is neither a JSON list nor JSON lines: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise RecipeError(f"{path} is not a valid JSON list: {exc}") from exc
+        return [_check(r, f"{path} record {i + 1}") for i, r in enumerate(records)]
+    out = []
+    for i, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RecipeError(f"{path} line {i + 1}: not JSON ({exc.msg} at column "
+                              f"{exc.colno})") from exc
+        out.append(_check(rec, f"{path} line {i + 1}"))
+    return out

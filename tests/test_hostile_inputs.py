@@ -1,0 +1,104 @@
+"""The fault matrix's smaller cases: bad encodings and shapes get a usage error that names the
+file and line, and a failed command leaves earlier outputs as they were."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from test_tasks import TABLES, _info
+
+from pipeline import cli
+from pipeline.compact import compact
+from pipeline.core.keywords import KeywordError, load_keyword_file
+from pipeline.core.recipes import RecipeError, parse_shorthand
+from pipeline.core.sources import derived_video_id, safe_name
+from pipeline.core.tasks import BuildConfig, build_video
+from pipeline.io.replay import read_replay
+from pipeline.io.schemas import conform
+from pipeline.mix import mix
+
+LATIN1 = "café – naïve\n".encode("latin-1", "replace")
+
+
+def test_non_utf8_inputs_are_usage_errors(tmp_path: Path, capsys) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_bytes(b"http://127.0.0.1:9/a.mp4\n" + LATIN1)
+    out = tmp_path / "out"
+    assert cli.main(["annotate", "--urls", str(urls), "--out", str(out)]) == cli.EXIT_USAGE
+    assert "not UTF-8" in capsys.readouterr().err
+    keywords = tmp_path / "kw.yaml"
+    keywords.write_bytes(b"keywords:\n  - " + LATIN1)
+    assert cli.main(["annotate", "--keywords", str(keywords), "--out", str(out)]) == (
+        cli.EXIT_USAGE)
+    assert "cannot read keyword file" in capsys.readouterr().err
+    assert not out.exists()  # a usage error leaves no folder (no _staging/LOCK)
+    replay = tmp_path / "replay.jsonl"
+    replay.write_bytes(LATIN1)
+    with pytest.raises(RecipeError, match="UTF-8"):
+        read_replay(str(replay))
+
+
+def test_keyword_settings_are_type_checked(tmp_path: Path) -> None:
+    f = tmp_path / "kw.yaml"
+    f.write_text("keywords:\n  - {keyword: soup, results: many}\n")
+    with pytest.raises(KeywordError, match=r"keyword 1: results must be int, got 'many'"):
+        load_keyword_file(f)
+    f.write_text("defaults: {exclude_live: 'no'}\nkeywords: [soup]\n")
+    with pytest.raises(KeywordError, match="exclude_live must be bool"):
+        load_keyword_file(f)
+
+
+def test_replay_records_are_checked_with_their_line(tmp_path: Path) -> None:
+    good = {"id": "a", "conversations": [{"from": "human", "value": "hi"},
+                                          {"from": "gpt", "value": "hello"}]}
+    f = tmp_path / "r.jsonl"
+    f.write_text(json.dumps(good) + "\n\n" + json.dumps(good) + "\n{broken\n")
+    with pytest.raises(RecipeError, match=r"r.jsonl line 4: not JSON"):
+        read_replay(str(f))
+    bad_role = {**good, "conversations": [{"from": "robot", "value": "hi"}]}
+    f.write_text(json.dumps(good) + "\n" + json.dumps(bad_role) + "\n")
+    with pytest.raises(RecipeError, match=r"line 2 turn 1: `from` must be one of"):
+        read_replay(str(f))
+    not_text = {**good, "conversations": [{"from": "human", "value": ["hi"]}]}
+    f.write_text(json.dumps([good, not_text]))
+    with pytest.raises(RecipeError, match=r"record 2 turn 1"):
+        read_replay(str(f))
+    f.write_text(json.dumps([good, good]))
+    assert read_replay(str(f)) == [good, good]
+
+
+def test_a_failed_mix_leaves_the_earlier_mixture(tmp_path: Path) -> None:
+    samples = tmp_path / "samples"
+    rows = build_video(_info(TABLES, "v1"), BuildConfig())
+    for task in {r["task"] for r in rows}:
+        part = samples / "samples" / f"task={task}" / "split=train"
+        part.mkdir(parents=True)
+        pq.write_table(conform([r for r in rows if r["task"] == task], "samples"),
+                       part / "a.parquet")
+    out = tmp_path / "mix"
+    mix(str(samples), parse_shorthand("R1 (2)"), str(out))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(RecipeError, match="needs 1000 samples"):
+        mix(str(samples), parse_shorthand("RN11 (2000)"), str(out))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_compact_removes_what_a_killed_compact_left(tmp_path: Path) -> None:
+    rows = build_video(_info(TABLES, "v1"), BuildConfig())
+    folder = tmp_path / "samples" / "task=rev"
+    folder.mkdir(parents=True)
+    pq.write_table(conform([r for r in rows if r["task"] == "rev"], "samples"),
+                   folder / "a.parquet")
+    (folder / "compact-x-00000-of-00001.parquet.tmp").write_bytes(b"half a file")
+    compact(str(tmp_path))
+    assert sorted(p.name for p in folder.iterdir()) == ["a.parquet"]
+
+
+@pytest.mark.parametrize("name", ["-rf", "--output=x", "-", "--"])
+def test_names_never_start_like_an_option(name: str) -> None:
+    assert not safe_name(name).startswith("-")
+    assert not derived_video_id(name, f"/media/{name}.mp4").startswith("-")
