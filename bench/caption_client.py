@@ -111,7 +111,7 @@ def main() -> None:
     print(f"  client alone      {client:6.1f} req/s  fraction of C/L {client / ideal:.2f}  "
           "(goal >= 0.9)")
     print(f"  CaptionClips      {stage:6.1f} req/s  fraction of C/L {stage / ideal:.2f}  "
-          "(with pipeline start, keyframe decoding and JPEG encoding)")
+          "(with pipeline start, keyframe decoding and JPEG encoding; goal >= 0.95)")
     busy = args.stage_requests / stage - overhead
     print(f"    of which the dry-run pipeline takes {overhead:.1f} s; the requests "
           f"{busy:.1f} s: {args.stage_requests / busy / ideal:.2f} of C/L")

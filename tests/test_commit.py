@@ -95,7 +95,7 @@ def test_a_second_annotate_on_the_same_out_is_refused(tmp_path, capsys) -> None:
     argv = ["annotate", "--media-dir", str(media), "--out", str(out)]
     with commit.exclusive(str(out)):
         assert cli.main(argv) == cli.EXIT_USAGE
-        assert "another annotate or compact is writing to" in capsys.readouterr().err
+        assert "another annotate, build or compact is writing to" in capsys.readouterr().err
         assert cli.main(["compact", str(out)]) == cli.EXIT_USAGE
         assert Path(commit.wave_dir(str(out), "other-w00000")).is_dir()  # left alone
     assert cli.main(argv) == cli.EXIT_OK  # once it is gone, the next start cleans up

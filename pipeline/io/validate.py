@@ -25,16 +25,13 @@ def validate(out: str) -> tuple[dict[str, int], list[str]]:
         for path in table_files(out, table):
             try:
                 actual = pq.read_schema(path)
-                rows = pq.read_metadata(path).num_rows
-                nulls = _non_null_problems(str(path), table)
+                # Column names and types must match; nullability is checked on the data.
+                if [(f.name, f.type) for f in actual] != [(f.name, f.type) for f in expected]:
+                    problems.append(f"{path}: schema differs from {table}:\n  expected "
+                                    f"{expected}\n  found {actual}")
+                    continue
+                problems.extend(_non_null_problems(str(path), table))
+                counts[table] += pq.read_metadata(path).num_rows
             except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
                 problems.append(f"{path}: not a readable Parquet file ({exc})")
-                continue
-            # Column names and types must match; nullability is checked on the data below.
-            if [(f.name, f.type) for f in actual] != [(f.name, f.type) for f in expected]:
-                problems.append(f"{path}: schema differs from {table}:\n  expected {expected}"
-                                f"\n  found {actual}")
-                continue
-            problems.extend(nulls)
-            counts[table] += rows
     return counts, problems

@@ -1,8 +1,9 @@
 """CaptionClips: keyframes of each clip -> a caption from the VLM, with a cache in front.
 
-Clips arrive in batches of at least twice the concurrency (so a batch keeps the pool full);
-each batch is sent through the worker's one request pool, so at most `concurrency` requests
-are in flight per worker however many bundles run. A clip that gets no
+Clips arrive in batches of at least twice the concurrency; each batch is sent through the
+worker's one request pool (at most `concurrency` requests in flight per worker however many
+bundles run), and its captions are emitted as they finish, requests staying in flight across
+batches until the bundle ends. A clip that gets no
 caption becomes a failures row with the reason; the rest of the batch goes on.
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 import atexit
 import functools
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import replace
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from pipeline import metrics
 from pipeline.core.captions import CaptionError
@@ -88,25 +90,51 @@ class _Caption(beam.DoFn):
         jpegs = keyframe_jpegs(clip, readers[path], self._config)
         return self._captioner.pool.submit(self._ask, clip, key, jpegs)
 
+    def start_bundle(self) -> None:
+        self._pending: list[tuple[Clip, Future[Answer] | str | Exception]] = []
+
     def process(self, batch: list[Clip]) -> Iterator[Any]:
+        """Submit the batch and emit whatever has finished, from this batch or earlier ones:
+        requests stay in flight across batches, so the pool never drains while a batch
+        waits for its slowest request. At most 4 x concurrency requests wait."""
         prompt = self._captioner.prompt
         readers: dict[str, FrameReader] = {}
-        pending: list[tuple[Clip, Future[Answer] | str | Exception]] = []
         for clip in batch:
             key = clip_cache_key(clip, self._config, prompt.hash)
             hit = self._cache.get(key) if self._cache is not None else None
             if hit is not None:
                 metrics.counter(metrics.CAPTIONS_CACHED).inc()
-                pending.append((clip, hit["caption"]))
+                self._pending.append((clip, hit["caption"]))
             elif self._config.dry_run:
-                pending.append((clip, self._captioner.caption(()).text))
+                self._pending.append((clip, self._captioner.caption(()).text))
             else:
                 try:
-                    pending.append((clip, self._submit(clip, key, readers)))
+                    self._pending.append((clip, self._submit(clip, key, readers)))
                 except DecodeError as exc:
-                    pending.append((clip, exc))
+                    self._pending.append((clip, exc))
         readers.clear()
-        for clip, outcome in pending:
+        limit = 4 * self._config.concurrency
+        while sum(isinstance(o, Future) for _, o in self._pending) > limit:
+            wait([o for _, o in self._pending if isinstance(o, Future)],
+                 return_when=FIRST_COMPLETED)
+            yield from self._ready()
+        yield from self._ready()
+
+    def finish_bundle(self) -> Iterator[Any]:
+        wait([o for _, o in self._pending if isinstance(o, Future)])
+        for out in self._ready():
+            if isinstance(out, beam.pvalue.TaggedOutput):
+                yield beam.pvalue.TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
+            else:
+                yield GlobalWindows.windowed_value(out)
+
+    def _ready(self) -> Iterator[Any]:
+        """Outputs for every clip whose caption is settled; the rest stay pending."""
+        done = [(c, o) for c, o in self._pending if not isinstance(o, Future) or o.done()]
+        self._pending = [(c, o) for c, o in self._pending if isinstance(o, Future)
+                         and not o.done()]
+        prompt = self._captioner.prompt
+        for clip, outcome in done:
             text = outcome
             if isinstance(outcome, Future):
                 try:
