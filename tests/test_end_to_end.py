@@ -601,3 +601,73 @@ def test_a_damaged_shard_is_named_by_build_and_validate(built, tmp_path, capsys)
     assert cli.main(["validate", str(copy)]) == cli.EXIT_FAILED
     err = capsys.readouterr().err
     assert f"INVALID {shard}: not a readable Parquet file" in err
+
+
+@pytest.fixture
+def portable_runner(tmp_path):
+    """Beam's own job service and an external SDK worker pool, in processes of their own: the
+    Fn API path Dataflow and Flink take (every DoFn pickled into another process)."""
+    import socket
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    job, pool = free_port(), free_port()
+    venv_bin = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+    log = (tmp_path / "servers.log").open("w")
+    procs = [subprocess.Popen([sys.executable, "-m", module, flag, str(port)], env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+             for module, flag, port in (
+                 ("apache_beam.runners.portability.local_job_service_main", "--port", job),
+                 ("apache_beam.runners.worker.worker_pool_main", "--service_port", pool))]
+    deadline = time.monotonic() + 60
+    for port in (job, pool):
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    yield ["--runner", "PortableRunner", "--job_endpoint", f"localhost:{job}",
+           "--environment_type", "EXTERNAL", "--environment_config", f"localhost:{pool}",
+           "--job_server_timeout", "120"]
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+
+
+@pytest.mark.timeout(900)
+def test_annotate_and_build_on_the_portable_runner(built, portable_runner, tmp_path, tiny_sat,
+                                                   server, vision_args) -> None:
+    """The same rows through the Fn API, with the job service and SDK workers in other
+    processes, as through the DirectRunner."""
+    samples, _, out, _ = built
+    urls = _urls(tmp_path, server, ["kitchen", "quiet"])
+    portable = tmp_path / "portable"
+    summary = run([*_argv(urls, portable, tiny_sat, "port", vision_args), *portable_runner])
+    assert summary.counters.get("videos_complete") == 2  # metrics come back too
+    mine = {k: [(s["text"], s["start_ms"], s["end_ms"]) for s in v]
+            for k, v in _by_video(portable).items()}
+    theirs = {k: [(s["text"], s["start_ms"], s["end_ms"]) for s in v]
+              for k, v in _by_video(out).items() if k in mine}
+    assert mine == theirs and "kitchen" in mine
+    clips = ("SELECT clip_id, start_ms, end_ms, caption FROM clips WHERE video_id LIKE "
+             "'kitchen%' ORDER BY clip_id")
+    assert connect(str(portable)).sql(clips).fetchall() == connect(str(out)).sql(
+        clips).fetchall()
+    built_here = build(["--annotations", str(portable), "--out", str(tmp_path / "s"),
+                        "--seed", "7", *portable_runner])
+    assert built_here.counters.get("samples_narration", 0) > 0
+    strip = lambda rows: sorted((r["sample_id"], r["task"], str(r["turns"]))  # noqa: E731
+                                for r in rows if _name(r) == "kitchen")
+    assert strip(_samples(tmp_path / "s")) == strip(_samples(samples))
