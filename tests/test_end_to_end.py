@@ -671,3 +671,33 @@ def test_annotate_and_build_on_the_portable_runner(built, portable_runner, tmp_p
     strip = lambda rows: sorted((r["sample_id"], r["task"], str(r["turns"]))  # noqa: E731
                                 for r in rows if _name(r) == "kitchen")
     assert strip(_samples(tmp_path / "s")) == strip(_samples(samples))
+
+
+@pytest.mark.timeout(300)
+def test_a_build_killed_mid_way_leaves_the_old_samples(built, tmp_path) -> None:
+    """kill -9 of a real `ominous build --overwrite` once its staging folder holds shards:
+    the old samples table is untouched, and the next build discards the leftovers."""
+    from pipeline.io import commit
+
+    samples, _, out, _ = built
+    target = tmp_path / "samples"
+    shutil.copytree(samples, target)
+    before = _samples(target)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "build", "--annotations",
+                             str(out), "--out", str(target), "--seed", "3", "--overwrite"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    staging = target / commit.BUILD_STAGING
+    deadline = time.monotonic() + 240
+    while not list(staging.glob("*/samples/**/*")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the build never wrote to its staging folder"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    if not list(staging.glob("*/_COMPLETE")):  # killed before it finished: nothing replaced
+        assert _samples(target) == before
+    again = build(["--annotations", str(out), "--out", str(target), "--seed", "3",
+                   "--overwrite"])
+    assert not list(staging.iterdir())
+    assert sum(again.samples.values()) == len(_samples(target))
