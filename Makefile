@@ -45,12 +45,16 @@ bench: setup
 
 setup: system-packages $(STAMP)
 
-# ffmpeg decodes audio for whisperx and probes media; espeak-ng speaks the synthetic test videos.
+# ffmpeg decodes audio for whisperx and probes media; espeak-ng speaks the synthetic test videos;
+# tesseract reads on-screen text (a curation signal); DejaVu draws burned-in test subtitles.
+SYS_PACKAGES := ffmpeg espeak-ng tesseract-ocr tesseract-ocr-eng fonts-dejavu-core
 system-packages: $(SYS_STAMP)
-$(SYS_STAMP):
-	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null || ! command -v espeak-ng >/dev/null; then \
-	  echo "installing system packages: ffmpeg espeak-ng"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg espeak-ng; \
+$(SYS_STAMP): Makefile
+	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null || ! command -v espeak-ng >/dev/null \
+	    || ! command -v tesseract >/dev/null || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] \
+	    || [ -z "$$(ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata 2>/dev/null)" ]; then \
+	  echo "installing system packages: $(SYS_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYS_PACKAGES); \
 	fi
 	@mkdir -p $(dir $@) && touch $@
 

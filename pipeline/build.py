@@ -15,6 +15,7 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.core import templates
+from pipeline.core.curation import Fingerprint, PolicyError, duplicate_groups, funnel
 from pipeline.core.dataset_card import dataset_card
 from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import TASKS, BuildConfig
@@ -27,8 +28,9 @@ from pipeline.io.parquet import (
     table_dir,
     table_files,
 )
+from pipeline.io.policy import load_policy
 from pipeline.options import OutputOptions
-from pipeline.stages.build_samples import FILTERED, BuildSamples
+from pipeline.stages.build_samples import FILTERED, BuildSamples, rejection_row
 
 
 class BuildOptions(PipelineOptions):
@@ -62,6 +64,9 @@ class BuildOptions(PipelineOptions):
             choices=["video", "channel"])
         add("--keep_flagged", "--keep-flagged", dest="keep_flagged", action="store_true",
             default=False, help="keep samples with quality flags instead of filtering them")
+        add("--policy", default="default",
+            help="curation policy: default (workflows/curation/default.yaml), none, or a "
+                 "YAML file; every removal is counted and written to SAMPLES/rejections/")
         add("--overwrite", action="store_true", default=False,
             help="replace an existing samples table in --out")
         add("--build_run_id", "--build-run-id", dest="build_run_id", default=None)
@@ -104,6 +109,17 @@ def _read(p: beam.Pipeline, annotations: str, table: str) -> beam.PCollection:
     return p | f"Read{table.title()}" >> beam.io.ReadFromParquet(pattern)
 
 
+def _newest_videos(annotations: str) -> list[dict[str, Any]]:
+    """Each video's newest annotation row (as build takes it), with what curation reads."""
+    columns = ["video_id", "duration_ms", "height", "frame_hashes", "transcript_fingerprint",
+               "provenance"]
+    rows: dict[str, dict[str, Any]] = {}
+    for r in sorted(read_table(annotations, "videos", columns).to_pylist(),
+                    key=lambda r: r["provenance"]["run_id"] or ""):
+        rows[r["video_id"]] = r
+    return list(rows.values())
+
+
 def _filtered(counted: dict[str, int]) -> dict[str, int]:
     """Samples left out per quality flag, from the run's `filtered_<flag>` counters."""
     prefix = f"{FILTERED}_"
@@ -143,13 +159,24 @@ def _build(opts: BuildOptions, out: str, annotations: str,
         raise BuildError(f"{table_dir(out, 'samples')} already holds samples; pass "
                          "--overwrite to replace them, or build into another --out")
     config = build_config(opts)
+    try:
+        policy = load_policy(opts.policy)
+    except PolicyError as exc:
+        raise BuildError(str(exc)) from exc
+    videos_in = _newest_videos(annotations)
+    duplicates = duplicate_groups([Fingerprint(
+        v["video_id"], v["duration_ms"], v["height"], tuple(v["frame_hashes"] or ()),
+        v["transcript_fingerprint"]) for v in videos_in], policy)
     run_id = opts.build_run_id or time.strftime("build-%Y%m%dT%H%M%S")
     stage = commit.build_stage(out, run_id)
     storage.delete_tree(stage)
     pipeline = test_pipeline or beam.Pipeline(options=opts)
     tables = {t: _read(pipeline, annotations, t) for t in ("videos", "sentences", "clips")}
-    rows, _ = tables | "BuildSamples" >> BuildSamples(
-        config, opts.keep_flagged, run_id, _config_hash(config, opts), opts.split_by)
+    rows, _, rejected = tables | "BuildSamples" >> BuildSamples(
+        config, opts.keep_flagged, run_id, _config_hash(config, opts), opts.split_by,
+        policy=policy, duplicates=duplicates)
+    (rejected | "RejectionRows" >> beam.Map(rejection_row, policy.name, run_id)
+     | "WriteRejections" >> WriteTable(stage, "rejections", run_id, shards=1))
     # Hive partitions task=/split=: mixing reads one split of a few tasks, and DuckDB
     # skips the other folders without opening them.
     partitions = [(task, split) for task in TASKS for split in SPLITS]
@@ -164,6 +191,7 @@ def _build(opts: BuildOptions, out: str, annotations: str,
     result.wait_until_finish()
     counted = runs.counters(result)
     drop_empty_shards(stage, "samples")
+    drop_empty_shards(stage, "rejections")
     written = read_table(stage, "samples", ["task", "split", "video_id"])
     counts = {r["values"]: r["counts"] for r in pc.value_counts(written["task"]).to_pylist()}
     summary = BuildSummary(run_id, out, len(pc.unique(written["video_id"])),
@@ -177,7 +205,10 @@ def _build(opts: BuildOptions, out: str, annotations: str,
         "run_id": run_id, "annotations": annotations, "config": {
             **asdict(config), "sample_fps": str(config.sample_fps)},
         "config_hash": _config_hash(config, opts), "videos": summary.videos,
-        "samples": summary.samples, "filtered": summary.filtered}, sort_keys=False))
+        "samples": summary.samples, "filtered": summary.filtered,
+        "curation": funnel(videos_in, set(pc.unique(written["video_id"]).to_pylist()),
+                           read_table(stage, "rejections").to_pylist(), counted, policy.name),
+    }, sort_keys=False))
     commit.mark_complete(stage)
     commit.publish_build(stage, out, run_id)
     runs.write_record(out, run_id, "build", opts, started,

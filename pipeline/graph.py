@@ -27,6 +27,7 @@ from pipeline.stages.acquire import AcquireVideos
 from pipeline.stages.assemble import AssembleVideos
 from pipeline.stages.caption import CaptionClips
 from pipeline.stages.frames import SampleFrames
+from pipeline.stages.inspect import InspectKeyframes
 from pipeline.stages.scenes import DetectScenes
 from pipeline.stages.score import ScoreClips
 from pipeline.stages.search import SearchVideos, search_source
@@ -145,9 +146,11 @@ def construct(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
     sampled, frames_failed = videos | "SampleFrames" >> SampleFrames(
         configs.frames, configs.clip)
     plans, scenes_failed = sampled | "DetectScenes" >> DetectScenes(configs.scenes)
-    captioned, caption_failed = (
+    inspected, inspect_failed = (
         plans | "PlannedClips" >> beam.FlatMap(lambda video_clips: video_clips.clips)
-        | "CaptionClips" >> CaptionClips(configs.vlm, caption_cache))
+        | "InspectKeyframes" >> InspectKeyframes(configs.inspect))
+    captioned, caption_failed = inspected | "CaptionClips" >> CaptionClips(
+        configs.vlm, caption_cache)
     complete = {"speech": annotated, "plan": plans,
                 "captioned": captioned} | "AssembleVideos" >> AssembleVideos()
     done, score_failed = complete | "ScoreClips" >> ScoreClips(configs.clip)
@@ -159,7 +162,7 @@ def construct(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
     (done | "ClipRows" >> beam.FlatMap(rows.clip_rows, ctx)
      | "WriteClips" >> WriteTable(target, "clips", wave, shards=shards))
     ((acquire_failed, asr_failed, seg_failed, frames_failed, scenes_failed,
-      caption_failed, score_failed) | "AllFailures" >> beam.Flatten()
+      inspect_failed, caption_failed, score_failed) | "AllFailures" >> beam.Flatten()
      | "FailureRows" >> beam.Map(rows.failure_row, ctx)
      | "WriteFailures" >> WriteTable(target, "failures", wave, shards=shards))
 

@@ -18,6 +18,7 @@ from pipeline.models.segmenter import SegmenterConfig
 from pipeline.models.vlm import DEFAULT_SERVE_COMMAND, DRY_RUN, VlmConfig
 from pipeline.models.whisper import AsrConfig
 from pipeline.stages.frames import FrameConfig
+from pipeline.stages.inspect import InspectConfig
 
 
 class OutputOptions(PipelineOptions):
@@ -111,6 +112,9 @@ class AnnotateOptions(PipelineOptions):
         add("--max_clip_ms", "--max-clip-ms", dest="max_clip_ms", type=int, default=10_000)
         add("--keyframes_per_clip", "--keyframes-per-clip", dest="keyframes_per_clip",
             type=int, default=4, help="frames sent to the VLM (and scored) per clip")
+        add("--inspect_keyframes", "--inspect-keyframes", dest="inspect_keyframes", type=int,
+            default=2, help="keyframes per clip read for on-screen text (tesseract), faces "
+                            "and a perceptual hash, the curation signals; 0 = off")
         add("--clip_model", "--clip-model", dest="clip_model", default="auto",
             help="auto, off, or an open_clip model name (ViT-B-32)")
         add("--clip_pretrained", "--clip-pretrained", dest="clip_pretrained", default="auto",
@@ -157,10 +161,12 @@ class StageConfigs:
     scenes: SceneConfig
     clip: ClipConfig
     vlm: VlmConfig
+    inspect: InspectConfig
 
     def content_hash(self) -> str:
         """Hash of every setting that changes annotation content (not batch sizes, threads,
-        endpoints or concurrency)."""
+        endpoints or concurrency, nor the curation signals, which measure the content: an
+        OUT annotated before them keeps its rows, with the signals null, until --force)."""
         asr = asdict(self.asr)
         for key in ("batch_size", "threads", "window_s"):
             asr.pop(key)
@@ -216,4 +222,6 @@ def stage_configs(opts: AnnotateOptions) -> StageConfigs:
                       retries=opts.vlm_retries, backoff_s=opts.vlm_backoff_s,
                       serve=opts.vlm_serve, serve_command=opts.vlm_serve_command,
                       serve_port=opts.vlm_serve_port),
+        inspect=InspectConfig(enabled=opts.inspect_keyframes > 0,
+                              keyframes=max(opts.inspect_keyframes, 1)),
     )

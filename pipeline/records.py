@@ -134,6 +134,7 @@ class AnnotatedVideo:
     transcript: Transcript
     sentences: tuple[Sentence, ...]
     segmenter: str
+    text_language: tuple[str, float] | None = None  # of the transcript's text (py3langid)
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,13 @@ class Clip:
     prompt_hash: str | None = None
     clip_score: float | None = None
     embedding_change: float | None = None
+    # curation signals (InspectKeyframes, DetectScenes); None where they were not measured
+    motion: float | None = None  # mean histogram distance between the clip's sampled frames
+    screen_text: str | None = None  # OCR of the inspected keyframes
+    screen_text_area: float | None = None  # largest share of a keyframe covered by text
+    face_area: float | None = None  # largest face's share of a keyframe
+    frame_hash: int | None = None  # dHash of the first keyframe (near-duplicate videos)
+    inspector: str | None = None  # which OCR / face detector measured them
 
     @property
     def video_id(self) -> str:

@@ -42,6 +42,9 @@ class Spec:
     size: str = "320x240"
     audio: bool = True
     audio_offset_ms: int = 0  # audio starts this much after the first video frame
+    voice: str = "en-us"  # espeak-ng voice: another language's speech
+    subtitles: bool = False  # burn each line into the picture while it is spoken
+    music: bool = False  # a chord track under the lines (alone when there are none)
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,12 @@ class Truth:
         return cls(**doc)
 
 
-def _speak(text: str, workdir: Path) -> np.ndarray:
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # Debian's fonts-dejavu-core
+
+
+def _speak(text: str, workdir: Path, voice: str = "en-us") -> np.ndarray:
     wav = workdir / "line.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), text],
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text],
                    check=True, capture_output=True)
     with wave.open(str(wav)) as f:
         if f.getframerate() != SPEECH_RATE or f.getsampwidth() != 2:
@@ -112,11 +118,28 @@ def make_video(spec: Spec, out_dir: Path) -> Truth:
         chains = "".join(f"[{i}:v]format=yuv420p,setsar=1[v{i}];" for i in range(n_scenes))
         joined = "".join(f"[v{i}]" for i in range(n_scenes))
         graph = f"{chains}{joined}concat=n={n_scenes}:v=1:a=0[v]"
+        if spec.subtitles:  # each line on screen from its start for 4 s, as subtitles are
+            texts = []
+            for i, line in enumerate(spec.lines):
+                (tmpdir / f"sub{i}.txt").write_text(line.text)
+                a, b = line.at_ms / 1000, line.at_ms / 1000 + 4
+                texts.append(f"drawtext=fontfile={FONT}:textfile={tmpdir / f'sub{i}.txt'}:"
+                             f"fontsize=16:fontcolor=white:box=1:boxcolor=black:"
+                             f"x=(w-text_w)/2:y=h-40:enable='between(t,{a},{b})'")
+            graph = graph.replace("[v]", "[raw]") + ";[raw]" + ",".join(texts) + "[v]"
         if spec.audio:
             track_ms = duration_ms - spec.audio_offset_ms
             track = np.zeros(round(track_ms * SPEECH_RATE / 1000), dtype=np.int32)
+            if spec.music:  # three sine chords, a second each, over and over
+                t = np.arange(len(track)) / SPEECH_RATE
+                chord = np.zeros_like(t)
+                for k, root in enumerate((220.0, 261.6, 329.6)):
+                    on = (np.floor(t) % 3) == k
+                    for ratio in (1.0, 1.25, 1.5):
+                        chord += on * np.sin(2 * np.pi * root * ratio * t)
+                track += (chord * 3000).astype(np.int32)
             for line in spec.lines:
-                speech = _speak(line.text, tmpdir)
+                speech = _speak(line.text, tmpdir, spec.voice)
                 lo, hi = _audible_bounds(speech)
                 at = round((line.at_ms - spec.audio_offset_ms) * SPEECH_RATE / 1000)
                 end = min(at + len(speech), len(track))
@@ -161,6 +184,36 @@ def speaking_corpus() -> tuple[Spec, ...]:
             Line("We dig a small hole by the garden wall.", 5800),
             Line("Then we cover the roots with soil.", 11100)), audio_offset_ms=400),
     )
+
+
+def curation_corpus() -> tuple[Spec, ...]:
+    """Videos a curator must not train on as they are, each with one known fault: speech in
+    German (under the English ASR), speech burned into the picture as subtitles, one still
+    picture under speech, music with no speech, and a repetition hallucination; `reencode`
+    makes the re-upload of a clean one."""
+    return (
+        Spec("german", (("testsrc2", 7000), ("smptebars", 7000)), (
+            Line("Heute kochen wir eine einfache Suppe mit Tomaten.", 600),
+            Line("Zuerst schneiden wir die Zwiebeln in kleine Stücke.", 6400)), voice="de"),
+        Spec("subtitled", (("testsrc2", 8000), ("rgbtestsrc", 8000)), (
+            Line("Today we are making a simple tomato soup.", 700),
+            Line("First chop the onions into small pieces.", 8600)), subtitles=True),
+        Spec("still", (("smptebars", 16000),), (
+            Line("This old bicycle needs a little oil.", 500),
+            Line("Turn the wheel slowly while you work.", 5400),
+            Line("Then wipe the frame with a clean towel.", 11200))),
+        Spec("music", (("testsrc2", 8000), ("cellauto", 8000)), music=True),
+        Spec("repeats", (("mandelbrot", 8000), ("testsrc", 8000)), (
+            Line("NASA, NASA, NASA, NASA, NASA, NASA, NASA, NASA, NASA, NASA.", 800),)),
+    )
+
+
+def reencode(source: Path, target: Path, height: int = 120) -> Path:
+    """A re-upload: the same video scaled down and compressed again."""
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", str(source),
+                    "-vf", f"scale=-2:{height}", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-crf", "30", "-c:a", "aac", "-b:a", "64k", str(target)], check=True)
+    return target
 
 
 def silent_spec() -> Spec:

@@ -176,7 +176,7 @@ def test_each_builder_in_a_pipeline(task: str) -> None:
     with TestPipeline() as p:
         tables = {name: p | f"Create{name}" >> beam.Create(rows)
                   for name, rows in TABLES.items()}
-        rows, filtered = tables | BuildSamples(BuildConfig(), False, "b1", "h")
+        rows, filtered, _ = tables | BuildSamples(BuildConfig(), False, "b1", "h")
         assert_that(rows, _check(task))
         assert_that(filtered, lambda f: f == [] or pytest.fail(str(f)), label="none filtered")
 
@@ -236,7 +236,7 @@ def test_quality_flags_filter_and_count() -> None:
     assert {"clip_too_short", "dry_run_caption"} <= flags["tsg_caption"]
     with TestPipeline() as p:
         tables = {n: p | f"C{n}" >> beam.Create(v) for n, v in rows.items()}
-        kept, filtered = tables | BuildSamples(BuildConfig(), False, "b", "h")
+        kept, filtered, _ = tables | BuildSamples(BuildConfig(), False, "b", "h")
         assert_that(kept, lambda rs: all(not r["quality_flags"] for r in rs) or pytest.fail("x"),
                     label="kept are clean")
         assert_that(filtered | beam.Map(lambda f: f[0]) | beam.combiners.Count.PerElement(),

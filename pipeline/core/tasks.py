@@ -51,6 +51,10 @@ class VideoInfo:
     sentences: tuple[SentenceInfo, ...] = ()
     clips: tuple[ClipInfo, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict, compare=False)
+    # curation: spans that are speech though no sentence is kept there (silence avoids them),
+    # and tasks a signal poisoned (task -> reason), which the builder does not make
+    speech_spans: tuple[tuple[int, int], ...] = ()
+    blocked_tasks: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -298,12 +302,14 @@ def narration_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[st
 
 
 def _quiet_gaps(video: VideoInfo, margin: int, grid: FrameGrid) -> list[tuple[int, int]]:
-    """Open stretches with no speech (give or take `margin`) and no cut, edges included.
+    """Open stretches with no speech (give or take `margin`; sentences curation removed still
+    count as speech) and no cut, edges included.
 
     A cut blocks from its own time to the grid frame where narration answers it (assistant
     times ceil), plus one ms either side: a silence that began on that frame would learn
     silence where the narration sample of the same video learns an answer."""
-    events = sorted([(s.start_ms - margin, s.end_ms + margin) for s in video.sentences]
+    speech = [(s.start_ms, s.end_ms) for s in video.sentences] + list(video.speech_spans)
+    events = sorted([(a - margin, b + margin) for a, b in speech]
                     + [(c.start_ms - 1, grid.ceil(c.start_ms) + 1)
                        for c in video.clips if c.scene_boundary])
     gaps, t = [], 0

@@ -129,6 +129,7 @@ def recover(out: str) -> Recovered:
 # -- build: one samples table per SAMPLES folder, replaced whole -------------------------------
 
 BUILD_FILES = ("README.md", "build.yaml")  # the card and the record, written with the rows
+BUILD_TABLES = ("rejections", "samples")
 BUILD_STAGING = "_build_staging"  # apart from annotate's waves: --out may be annotate's OUT
 
 
@@ -145,14 +146,15 @@ def publish_build(stage: str, out: str, run_id: str) -> int:
     the new ones move in (same partition paths), then the card and build.yaml. Safe to repeat
     after an interruption: this build's own shards (named by its run id) are never deleted.
     Returns the shards moved."""
-    new = table_dir(out, "samples")
-    for shard in table_files(out, "samples"):
-        if not PurePosixPath(shard.replace("\\", "/")).name.startswith(f"{run_id}-"):
-            FileSystems.delete([shard])
     moved = 0
-    for shard in table_files(stage, "samples"):
-        storage.move(shard, storage.join(new, _relative(shard, table_dir(stage, "samples"))))
-        moved += 1
+    for table in BUILD_TABLES:
+        for shard in table_files(out, table):
+            if not PurePosixPath(shard.replace("\\", "/")).name.startswith(f"{run_id}-"):
+                FileSystems.delete([shard])
+        for shard in table_files(stage, table):
+            storage.move(shard, storage.join(table_dir(out, table),
+                                             _relative(shard, table_dir(stage, table))))
+            moved += 1
     for name in BUILD_FILES:
         if storage.exists(storage.join(stage, name)):
             storage.move(storage.join(stage, name), storage.join(out, name))

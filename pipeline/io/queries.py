@@ -29,6 +29,12 @@ QUERIES: dict[str, str] = {
     "models-used": """
         SELECT provenance.asr_model, provenance.word_timing, provenance.segmenter,
                count(*) AS videos FROM videos GROUP BY ALL ORDER BY videos DESC""",
+    "rejected": """
+        SELECT split_part(reason, ':', 1) AS reason, scope, count(*) AS removed,
+               count(DISTINCT video_id) AS videos,
+               any_value(item) AS example, min(value) AS min_value, max(value) AS max_value,
+               any_value(threshold) AS threshold
+        FROM rejections GROUP BY ALL ORDER BY removed DESC, reason, scope""",
     "leaky-captions": """
         SELECT clip_id, caption FROM clips
         WHERE regexp_matches(caption, '\\d|\\bsec(ond)?s?\\b') ORDER BY clip_id""",

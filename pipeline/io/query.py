@@ -5,13 +5,13 @@ from __future__ import annotations
 import duckdb
 
 from pipeline.io.parquet import table_files
-from pipeline.io.schemas import TABLES, table_schema
+from pipeline.io.schemas import OTHER_TABLES, TABLES, table_schema
 
 
 def connect(out: str) -> duckdb.DuckDBPyConnection:
     """A connection with one view per table; tables with no shards yet are empty views."""
     con = duckdb.connect()
-    for table in TABLES:
+    for table in (*TABLES, *OTHER_TABLES):
         files = [str(f) for f in table_files(out, table)]
         if files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)

@@ -11,6 +11,7 @@ import yaml
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 TABLES = ("videos", "sentences", "clips", "samples", "failures")
+OTHER_TABLES = ("rejections",)  # build's record of what curation removed (SAMPLES/rejections)
 
 _PRIMITIVES: dict[str, pa.DataType] = {
     "string": pa.string(),

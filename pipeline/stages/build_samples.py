@@ -8,36 +8,59 @@ from typing import Any
 import apache_beam as beam
 
 from pipeline import metrics
+from pipeline.core.curation import Policy, Rejection, judge
 from pipeline.core.splits import assign_split
 from pipeline.core.tasks import BuildConfig, ClipInfo, SentenceInfo, VideoInfo, build_video
 
 FILTERED = "filtered"
+REJECTED = "rejected"
 
 
-def video_info(keyed: tuple[str, dict[str, Iterable[dict[str, Any]]]], split_by: str,
-               fractions: tuple[float, float]) -> Iterator[VideoInfo]:
+def newest(parts: dict[str, Iterable[dict[str, Any]]]
+           ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]] | None:
     """The newest annotation of one video, with the sentences and clips of the same run: a
     video's rows are committed together, and a rerun with --force repeats their ids."""
-    _, parts = keyed
     videos = sorted(parts["videos"], key=lambda r: r["provenance"]["run_id"] or "")
     if not videos:
-        metrics.counter(metrics.ORPHAN_ROWS).inc()
-        return
+        return None
     v = videos[-1]
     run = v["provenance"]["run_id"]
     sentences = sorted((s for s in parts["sentences"] if s["provenance"]["run_id"] == run),
                        key=lambda s: s["index"])
     clips = sorted((c for c in parts["clips"] if c["provenance"]["run_id"] == run),
                    key=lambda c: c["index"])
+    return v, sentences, clips
+
+
+def video_info(keyed: tuple[str, dict[str, Iterable[dict[str, Any]]]], split_by: str,
+               fractions: tuple[float, float], policy: Policy | None = None,
+               duplicates: dict[str, str] | None = None) -> Iterator[Any]:
+    """The video as the builders see it once the curation policy has judged it; every
+    removal goes out tagged REJECTED (a dropped video yields nothing else)."""
+    found = newest(keyed[1])
+    if found is None:
+        metrics.counter(metrics.ORPHAN_ROWS).inc()
+        return
+    v, sentences, clips = found
+    verdict = judge(v, sentences, clips, policy or Policy(),
+                    (duplicates or {}).get(v["video_id"]))
+    for r in verdict.rejections:
+        metrics.counter(f"{REJECTED}_{r.scope}_{r.reason.split(':')[0]}").inc()
+        yield beam.pvalue.TaggedOutput(REJECTED, r)
+    if not verdict.keep:
+        return
     split = v["split"] if split_by == "video" else assign_split(
         v["channel_id"] or v["video_id"], *fractions)
     yield VideoInfo(
         video_id=v["video_id"], duration_ms=v["duration_ms"], split=split,
         sentences=tuple(SentenceInfo(s["sentence_id"], s["start_ms"], s["end_ms"], s["text"],
-                                     s["interpolated_fraction"] or 0.0) for s in sentences),
+                                     s["interpolated_fraction"] or 0.0) for s in sentences
+                        if s["sentence_id"] not in verdict.drop_sentences),
         clips=tuple(ClipInfo(c["clip_id"], c["start_ms"], c["end_ms"], c["scene_boundary"],
-                             c["caption"], c["caption_model"]) for c in clips),
-        provenance=dict(v["provenance"]))
+                             c["caption"], c["caption_model"]) for c in clips
+                    if c["clip_id"] not in verdict.drop_clips),
+        provenance=dict(v["provenance"]), speech_spans=verdict.speech_spans,
+        blocked_tasks=verdict.blocked_tasks)
 
 
 class _Build(beam.DoFn):
@@ -48,7 +71,11 @@ class _Build(beam.DoFn):
         self._run = (run_id, config_hash)
 
     def process(self, video: VideoInfo) -> Iterator[Any]:
+        blocked = video.blocked_tasks
         for row in build_video(video, self._config):
+            if row["task"] in blocked:  # poisoned by a curation signal: counted, not built
+                metrics.counter(f"{REJECTED}_samples_{blocked[row['task']]}").inc()
+                continue
             row["provenance"].update(run_id=self._run[0], config_hash=self._run[1])
             if row["quality_flags"] and not self._keep:
                 for flag in row["quality_flags"]:
@@ -64,17 +91,25 @@ class BuildSamples(beam.PTransform):
     """Inputs: {"videos", "sentences", "clips"} PCollections of table rows."""
 
     def __init__(self, config: BuildConfig, keep_flagged: bool, run_id: str, config_hash: str,
-                 split_by: str = "video", fractions: tuple[float, float] = (0.05, 0.05)
+                 split_by: str = "video", fractions: tuple[float, float] = (0.05, 0.05),
+                 policy: Policy | None = None, duplicates: dict[str, str] | None = None
                  ) -> None:
         super().__init__()
         self._args = (config, keep_flagged, run_id, config_hash)
-        self._split = (split_by, fractions)
+        self._judge = (split_by, fractions, policy or Policy(), duplicates or {})
 
     def expand(self, tables: dict[str, beam.PCollection]):
+        """Returns (sample rows, filtered (task, flags), rejections)."""
         keyed = {name: rows | f"Key{name.title()}" >> beam.Map(lambda r: (r["video_id"], r))
                  for name, rows in tables.items()}
-        videos = (keyed | "JoinByVideo" >> beam.CoGroupByKey()
-                  | "VideoInfo" >> beam.FlatMap(video_info, *self._split))
-        out = (videos | "Spread" >> beam.Reshuffle()
+        judged = (keyed | "JoinByVideo" >> beam.CoGroupByKey()
+                  | "VideoInfo" >> beam.FlatMap(video_info, *self._judge)
+                  .with_outputs(REJECTED, main="videos"))
+        out = (judged["videos"] | "Spread" >> beam.Reshuffle()
                | "Build" >> beam.ParDo(_Build(*self._args)).with_outputs(FILTERED, main="rows"))
-        return out["rows"], out[FILTERED]
+        return out["rows"], out[FILTERED], judged[REJECTED]
+
+
+def rejection_row(r: Rejection, policy: str, run_id: str) -> dict[str, Any]:
+    return {"video_id": r.video_id, "scope": r.scope, "item": r.item, "reason": r.reason,
+            "value": r.value, "threshold": r.threshold, "policy": policy, "run_id": run_id}

@@ -46,13 +46,17 @@ def detect(sampled: SampledFrames, config: scenes.SceneConfig) -> VideoClips:
     clips = []
     for index, span in enumerate(spans):
         rows = [position[t] for t in span.keyframe_ms if t in position]
+        inside = [distances[i] for i in range(len(distances))
+                  if span.start_ms <= sampled.frame_ms[i] and i + 1 < len(sampled.frame_ms)
+                  and sampled.frame_ms[i + 1] < span.end_ms]
         emb = (sampled.embeddings[rows].astype(np.float32)
                if sampled.embeddings is not None and rows else None)
         clips.append(Clip(
             video=sampled.video, index=index, start_ms=span.start_ms, end_ms=span.end_ms,
             scene_boundary=span.scene_boundary, keyframe_ms=span.keyframe_ms,
             scene_detector=detector, frame_fps=sampled.fps, keyframe_embeddings=emb,
-            clip_model=sampled.clip_model))
+            clip_model=sampled.clip_model,
+            motion=float(np.mean(inside)) if inside else None))
     return VideoClips(video=sampled.video, clips=tuple(clips))
 
 

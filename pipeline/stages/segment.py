@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from pipeline import metrics
+from pipeline.models.langid import identify
 from pipeline.models.segmenter import SegmenterConfig, SentenceSegmenter
 from pipeline.records import AnnotatedVideo, Transcript
 from pipeline.stages.failures import apply_stage
@@ -31,7 +32,8 @@ class _Segment(beam.DoFn):
         sentences = self._segmenter.segment(transcript.words)
         metrics.counter(metrics.SENTENCES).inc(len(sentences))
         yield AnnotatedVideo(transcript=transcript, sentences=sentences,
-                             segmenter=self._segmenter.name)
+                             segmenter=self._segmenter.name,
+                             text_language=identify(" ".join(w.text for w in transcript.words)))
 
 
 class SegmentSentences(beam.PTransform):

@@ -1,0 +1,276 @@
+"""The curation policy: which videos, sentences, clips and tasks a video keeps, from the
+signals annotate stored, with every removal a record that says why (reasons as data).
+
+A rule removes what its signal spoils and no more: foreign or unintelligible speech removes
+the video's sentences (and silence, which would be learned over speech), burned-in subtitles
+poison the tasks whose answer is the speech, a still picture the tasks grounded in the
+picture, a duplicate the whole re-upload. A signal that was not measured (null: older OUT
+folders, no OCR) never removes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.core.signals import hamming
+
+SPEECH_ANSWER_TASKS = ("tsg_dialogue", "caption_to_dialogue", "dialogue_to_caption", "noise")
+PICTURE_TASKS = ("tsg_caption", "caption_to_dialogue", "dialogue_to_caption", "narration",
+                 "rev", "stop")
+
+
+class PolicyError(ValueError):
+    """A curation policy file that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Thresholds; None switches a rule off. Defaults: workflows/curation/default.yaml."""
+
+    name: str = "none"
+    languages: tuple[str, ...] | None = None  # speech text must be in one of these ...
+    min_language_score: float = 0.9  # ... when the identifier is at least this sure
+    min_word_score_mean: float | None = None  # unintelligible (or foreign, under .en ASR)
+    min_height: int | None = None
+    still_max_motion: float | None = None
+    still_poisons: tuple[str, ...] = PICTURE_TASKS
+    subtitles_min_overlap: float | None = None
+    subtitles_poisons: tuple[str, ...] = SPEECH_ANSWER_TASKS
+    talking_head_min_face_area: float | None = None
+    talking_head_poisons: tuple[str, ...] = ("tsg_caption", "narration")
+    duplicates: bool = False
+    duplicate_max_frame_bits: int = 10
+    duplicate_min_frame_share: float = 0.8
+    duplicate_max_text_bits: int = 12
+    duplicate_max_duration_diff: float = 0.05
+    drop_hallucinations: bool = False
+    max_longest_repeat: int | None = None
+    max_compression_ratio: float | None = None
+    min_sentence_word_score: float | None = None
+    min_clip_score: float | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Policy:
+        """From the YAML's sections (video, sentence, clip); unknown keys are errors."""
+        flat: dict[str, Any] = {"name": doc.get("name", "custom")}
+        for section in ("video", "sentence", "clip"):
+            for key, value in (doc.get(section) or {}).items():
+                flat[key] = tuple(value) if isinstance(value, list) else value
+        known = set(cls.__dataclass_fields__)
+        unknown = set(flat) - known
+        if unknown:
+            raise PolicyError(f"unknown policy keys {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**flat)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    video_id: str
+    scope: str  # video, sentence, clip or task
+    item: str  # the video, sentence or clip id, or the task's name
+    reason: str
+    value: float | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a video keeps: sentence and clip ids to drop, tasks it must not make (task ->
+    reason), spans that are speech though no sentence is kept there, and every rejection."""
+
+    keep: bool
+    drop_sentences: frozenset[str] = frozenset()
+    drop_clips: frozenset[str] = frozenset()
+    blocked_tasks: dict[str, str] = field(default_factory=dict)
+    speech_spans: tuple[tuple[int, int], ...] = ()
+    rejections: tuple[Rejection, ...] = ()
+
+
+def _below(value: Any, threshold: Any) -> bool:
+    return threshold is not None and value is not None and value < threshold
+
+
+def _above(value: Any, threshold: Any) -> bool:
+    return threshold is not None and value is not None and value > threshold
+
+
+def _at_least(value: Any, threshold: Any) -> bool:
+    return threshold is not None and value is not None and value >= threshold
+
+
+def judge(video: dict[str, Any], sentences: Sequence[dict[str, Any]],
+          clips: Sequence[dict[str, Any]], policy: Policy, duplicate_of: str | None = None
+          ) -> Verdict:
+    """One video's verdict from its table rows (videos, sentences, clips)."""
+    vid = video["video_id"]
+    out: list[Rejection] = []
+
+    def reject(scope: str, item: str, reason: str, value: Any = None, limit: Any = None):
+        out.append(Rejection(vid, scope, item, reason,
+                             float(value) if isinstance(value, int | float) else None,
+                             float(limit) if isinstance(limit, int | float) else None))
+
+    if duplicate_of is not None:
+        reject("video", vid, f"duplicate_of:{duplicate_of}")
+        return Verdict(False, rejections=tuple(out))
+    if _below(video.get("height"), policy.min_height):
+        reject("video", vid, "low_resolution", video.get("height"), policy.min_height)
+        return Verdict(False, rejections=tuple(out))
+
+    blocked: dict[str, str] = {}
+    drop_sentences: set[str] = set()
+    lang, lang_score = video.get("text_language"), video.get("text_language_score")
+    speech_reason = None
+    if (policy.languages and lang is not None and lang not in policy.languages
+            and (lang_score or 0) >= policy.min_language_score):
+        speech_reason = f"language_{lang}"
+        reject("speech", vid, speech_reason, lang_score, policy.min_language_score)
+    elif _below(video.get("word_score_mean"), policy.min_word_score_mean):
+        speech_reason = "unintelligible_speech"
+        reject("speech", vid, speech_reason, video.get("word_score_mean"),
+               policy.min_word_score_mean)
+    if speech_reason:  # the speech is unusable; silence would be learned over it
+        drop_sentences = {s["sentence_id"] for s in sentences}
+        blocked["silence"] = speech_reason
+    for s in sentences:
+        if s["sentence_id"] in drop_sentences:
+            continue
+        why = None
+        if policy.drop_hallucinations and s.get("hallucination"):
+            why, value, limit = "hallucination", None, None
+        elif _above(s.get("longest_repeat"), policy.max_longest_repeat):
+            why, value, limit = "repetition", s.get("longest_repeat"), policy.max_longest_repeat
+        elif _above(s.get("compression_ratio"), policy.max_compression_ratio):
+            why, value, limit = ("repetition", s.get("compression_ratio"),
+                                 policy.max_compression_ratio)
+        elif _below(s.get("word_score_min"), policy.min_sentence_word_score):
+            why, value, limit = ("low_word_score", s.get("word_score_min"),
+                                 policy.min_sentence_word_score)
+        if why:
+            drop_sentences.add(s["sentence_id"])
+            reject("sentence", s["sentence_id"], why, value, limit)
+    drop_clips = {c["clip_id"] for c in clips if _below(c.get("clip_score"),
+                                                       policy.min_clip_score)}
+    for c in clips:
+        if c["clip_id"] in drop_clips:
+            reject("clip", c["clip_id"], "low_clip_score", c.get("clip_score"),
+                   policy.min_clip_score)
+
+    overlaps = [c.get("subtitle_overlap") for c in clips]
+    worst = max((o for o in overlaps if o is not None), default=None)
+    task_rules = (
+        ("burned_in_subtitles", _at_least(worst, policy.subtitles_min_overlap), worst,
+         policy.subtitles_min_overlap, policy.subtitles_poisons),
+        ("still_picture", _below(video.get("motion_mean"), policy.still_max_motion),
+         video.get("motion_mean"), policy.still_max_motion, policy.still_poisons),
+        ("talking_head", _at_least(video.get("face_area_mean"),
+                                   policy.talking_head_min_face_area),
+         video.get("face_area_mean"), policy.talking_head_min_face_area,
+         policy.talking_head_poisons),
+    )
+    for reason, hit, value, limit, tasks in task_rules:
+        if hit:
+            for task in tasks:
+                if task not in blocked:
+                    blocked[task] = reason
+                    reject("task", task, reason, value, limit)
+    spans = tuple((s["start_ms"], s["end_ms"]) for s in sentences
+                  if s["sentence_id"] in drop_sentences)
+    return Verdict(True, frozenset(drop_sentences), frozenset(drop_clips), blocked, spans,
+                   tuple(out))
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    video_id: str
+    duration_ms: int
+    height: int | None
+    frame_hashes: tuple[int, ...]
+    transcript: int | None
+
+
+def _same(a: Fingerprint, b: Fingerprint, policy: Policy) -> bool:
+    if abs(a.duration_ms - b.duration_ms) > policy.duplicate_max_duration_diff * max(
+            a.duration_ms, b.duration_ms):
+        return False
+    if not a.frame_hashes or not b.frame_hashes:
+        return False
+    short, long_ = sorted((a.frame_hashes, b.frame_hashes), key=len)
+    close = sum(min(hamming(x, y) for y in long_) <= policy.duplicate_max_frame_bits
+                for x in short)
+    if close / len(short) < policy.duplicate_min_frame_share:
+        return False
+    if a.transcript is None and b.transcript is None:
+        return True  # no speech in either: the pictures decide
+    if a.transcript is None or b.transcript is None:
+        return False
+    return hamming(a.transcript, b.transcript) <= policy.duplicate_max_text_bits
+
+
+def duplicate_groups(videos: Sequence[Fingerprint], policy: Policy) -> dict[str, str]:
+    """Non-keeper video id -> its group's keeper (the highest resolution, then the longest,
+    then the smallest id). Pairs are compared within duration buckets (O(n) buckets of
+    similar length), so a corpus is not compared all against all."""
+    if not policy.duplicates:
+        return {}
+    ordered = sorted(videos, key=lambda v: v.duration_ms)
+    parent = {v.video_id: v.video_id for v in videos}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1:]:
+            if b.duration_ms - a.duration_ms > policy.duplicate_max_duration_diff * b.duration_ms:
+                break
+            if _same(a, b, policy):
+                parent[root(b.video_id)] = root(a.video_id)
+    groups: dict[str, list[Fingerprint]] = {}
+    for v in videos:
+        groups.setdefault(root(v.video_id), []).append(v)
+    out = {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        keeper = max(members, key=lambda v: (v.height or 0, v.duration_ms, _neg(v.video_id)))
+        out.update({v.video_id: keeper.video_id for v in members if v is not keeper})
+    return out
+
+
+def _neg(text: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in text)
+
+
+def apply_drops(verdict: Verdict, sentences: Sequence[Any], clips: Sequence[Any]
+                ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Sentence and clip infos without the dropped ones."""
+    return (tuple(s for s in sentences if s.sentence_id not in verdict.drop_sentences),
+            tuple(c for c in clips if c.clip_id not in verdict.drop_clips))
+
+
+def funnel(videos_in: Sequence[dict[str, Any]], videos_out: set[str],
+           rejections: Sequence[dict[str, Any]], counters: dict[str, int], policy: str
+           ) -> dict[str, Any]:
+    """Videos and hours in and out, and what each reason removed (videos, sentences, clips,
+    tasks, and the samples those tasks would have made)."""
+    def hours(ids: set[str] | None = None) -> float:
+        return round(sum(v["duration_ms"] for v in videos_in
+                         if ids is None or v["video_id"] in ids) / 3.6e6, 4)
+
+    by_reason: dict[str, dict[str, int]] = {}
+    for r in rejections:
+        reason = r["reason"].split(":")[0]
+        entry = by_reason.setdefault(reason, {})
+        entry[f"{r['scope']}s"] = entry.get(f"{r['scope']}s", 0) + 1
+    prefix = "rejected_samples_"
+    for key, n in counters.items():
+        if key.startswith(prefix):
+            by_reason.setdefault(key[len(prefix):], {})["samples"] = n
+    return {"policy": policy, "videos_in": len(videos_in), "hours_in": hours(),
+            "videos_out": len(videos_out), "hours_out": hours(videos_out),
+            "removed": dict(sorted(by_reason.items()))}

@@ -1,0 +1,27 @@
+"""Faces with OpenCV's frontal-face Haar cascade, whose weights ship in opencv-python-headless
+(cv2.data): a talking head is a large face in most keyframes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class FaceDetector:
+    def __init__(self) -> None:
+        import cv2
+
+        self._cv2 = cv2
+        self._cascade = cv2.CascadeClassifier(
+            cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        if self._cascade.empty():
+            raise RuntimeError("OpenCV's face cascade did not load")
+
+    name = "opencv-haar-frontalface"
+
+    def largest_face(self, frame: np.ndarray) -> float:
+        """The largest face's share of the picture (0 when there is none)."""
+        gray = self._cv2.cvtColor(frame, self._cv2.COLOR_RGB2GRAY)
+        h, w = gray.shape
+        faces = self._cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5,
+                                               minSize=(max(24, w // 20), max(24, h // 20)))
+        return max((fw * fh / (w * h) for _, _, fw, fh in faces), default=0.0)

@@ -1,0 +1,199 @@
+"""Curation on synthetic media with known faults: German speech under the English ASR,
+burned-in subtitles, a still picture, music, a repetition, a re-upload; each is removed for
+its reason, and the clean video keeps every sample it makes. Plus the signals and the policy
+on hand-made rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from pipeline import cli, synthetic
+from pipeline.build import run as build
+from pipeline.core import signals
+from pipeline.core.curation import Fingerprint, Policy, PolicyError, duplicate_groups, judge
+from pipeline.graph import run
+from pipeline.io.parquet import read_table
+from pipeline.io.policy import load_policy
+from pipeline.io.query import connect
+
+
+def test_repetition_and_hallucination_signals() -> None:
+    nasa = "So, next mission we mail, NASA, NASA, NASA, NASA, NASA."
+    assert signals.longest_repeat(signals.words_of(nasa)) == 5
+    assert signals.longest_repeat(signals.words_of("we add the garlic and stir it")) == 1
+    assert signals.longest_repeat(signals.words_of("a b a b a b c")) == 3  # a 2-gram, 3 times
+    assert signals.compression_ratio("yes " * 40) > 2.4 > signals.compression_ratio(
+        "Today we are making a simple tomato soup with onions and garlic.")
+    for text in ("you Thank you.", "Thank you so much for watching.", " you", "Thanks for "
+                 "watching!"):
+        assert signals.is_hallucination(text), text
+    assert not signals.is_hallucination("Thank you for the onions, now stir them.")
+    assert signals.repeated_ngram_fraction(["a", "b", "c", "a", "b", "c", "a", "b", "c"]) == 1.0
+
+
+def test_frame_hash_survives_rescaling_and_tells_pictures_apart() -> None:
+    rng = np.random.default_rng(0)
+    picture = rng.integers(0, 255, (60, 80)).astype(np.float32)
+    smooth = np.kron(picture, np.ones((4, 4)))  # 240 x 320
+    small = smooth[::2, ::2]
+    other = np.kron(rng.integers(0, 255, (60, 80)).astype(np.float32), np.ones((4, 4)))
+    assert signals.hamming(signals.dhash(smooth), signals.dhash(small)) <= 4
+    assert signals.hamming(signals.dhash(smooth), signals.dhash(other)) > 16
+    words = signals.words_of("today we are making a simple tomato soup first chop the onion")
+    near = signals.words_of("today we are making a simple tomato soup first chop the onions")
+    far = signals.words_of("our young plants need water every morning by the garden wall")
+    assert signals.hamming(signals.simhash(words), signals.simhash(near)) < signals.hamming(
+        signals.simhash(words), signals.simhash(far))
+    assert signals.text_overlap("a simple tomato soup", ["Today we make a simple tomato soup"]
+                                ) == pytest.approx(3 / 5)  # today, make, simple, tomato, soup
+    assert signals.text_overlap("anything", ["a b c"]) is None  # no word of 4+ letters said
+
+
+def _rows(**video):
+    base = {"video_id": "v", "height": 720, "text_language": "en", "text_language_score": 1.0,
+            "word_score_mean": 0.9, "motion_mean": 0.05, "face_area_mean": 0.0}
+    sentences = [{"sentence_id": "v:s0", "start_ms": 0, "end_ms": 2000, "hallucination": False,
+                  "longest_repeat": 1, "compression_ratio": 1.1, "word_score_min": 0.7},
+                 {"sentence_id": "v:s1", "start_ms": 3000, "end_ms": 4000,
+                  "hallucination": True, "longest_repeat": 1, "compression_ratio": 1.0,
+                  "word_score_min": 0.3}]
+    clips = [{"clip_id": "v:c0", "clip_score": None, "subtitle_overlap": 0.0}]
+    return {**base, **video}, sentences, clips
+
+
+def test_the_default_policy_removes_what_each_signal_spoils() -> None:
+    policy = load_policy(None)
+    clean = judge(*_rows(), policy)
+    assert clean.keep and clean.drop_sentences == {"v:s1"} and not clean.blocked_tasks
+    assert [(r.scope, r.reason) for r in clean.rejections] == [("sentence", "hallucination")]
+    german = judge(*_rows(text_language="de", text_language_score=0.99), policy)
+    assert german.drop_sentences == {"v:s0", "v:s1"} and german.blocked_tasks == {
+        "silence": "language_de"}
+    assert german.speech_spans == ((0, 2000), (3000, 4000))  # silence keeps away from them
+    unsure = judge(*_rows(text_language="de", text_language_score=0.5), policy)
+    assert unsure.drop_sentences == {"v:s1"}  # the identifier was not sure: kept
+    still = judge(*_rows(motion_mean=0.0), policy)
+    assert set(still.blocked_tasks) == set(policy.still_poisons) and still.keep
+    missing = judge(*_rows(motion_mean=None, word_score_mean=None), policy)
+    assert not missing.blocked_tasks  # not measured: nothing removed
+    assert not judge(*_rows(), policy, duplicate_of="w").keep
+    assert judge(*_rows(), Policy()).rejections == ()  # --policy none
+
+
+def test_duplicates_keep_the_best_copy() -> None:
+    policy = load_policy(None)
+    a = Fingerprint("a", 60_000, 720, (1, 2, 3), 0b1111)
+    b = Fingerprint("b", 60_500, 240, (1, 2, 3 | 1 << 40), 0b0111)
+    c = Fingerprint("c", 60_000, 720, (1, 2, 3), -1)  # same picture, other speech
+    d = Fingerprint("d", 90_000, 720, (1, 2, 3), 0b1111)  # another length
+    assert duplicate_groups([a, b, c, d], policy) == {"b": "a"}
+    assert duplicate_groups([a, b], Policy()) == {}
+
+
+def test_policy_files_are_checked(tmp_path: Path) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("video: {still_max_motoin: 0.1}\n")
+    with pytest.raises(PolicyError, match="unknown policy keys"):
+        load_policy(str(bad))
+    bad.write_bytes(b"\xff\xfe")
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(str(bad))
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory):
+    """The fault corpus, a clean video and its re-upload, annotated and built."""
+    root = tmp_path_factory.mktemp("curation")
+    media = root / "media"
+    for spec in (*synthetic.curation_corpus(), synthetic.speaking_corpus()[0]):
+        synthetic.make_video(spec, media)
+    synthetic.reencode(media / "kitchen.mp4", media / "kitchen-reupload.mp4")
+    for f in media.glob("*.truth.json"):
+        f.unlink()
+    out = root / "out"
+    summary = run(["--media-dir", str(media), "--out", str(out), "--segmenter", "punctuation",
+                   "--clip-model", "off", "--run-id", "cur"])
+    assert summary.counters.get("videos_complete") == 7
+    built = build(["--annotations", str(out), "--out", str(root / "samples"),
+                   "--keep-flagged"])
+    return out, root / "samples", built
+
+
+def _name(video_id: str) -> str:
+    return video_id.rsplit("-", 1)[0]
+
+
+def test_each_fault_is_removed_for_its_reason(curated, tmp_path) -> None:
+    out, samples, built = curated
+    rejections = read_table(str(samples), "rejections").to_pylist()
+    reasons = {(_name(r["video_id"]), r["scope"], r["reason"].split(":")[0])
+               for r in rejections}
+    assert ("german", "speech", "unintelligible_speech") in reasons
+    assert ("subtitled", "task", "burned_in_subtitles") in reasons
+    assert ("still", "task", "still_picture") in reasons
+    assert ("kitchen-reupload", "video", "duplicate_of") in reasons
+    assert ("repeats", "sentence", "repetition") in reasons
+    assert not any(name == "kitchen" for name, *_ in reasons)  # the clean one: untouched
+    rows = read_table(str(samples), "samples", ["video_id", "task"]).to_pylist()
+    tasks = {}
+    for r in rows:
+        tasks.setdefault(_name(r["video_id"]), set()).add(r["task"])
+    none = build(["--annotations", str(out), "--out", str(tmp_path / "all"), "--keep-flagged",
+                  "--policy", "none"])
+    everything = read_table(str(tmp_path / "all"), "samples", ["video_id", "sample_id"])
+    kitchen = lambda table: sorted(r["sample_id"] for r in table.to_pylist()  # noqa: E731
+                                   if _name(r["video_id"]) == "kitchen")
+    assert kitchen(everything) == kitchen(read_table(str(samples), "samples", [
+        "video_id", "sample_id"]))  # the clean video keeps every sample it makes
+    assert "kitchen-reupload" not in tasks and len(tasks["kitchen"]) >= 7
+    assert not tasks["german"] & {"tsg_dialogue", "caption_to_dialogue", "silence"}
+    assert {"narration", "tsg_caption"} <= tasks["german"]  # its picture is fine
+    assert not tasks["subtitled"] & {"tsg_dialogue", "caption_to_dialogue",
+                                     "dialogue_to_caption"}
+    assert "narration" in tasks["subtitled"] or "stop" in tasks["subtitled"]
+    assert not tasks["still"] & {"tsg_caption", "narration", "stop", "rev"}
+    assert "tsg_dialogue" in tasks["still"]  # its speech is fine
+    sentences = read_table(str(out), "sentences", ["video_id", "longest_repeat"]).to_pylist()
+    assert not [s for s in sentences if _name(s["video_id"]) == "music"]  # VAD: no speech
+    assert max(s["longest_repeat"] for s in sentences if _name(s["video_id"]) == "repeats") > 4
+    funnel = yaml.safe_load((samples / "build.yaml").read_text())["curation"]
+    assert funnel["videos_in"] == 7 and funnel["videos_out"] == 6
+    assert funnel["removed"]["duplicate_of"] == {"videos": 1}
+    assert funnel["removed"]["still_picture"]["samples"] > 0
+    assert funnel["hours_out"] < funnel["hours_in"]
+    top = connect(str(samples)).sql("SELECT reason FROM rejections GROUP BY 1").fetchall()
+    assert len(top) >= 5
+    assert sum(none.samples.values()) > sum(built.samples.values())
+    assert read_table(str(tmp_path / "all"), "rejections").num_rows == 0
+
+
+def test_signals_are_stored_and_older_rows_stay_readable(curated, tmp_path, capsys) -> None:
+    out, samples, _ = curated
+    videos = {_name(v["video_id"]): v for v in read_table(str(out), "videos").to_pylist()}
+    assert videos["german"]["word_score_mean"] < 0.6 < videos["kitchen"]["word_score_mean"]
+    assert videos["still"]["motion_mean"] < 0.005 < videos["kitchen"]["motion_mean"]
+    assert videos["kitchen"]["text_language"] == "en" and videos["music"]["speech_coverage"] == 0
+    assert videos["kitchen"]["inspector"].startswith("tesseract")
+    clips = read_table(str(out), "clips").to_pylist()
+    overlap = {_name(c["video_id"]): c["subtitle_overlap"] for c in clips
+               if c["subtitle_overlap"] is not None}
+    assert max(v for k, v in overlap.items() if k == "subtitled") >= 0.3
+    assert cli.main(["query", str(samples), "@rejected"]) == cli.EXIT_OK
+    assert "burned_in_subtitles" in capsys.readouterr().out
+    # a videos shard from before the signals (schema v2): read with nulls, never removed
+    old = tmp_path / "old"
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(next((out / "videos").glob("*.parquet")))
+    (old / "videos").mkdir(parents=True)
+    keep = [f for f in table.column_names if f not in {"word_score_mean", "motion_mean",
+                                                        "frame_hashes", "text_language"}]
+    pq.write_table(table.select(keep), old / "videos" / "v2.parquet")
+    back = read_table(str(old), "videos").to_pylist()
+    assert all(v["motion_mean"] is None and v["frame_hashes"] is None for v in back)
+    assert json.dumps(back[0]["video_id"])
