@@ -42,6 +42,8 @@ bench: setup
 	$(PY) bench/caption_client.py
 	$(PY) bench/build.py
 	$(PY) bench/annotate.py
+	$(PY) bench/signals.py
+	cd bench && ../$(PY) long_video.py
 
 setup: system-packages $(STAMP)
 

@@ -53,6 +53,24 @@ def _table(rows: list[tuple], header: tuple[str, ...]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>" if rows else "<p>none</p>"
 
 
+def _curation_section(funnel: dict[str, Any] | None, folder: Path) -> str:
+    """The curation funnel: videos and hours in and out, and what each reason removed."""
+    if not funnel:
+        return "<h2>Curation</h2><p>No curation record (built before curation).</p>"
+    removed = funnel.get("removed", {})
+    scopes = ("videos", "speech", "sentences", "clips", "tasks", "samples")
+    rows = [(reason, *(counts.get(k, 0) for k in scopes)) for reason, counts in removed.items()]
+    _plot_bars(folder / "curation.png", ["in", "out"], [funnel["hours_in"], funnel["hours_out"]],
+               f"hours of video in and out (policy {funnel['policy']})", "hours")
+    head = (f"<p>policy <b>{html.escape(str(funnel['policy']))}</b>: {funnel['videos_in']} "
+            f"videos ({funnel['hours_in']} h) in, {funnel['videos_out']} videos "
+            f"({funnel['hours_out']} h) with samples out. Each removal is a row in "
+            "SAMPLES/rejections (<code>ominous query SAMPLES @rejected</code>).</p>")
+    return ("<h2>Curation</h2>" + head + "<img src='curation.png'>"
+            + _table(rows, ("reason", "videos", "speech", "sentences", "clips", "tasks",
+                            "samples")))
+
+
 def write_report(out: str, samples: str | None = None, target: str | None = None) -> Path:
     folder = Path(target or Path(out) / "report")
     folder.mkdir(parents=True, exist_ok=True)
@@ -114,10 +132,11 @@ def write_report(out: str, samples: str | None = None, target: str | None = None
                     + _table(failures, ("stage", "error type", "count")))
 
     build_file = Path(samples or out) / "build.yaml"
-    filtered = (yaml.safe_load(build_file.read_text()) or {}).get("filtered", {}) \
-        if build_file.is_file() else {}
+    record = (yaml.safe_load(build_file.read_text()) or {}) if build_file.is_file() else {}
+    filtered = record.get("filtered", {})
     sections.append("<h2>Samples left out by quality flag</h2>"
                     + _table(sorted(filtered.items()), ("flag", "samples")))
+    sections.append(_curation_section(record.get("curation"), folder))
 
     page = folder / "index.html"
     page.write_text(

@@ -20,6 +20,7 @@ from pipeline.graph import run
 from pipeline.io.parquet import read_table
 from pipeline.io.policy import load_policy
 from pipeline.io.query import connect
+from pipeline.report import write_report
 
 
 def test_repetition_and_hallucination_signals() -> None:
@@ -166,8 +167,11 @@ def test_each_fault_is_removed_for_its_reason(curated, tmp_path) -> None:
     assert funnel["removed"]["duplicate_of"] == {"videos": 1}
     assert funnel["removed"]["still_picture"]["samples"] > 0
     assert funnel["hours_out"] < funnel["hours_in"]
+    assert funnel["removed"]["unintelligible_speech"]["speech"] == 1
     top = connect(str(samples)).sql("SELECT reason FROM rejections GROUP BY 1").fetchall()
     assert len(top) >= 5
+    page = write_report(str(out), str(samples), str(tmp_path / "report")).read_text()
+    assert "<h2>Curation</h2>" in page and "burned_in_subtitles" in page
     assert sum(none.samples.values()) > sum(built.samples.values())
     assert read_table(str(tmp_path / "all"), "rejections").num_rows == 0
 

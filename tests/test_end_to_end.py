@@ -456,12 +456,13 @@ def test_report_renders_with_plots(built, tmp_path) -> None:
     samples, _, out, _ = built
     page = write_report(str(out), str(samples), str(tmp_path / "report"))
     text = page.read_text()
-    for section in ("Summary", "Sources", "Durations", "Samples", "Failures", "quality flag"):
+    for section in ("Summary", "Sources", "Durations", "Samples", "Failures", "quality flag",
+                    "Curation"):
         assert section in text
     pngs = sorted((tmp_path / "report").glob("*.png"))
     assert {p.name for p in pngs} == {"keywords.png", "categories.png", "video_durations.png",
                                       "sentence_durations.png", "clip_durations.png",
-                                      "samples.png", "failures.png"}
+                                      "samples.png", "failures.png", "curation.png"}
     for png in pngs:
         assert f"src='{png.name}'" in text
         pixels = np.asarray(Image.open(png).convert("L"))

@@ -253,6 +253,10 @@ def apply_drops(verdict: Verdict, sentences: Sequence[Any], clips: Sequence[Any]
             tuple(c for c in clips if c.clip_id not in verdict.drop_clips))
 
 
+PLURAL = {"video": "videos", "speech": "speech", "sentence": "sentences", "clip": "clips",
+          "task": "tasks"}
+
+
 def funnel(videos_in: Sequence[dict[str, Any]], videos_out: set[str],
            rejections: Sequence[dict[str, Any]], counters: dict[str, int], policy: str
            ) -> dict[str, Any]:
@@ -266,7 +270,8 @@ def funnel(videos_in: Sequence[dict[str, Any]], videos_out: set[str],
     for r in rejections:
         reason = r["reason"].split(":")[0]
         entry = by_reason.setdefault(reason, {})
-        entry[f"{r['scope']}s"] = entry.get(f"{r['scope']}s", 0) + 1
+        key = PLURAL[r["scope"]]
+        entry[key] = entry.get(key, 0) + 1
     prefix = "rejected_samples_"
     for key, n in counters.items():
         if key.startswith(prefix):
