@@ -146,11 +146,10 @@ def construct(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
     sampled, frames_failed = videos | "SampleFrames" >> SampleFrames(
         configs.frames, configs.clip)
     plans, scenes_failed = sampled | "DetectScenes" >> DetectScenes(configs.scenes)
-    inspected, inspect_failed = (
-        plans | "PlannedClips" >> beam.FlatMap(lambda video_clips: video_clips.clips)
-        | "InspectKeyframes" >> InspectKeyframes(configs.inspect))
-    captioned, caption_failed = inspected | "CaptionClips" >> CaptionClips(
-        configs.vlm, caption_cache)
+    inspected, inspect_failed = plans | "InspectKeyframes" >> InspectKeyframes(configs.inspect)
+    captioned, caption_failed = (
+        inspected | "PlannedClips" >> beam.FlatMap(lambda video_clips: video_clips.clips)
+        | "CaptionClips" >> CaptionClips(configs.vlm, caption_cache))
     complete = {"speech": annotated, "plan": plans,
                 "captioned": captioned} | "AssembleVideos" >> AssembleVideos()
     done, score_failed = complete | "ScoreClips" >> ScoreClips(configs.clip)

@@ -113,7 +113,7 @@ class AnnotateOptions(PipelineOptions):
         add("--keyframes_per_clip", "--keyframes-per-clip", dest="keyframes_per_clip",
             type=int, default=4, help="frames sent to the VLM (and scored) per clip")
         add("--inspect_keyframes", "--inspect-keyframes", dest="inspect_keyframes", type=int,
-            default=2, help="keyframes per clip read for on-screen text (tesseract), faces "
+            default=1, help="keyframes per clip read for on-screen text (tesseract), faces "
                             "and a perceptual hash, the curation signals; 0 = off")
         add("--clip_model", "--clip-model", dest="clip_model", default="auto",
             help="auto, off, or an open_clip model name (ViT-B-32)")

@@ -10,6 +10,7 @@ class FaceDetector:
     def __init__(self) -> None:
         import cv2
 
+        cv2.setNumThreads(1)  # its thread pool fights torch's over the same cores
         self._cv2 = cv2
         self._cascade = cv2.CascadeClassifier(
             cv2.data.haarcascades + "haarcascade_frontalface_default.xml")

@@ -1,20 +1,25 @@
 """On-screen text with tesseract (Debian's tesseract-ocr, English data), which runs offline.
 
-Each picture is scaled so its short side is at least 720 px (tesseract reads text of about 20
-px or more), then read with sparse-text segmentation (`--psm 11`); words below a confidence
-of 60 are dropped. Where the binary is missing, `available` is False and the signal is null.
+Each picture is scaled so its short side is at least 540 px (tesseract reads text of about 20
+px or more), then read with automatic page segmentation (`--psm 3`: sparse-text mode, 11,
+spends seconds on busy textures such as a cellular automaton); words below a confidence of 60
+are dropped. Where the binary is missing, `available` is False and the signal is null.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 MIN_CONFIDENCE = 60.0
-MIN_SHORT_SIDE = 720
+MIN_SHORT_SIDE = 540
 
 
 @dataclass(frozen=True)
@@ -38,31 +43,47 @@ class Ocr:
 
     def read(self, frame: np.ndarray) -> ScreenText | None:
         """Words on one H x W x 3 uint8 frame, or None without tesseract."""
+        found = self.read_many([frame])
+        return found[0] if found is not None else None
+
+    def read_many(self, frames: Sequence[np.ndarray]) -> list[ScreenText] | None:
+        """Words on each frame, read by one tesseract process (its start-up and model load
+        are most of the cost of a small picture), or None without tesseract."""
         if self.binary is None:
             return None
-        import io
-
+        if not len(frames):
+            return []
         from PIL import Image
 
-        picture = Image.fromarray(frame).convert("L")
-        scale = max(1.0, MIN_SHORT_SIDE / min(picture.size))
-        if scale > 1:
-            picture = picture.resize((round(picture.width * scale),
-                                      round(picture.height * scale)), Image.BICUBIC)
-        png = io.BytesIO()
-        picture.save(png, format="PNG")
-        proc = subprocess.run([self.binary, "stdin", "stdout", "--psm", "11", "tsv"],
-                              input=png.getvalue(), capture_output=True,
-                              timeout=self.timeout_s, check=False)
+        sizes = []
+        with tempfile.TemporaryDirectory() as tmp:
+            listed = []
+            for i, frame in enumerate(frames):
+                picture = Image.fromarray(frame).convert("L")
+                scale = max(1.0, MIN_SHORT_SIDE / min(picture.size))
+                if scale > 1:
+                    picture = picture.resize((round(picture.width * scale),
+                                              round(picture.height * scale)), Image.BICUBIC)
+                path = Path(tmp) / f"{i:05d}.png"
+                picture.save(path)
+                listed.append(str(path))
+                sizes.append(picture.width * picture.height)
+            (Path(tmp) / "list.txt").write_text("\n".join(listed) + "\n")
+            # one thread: tesseract's OpenMP threads cost more than they give on small pictures
+            proc = subprocess.run([self.binary, str(Path(tmp) / "list.txt"), "stdout", "--psm",
+                                   "3", "tsv"], capture_output=True,
+                                  env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+                                  timeout=self.timeout_s * len(frames), check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"tesseract failed: {proc.stderr.decode(errors='replace')[-200:]}")
-        words, area = [], 0
+        words: list[list[str]] = [[] for _ in frames]
+        areas = [0] * len(frames)
         for line in proc.stdout.decode("utf-8", "replace").splitlines()[1:]:
             cols = line.split("\t")
-            if len(cols) < 12 or not cols[11].strip():
+            if len(cols) < 12 or not cols[11].strip() or float(cols[10]) < MIN_CONFIDENCE:
                 continue
-            if float(cols[10]) < MIN_CONFIDENCE:
-                continue
-            words.append(cols[11].strip())
-            area += int(cols[8]) * int(cols[9])
-        return ScreenText(" ".join(words), area / (picture.width * picture.height))
+            page = int(cols[1]) - 1
+            words[page].append(cols[11].strip())
+            areas[page] += int(cols[8]) * int(cols[9])
+        return [ScreenText(" ".join(w), a / size) for w, a, size in zip(words, areas, sizes,
+                                                                         strict=True)]

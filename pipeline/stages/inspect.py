@@ -1,9 +1,11 @@
-"""InspectKeyframes: what a clip's keyframes show besides their caption, for curation: text on
-screen (tesseract), the largest face (OpenCV), and a perceptual hash for near-duplicates.
+"""InspectKeyframes: what a video's keyframes show besides their captions, for curation: text
+on screen (tesseract), the largest face (OpenCV), and a perceptual hash for near-duplicates.
 
-Up to `keyframes` frames per clip are read, decoded at `long_side` pixels; the detectors are
-loaded once per worker. A detector that fails on one clip leaves that clip's signal null and
-counts it, rather than holding the video back: signals inform curation, they are not the data.
+It works on a video's whole scene plan, so the video is opened once and tesseract reads all
+its inspected keyframes in one process. `keyframes` frames per clip are read (spread inside
+the clip), decoded at `long_side` pixels; the detectors load once per worker. OCR that fails
+leaves the text signals null and is counted, rather than holding the video back: signals
+inform curation, they are not the data.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import apache_beam as beam
-import numpy as np
 
 from pipeline import metrics
 from pipeline.core.signals import dhash
@@ -21,14 +22,14 @@ from pipeline.io import storage
 from pipeline.io.video import FrameReader
 from pipeline.models.faces import FaceDetector
 from pipeline.models.ocr import Ocr
-from pipeline.records import Clip
+from pipeline.records import VideoClips
 from pipeline.stages.failures import apply_stage
 
 
 @dataclass(frozen=True)
 class InspectConfig:
     enabled: bool = True
-    keyframes: int = 2
+    keyframes: int = 1
     long_side: int = 640
 
 
@@ -37,7 +38,7 @@ def shared_inspectors() -> tuple[Ocr, FaceDetector]:
     return Ocr(), FaceDetector()
 
 
-def _spread(items: tuple[int, ...], n: int) -> list[int]:
+def spread(items: tuple[int, ...], n: int) -> list[int]:
     """n keyframes spread inside the clip, away from its edges (a subtitle or a title is
     usually on screen in the middle of a shot)."""
     if len(items) <= n:
@@ -52,30 +53,35 @@ class _Inspect(beam.DoFn):
     def setup(self) -> None:
         self._ocr, self._faces = shared_inspectors()
 
-    def process(self, clip: Clip) -> Iterator[Clip]:
-        if not self._config.enabled or not clip.keyframe_ms:
-            yield clip
+    def process(self, plan: VideoClips) -> Iterator[VideoClips]:
+        chosen = [spread(c.keyframe_ms, self._config.keyframes) for c in plan.clips]
+        if not self._config.enabled or not any(chosen):
+            yield plan
             return
-        reader = FrameReader(storage.local_path(clip.video.media.path), self._config.long_side)
-        times = _spread(clip.keyframe_ms, self._config.keyframes)
-        frames = reader.frames([reader.index_at(t) for t in times])
-        gray = frames.astype(np.float32).mean(axis=3)
-        texts, areas = [], []
+        reader = FrameReader(storage.local_path(plan.video.media.path), self._config.long_side)
+        flat = [reader.index_at(t) for times in chosen for t in times]
+        frames = reader.frames(flat)
         try:
-            for frame in frames:
-                read = self._ocr.read(frame)
-                if read is not None:
-                    texts.append(read.text)
-                    areas.append(read.area)
+            texts = self._ocr.read_many(list(frames))
         except (RuntimeError, OSError, ValueError):
             metrics.counter("signals_ocr_failed").inc()
-            texts, areas = [], []
-        face = max(self._faces.largest_face(f) for f in frames)
-        metrics.counter("clips_inspected").inc()
-        yield replace(clip, screen_text=" ".join(t for t in texts if t) if areas else None,
-                      screen_text_area=max(areas) if areas else None, face_area=face,
-                      frame_hash=dhash(gray[0]),
-                      inspector=f"{self._ocr.name}+{self._faces.name}")
+            texts = None
+        clips, at = [], 0
+        for clip, times in zip(plan.clips, chosen, strict=True):
+            own = frames[at:at + len(times)]
+            read = texts[at:at + len(times)] if texts is not None else []
+            at += len(times)
+            if not len(own):
+                clips.append(clip)
+                continue
+            clips.append(replace(
+                clip, screen_text=" ".join(r.text for r in read if r.text) if read else None,
+                screen_text_area=max(r.area for r in read) if read else None,
+                face_area=max(self._faces.largest_face(f) for f in own),
+                frame_hash=dhash(own[0].astype("float32").mean(axis=2)),
+                inspector=f"{self._ocr.name}+{self._faces.name}"))
+        metrics.counter("clips_inspected").inc(len(clips))
+        yield replace(plan, clips=tuple(clips))
 
 
 class InspectKeyframes(beam.PTransform):
@@ -83,5 +89,5 @@ class InspectKeyframes(beam.PTransform):
         super().__init__()
         self._config = config
 
-    def expand(self, clips: beam.PCollection[Clip]):
-        return apply_stage(clips, "inspect", _Inspect(self._config))
+    def expand(self, plans: beam.PCollection[VideoClips]):
+        return apply_stage(plans, "inspect", _Inspect(self._config))
