@@ -21,7 +21,6 @@ from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import TASKS, BuildConfig
 from pipeline.io import commit, runs, storage
 from pipeline.io.parquet import (
-    WriteTable,
     drop_empty_shards,
     num_rows,
     read_table,
@@ -29,6 +28,7 @@ from pipeline.io.parquet import (
     table_files,
 )
 from pipeline.io.policy import load_policy
+from pipeline.io.table_write import WriteTable
 from pipeline.options import OutputOptions
 from pipeline.stages.build_samples import FILTERED, BuildSamples, rejection_row
 

@@ -19,8 +19,9 @@ from pipeline.core.sources import (
     source_from_json,
     source_to_json,
 )
-from pipeline.io import commit, runs, storage
-from pipeline.io.parquet import WriteTable, read_table
+from pipeline.io import commit, progress, runs, storage
+from pipeline.io.parquet import read_table
+from pipeline.io.table_write import WriteTable
 from pipeline.options import AnnotateOptions, OutputOptions, stage_configs
 from pipeline.records import RunContext, Source
 from pipeline.stages.acquire import AcquireVideos
@@ -155,6 +156,7 @@ def construct(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
     done, score_failed = complete | "ScoreClips" >> ScoreClips(configs.clip)
     target, shards = commit.wave_dir(out, wave), opts.view_as(OutputOptions).table_shards
     (done | "VideoRows" >> beam.Map(rows.video_row, ctx)
+     | "Progress" >> beam.Map(progress.video_done)
      | "WriteVideos" >> WriteTable(target, "videos", wave, shards=shards))
     (done | "SentenceRows" >> beam.FlatMap(rows.sentence_rows, ctx)
      | "WriteSentences" >> WriteTable(target, "sentences", wave, shards=shards))
@@ -163,6 +165,7 @@ def construct(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
     ((acquire_failed, asr_failed, seg_failed, frames_failed, scenes_failed,
       inspect_failed, caption_failed, score_failed) | "AllFailures" >> beam.Flatten()
      | "FailureRows" >> beam.Map(rows.failure_row, ctx)
+     | "FailureProgress" >> beam.Map(progress.source_failed)
      | "WriteFailures" >> WriteTable(target, "failures", wave, shards=shards))
 
 
@@ -250,6 +253,16 @@ def _run(plan: _Plan, test_pipeline: beam.Pipeline | None) -> RunSummary:
     if test_pipeline is not None and len(waves) > 1:
         raise UsageError(f"a test pipeline drives one wave, and {len(plan.sources)} sources "
                          f"make {len(waves)}: raise --wave-size")
+    with progress.annotate_bar(len(plan.sources)):
+        written, counted = _run_waves(plan, waves, test_pipeline, written, counted, started)
+    if not waves and plan.opts.keywords:
+        _record(plan, _summary(plan, written, counted), started, "0/0")
+    return _summary(plan, written, counted)
+
+
+def _run_waves(plan: _Plan, waves: list[list[Source]], test_pipeline: beam.Pipeline | None,
+               written: dict[str, int], counted: dict[str, int], started: float
+               ) -> tuple[dict[str, int], dict[str, int]]:
     for i, sources in enumerate(waves):
         wave = f"{plan.ctx.run_id}-w{i:05d}"
         pipeline = test_pipeline or beam.Pipeline(options=plan.opts)
@@ -262,9 +275,7 @@ def _run(plan: _Plan, test_pipeline: beam.Pipeline | None) -> RunSummary:
         log.info("wave %d/%d committed (%d sources): %s", i + 1, len(waves), len(sources),
                  rows_in_wave)
         _record(plan, _summary(plan, written, counted), started, f"{i + 1}/{len(waves)}")
-    if not waves and plan.opts.keywords:
-        _record(plan, _summary(plan, written, counted), started, "0/0")
-    return _summary(plan, written, counted)
+    return written, counted
 
 
 def _record(plan: _Plan, summary: RunSummary, started: float, waves: str) -> None:

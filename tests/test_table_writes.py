@@ -8,7 +8,8 @@ import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipeline.io.parquet import ROW_GROUP_ROWS, WriteTable, read_table, table_files
+from pipeline.io.parquet import ROW_GROUP_ROWS, read_table, table_files
+from pipeline.io.table_write import WriteTable
 
 ROWS = ROW_GROUP_ROWS + 5_000
 

@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from apache_beam.io.filesystems import FileSystems
-
 from pipeline.io import storage
 from pipeline.io.parquet import num_rows, table_dir, table_files
 
@@ -150,7 +148,7 @@ def publish_build(stage: str, out: str, run_id: str) -> int:
     for table in BUILD_TABLES:
         for shard in table_files(out, table):
             if not PurePosixPath(shard.replace("\\", "/")).name.startswith(f"{run_id}-"):
-                FileSystems.delete([shard])
+                storage.delete_files([shard])
         for shard in table_files(stage, table):
             storage.move(shard, storage.join(table_dir(out, table),
                                              _relative(shard, table_dir(stage, table))))

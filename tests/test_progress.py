@@ -1,0 +1,39 @@
+"""annotate's progress bar and the offline alignment check: what a user sees first."""
+
+from __future__ import annotations
+
+import io
+
+from pipeline.io import progress
+from pipeline.models import whisper
+
+
+def test_the_bar_counts_videos_hours_and_failures(monkeypatch) -> None:
+    import tqdm as tqdm_module
+
+    shown = io.StringIO()
+    real = tqdm_module.tqdm
+    monkeypatch.setattr(tqdm_module, "tqdm", lambda **kw: real(
+        **{**kw, "disable": False, "file": shown, "mininterval": 0}))
+    with progress.annotate_bar(3):
+        progress.video_done({"duration_ms": 1_800_000})
+        progress.source_failed({"stage": "download"})
+        progress.source_failed({"stage": "caption"})  # its video is not done: no step
+        assert progress._bar.n == 2
+    text = shown.getvalue()
+    assert "2/3" in text and "0.50 h of media" in text and "2 failed" in text
+    assert progress._bar is None
+    assert progress.video_done({"duration_ms": 1}) == {"duration_ms": 1}  # no bar: no-op
+
+
+def test_offline_alignment_is_skipped_without_a_download(monkeypatch, tmp_path) -> None:
+    import torch
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    assert not whisper._torchaudio_aligner_cached("en")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "wav2vec2_fairseq_base_ls960_asr_ls960.pth").write_bytes(b"")
+    assert whisper._torchaudio_aligner_cached("en")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert whisper._offline()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert not whisper._offline()
