@@ -37,3 +37,21 @@ def test_offline_alignment_is_skipped_without_a_download(monkeypatch, tmp_path) 
     assert whisper._offline()
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     assert not whisper._offline()
+
+
+def test_reading_commands_do_not_import_beam(tmp_path) -> None:
+    """query, validate, mix, export and report start without Beam (it takes 0.6 s and warns)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import pipeline.cli, pipeline.io.query, pipeline.io.validate, pipeline.mix, "
+            "pipeline.export, pipeline.report\n"
+            "from pipeline import cli\n"
+            f"cli.main(['validate', {str(tmp_path)!r}])\n"
+            f"cli.main(['query', {str(tmp_path)!r}, 'SELECT 1'])\n"
+            "print(sorted(m for m in sys.modules if m.startswith('apache_beam')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+    assert "apitools" not in done.stderr
