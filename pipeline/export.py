@@ -166,6 +166,10 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
             rec = getattr(exporters, fmt)(r, ctx)
         if rec is None:
             skipped[r["task"]] += 1
+        elif isinstance(rec, list) and fmt != "livecc":  # one sample, several records
+            records.extend(rec)
+            if len(rec) > 1:
+                added["split_records"] += len(rec) - 1
         else:
             records.append(rec)
         if commentary:

@@ -85,12 +85,13 @@ def test_every_export_meets_its_loaders_contract(mixture, media, rows, tmp_path,
     summary = export(str(mixture), fmt, str(out), video_root=str(media))
     records = _load(summary, fmt)
     about = yaml.safe_load((out / "export.yaml").read_text())
-    assert about["samples"] + about["replay"] == len(records)
+    made = about["samples"] + sum(about["added"].values())
+    assert made + about["replay"] == len(records)
     assert about["samples"] + sum(v for k, v in about["skipped"].items() if k != "replay") == (
         len(rows))
     for rec in records:
         cc.no_special_tokens(rec)
-    samples = records[:about["samples"]]
+    samples = records[:made]
     if fmt == "llava":
         spec = yaml.safe_load((out / "mixture_llava.yaml").read_text())
         assert cc.llava_yaml(spec, str(tmp_path)) == records  # from another directory
@@ -105,13 +106,17 @@ def test_every_export_meets_its_loaders_contract(mixture, media, rows, tmp_path,
     if fmt == "swift":
         for rec in records:
             cc.swift(rec)
+            assert all(m["content"] for m in rec["messages"][:-1])  # swift drops empty ones
+        assert about["added"]["split_records"] == sum(
+            1 for r in rows if r["task"] == "contrast" and next(
+                t for t in r["turns"] if t["kind"] != "frames")["kind"] == "noise")
         for rec in samples:
             assert rec["chat_template_kwargs"] == {"video_start": rec["clip"][0],
                                                    "video_end": rec["clip"][1]}
     if fmt == "livecc":
-        # a user turn mid-stream (stop, noise) or nothing said (silence): no stream form
+        # a user turn mid-stream (stop, noise, contrast) or nothing said (silence): no stream form
         assert about["skipped"] == {t: sum(r["task"] == t for r in rows)
-                                    for t in ("noise", "silence", "stop")}
+                                    for t in ("contrast", "noise", "silence", "stop")}
         for rec in records:
             cc.livecc(rec)
         streams = [r for r in records if "text_stream" in r[-1]["content"][0]]
@@ -142,6 +147,7 @@ def test_label_layout_golden(rows, media, fmt: str, task: str) -> None:
         text = cc.vlo_labels(conv)
     else:
         rec = getattr(exporters, fmt)(row, ctx)
+        rec = rec[-1] if isinstance(rec, list) else rec  # swift: the whole dialogue
         turns = rec.get("conversations") or rec["messages"]
         names = {"human": "user", "gpt": "assistant"}
         text = cc.chatml_labels([(names.get(t.get("from"), t.get("role")),
@@ -166,7 +172,7 @@ def test_times_follow_what_each_trainer_shows(rows) -> None:
     whole = exporters.Context("v.mp4", "video", 1, 20000)
     window = exporters.Context("v.mp4", "clip", 1, 20000)
     on_video = exporters.llava(row, whole)["conversations"]
-    on_window = exporters.swift(row, window)["messages"]
+    on_window = exporters.swift(row, window)[-1]["messages"]
     stamp = f"{g['span_start_ms'] / 1000:.1f}-{g['span_end_ms'] / 1000:.1f} seconds"
     rel = (f"{(g['span_start_ms'] - row['clip_start_ms']) / 1000:.1f}-"
            f"{(g['span_end_ms'] - row['clip_start_ms']) / 1000:.1f} seconds")
@@ -208,7 +214,7 @@ def test_datasets_reads_every_json_export(mixture, media, tmp_path, fmt: str) ->
     summary = export(str(mixture), fmt, str(tmp_path / "out"), video_root=str(media))
     ds = load_dataset("json", data_files=summary.files[0], split="train",
                       cache_dir=str(tmp_path / "cache"))
-    assert ds.num_rows == summary.samples + summary.replay
+    assert ds.num_rows == summary.samples + sum(summary.added.values()) + summary.replay
 
 
 def test_replay_rows_get_the_visual_token_each_loader_counts() -> None:

@@ -69,7 +69,7 @@ TABLES = {
 
 EXPECTED = {"tsg_dialogue": 8, "tsg_caption": 8, "caption_to_dialogue": 4,
             "dialogue_to_caption": 4, "narration": 1, "silence": 4, "stop": 4, "noise": 7,
-            "rev": 2}
+            "rev": 2, "contrast": 4}
 
 
 def _turns(row: dict, kind: str) -> list[dict]:
@@ -166,9 +166,30 @@ def _grounding_spans(rows: list[dict]) -> None:
             "tsg_dialogue", "caption_to_dialogue") else g["caption"])
 
 
+def _contrast(rows: list[dict]) -> None:
+    """One real question answered with the clip's caption, one remark met with the noise
+    target, in either order."""
+    captions = {c["clip_id"]: c["caption"] for c in TABLES["clips"]}
+    orders = set()
+    for r in rows:
+        spoken = [t for t in r["turns"] if t["kind"] != "frames"]
+        kinds = [(t["role"], t["kind"]) for t in spoken]
+        assert sorted(kinds) == sorted([("user", "question"), ("assistant", "answer"),
+                                        ("user", "noise"), ("assistant", "noise")]), kinds
+        (question,) = [t for t in spoken if t["kind"] == "question"]
+        (answer,) = [t for t in spoken if t["kind"] == "answer"]
+        (reply,) = [t for t in spoken if t["kind"] == "noise" and t["role"] == "assistant"]
+        assert question["text"] in T.ANSWER_QUESTIONS
+        assert answer["text"] == captions[answer["evidence"][0]["source_id"]]
+        assert reply["target_override"] == T.NOISE_TARGET and reply["learn"]
+        orders.add(kinds[0][1])
+    assert orders == {"question", "noise"}  # both orders occur
+
+
 EXTRA = {"narration": _narration, "silence": _silence, "stop": _stop, "noise": _noise,
-         "rev": _rev, **dict.fromkeys(("tsg_dialogue", "tsg_caption", "caption_to_dialogue",
-                                      "dialogue_to_caption"), _grounding_spans)}
+         "rev": _rev, "contrast": _contrast,
+         **dict.fromkeys(("tsg_dialogue", "tsg_caption", "caption_to_dialogue",
+                          "dialogue_to_caption"), _grounding_spans)}
 
 
 @pytest.mark.parametrize("task", TASKS)

@@ -158,12 +158,31 @@ def llamafactory(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
                               for r, v in dialogue(row, ctx, VISUAL_TOKEN["llamafactory"])]}
 
 
-def swift(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def swift(row: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
+    """ms-swift drops messages with empty content, so an empty assistant turn that is not the
+    last (noise met first in a contrast sample) would never be learned: such a sample becomes
+    one record per empty turn, ending with it (swift learns a last empty turn as the end
+    token), plus the whole dialogue without it, its user turns joined."""
     start, end = window(row, ctx)
-    return {**_about(row, ctx), "videos": [ctx.media],
-            "chat_template_kwargs": {"video_start": start, "video_end": end},
-            "messages": [{"role": r, "content": v}
-                         for r, v in dialogue(row, ctx, VISUAL_TOKEN["swift"])]}
+    turns = dialogue(row, ctx, VISUAL_TOKEN["swift"])
+    base = {**_about(row, ctx), "videos": [ctx.media],
+            "chat_template_kwargs": {"video_start": start, "video_end": end}}
+
+    def record(pairs: list[tuple[str, str]], part: str = "") -> dict[str, Any]:
+        return {**base, "id": row["sample_id"] + part,
+                "messages": [{"role": r, "content": v} for r, v in pairs]}
+
+    inner = [i for i, (r, v) in enumerate(turns[:-1]) if r == "assistant" and not v]
+    prefixes = [record(turns[:i + 1], f"#{i}") for i in inner]
+    joined: list[tuple[str, str]] = []
+    for i, (r, v) in enumerate(turns):
+        if i in inner:
+            continue
+        if joined and joined[-1][0] == r:
+            joined[-1] = (r, f"{joined[-1][1]}\n{v}")
+        else:
+            joined.append((r, v))
+    return [*prefixes, record(joined)]
 
 
 def livecc(row: dict[str, Any], ctx: Context) -> list[dict[str, Any]] | None:

@@ -27,6 +27,7 @@ LETTERS: dict[str, tuple[str, ...]] = {
     "E": ("caption_to_dialogue",),
     "F": ("dialogue_to_caption",),
     "G": ("tsg_dialogue", "tsg_caption", "caption_to_dialogue", "dialogue_to_caption"),
+    "K": ("contrast",),  # noise and its contrast: real questions answered, remarks not
 }
 REPLAY = "O"
 _STREAMING = "RNSAQ"

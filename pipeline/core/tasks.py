@@ -19,7 +19,7 @@ from pipeline.core.quality import flags_for, repeats_prompt, verbatim_overlap
 from pipeline.core.timegrid import FRAME_SNAP, FrameGrid
 
 GROUNDING_TASKS = ("tsg_dialogue", "tsg_caption", "caption_to_dialogue", "dialogue_to_caption")
-STREAMING_TASKS = ("narration", "silence", "stop", "noise", "rev")
+STREAMING_TASKS = ("narration", "silence", "stop", "noise", "rev", "contrast")
 TASKS = GROUNDING_TASKS + STREAMING_TASKS
 DRY_RUN_MODEL = "dry-run"
 
@@ -400,10 +400,38 @@ def rev_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any
         yield sample.row(f"{c.clip_id}|{config.rev_query_position}")
 
 
+def contrast_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:
+    """Noise and its contrast in one stream: a real question gets a real answer (the clip's
+    caption), a remark that asks nothing (the video's own sentence, or a stock phrase) gets
+    the noise target; which comes first is drawn. One sample per captioned clip."""
+    rng = _rng(config, video.video_id, "contrast")
+    grid = FrameGrid(config.sample_fps)
+    for c in video.clips:
+        if not c.caption or c.end_ms - c.start_ms < 2 * 1000:
+            continue
+        spoken = [s for s in video.sentences if c.start_ms <= s.start_ms < c.end_ms]
+        remark = spoken[0].text if spoken else rng.choice(T.NOISE_PHRASES)
+        ev = ([(spoken[0].sentence_id, spoken[0].start_ms, spoken[0].end_ms)] if spoken
+              else [])
+        sample = _Sample("contrast", video, config, c.start_ms, c.end_ms)
+        sample.flags |= _clip_flags(c, config)
+        first, second = sample.start_ms, grid.floor((sample.start_ms + sample.end_ms) // 2)
+        question_at, remark_at = (first, second) if rng.random() < 0.5 else (second, first)
+        for at in sorted((question_at, remark_at)):
+            if at == question_at:
+                sample.user("question", rng.choice(T.ANSWER_QUESTIONS), at,
+                            evidence=_clip_ev(c))
+                sample.assistant("answer", c.caption, at, evidence=_clip_ev(c))
+            else:
+                sample.user("noise", remark, at, evidence=ev)
+                sample.assistant("noise", None, at, target=T.NOISE_TARGET)
+        yield sample.row(f"{c.clip_id}|contrast")
+
+
 BUILDERS = {
     "grounding": grounding_samples, "narration": narration_samples,
     "silence": silence_samples, "stop": stop_samples, "noise": noise_samples,
-    "rev": rev_samples,
+    "rev": rev_samples, "contrast": contrast_samples,
 }
 
 

@@ -116,5 +116,6 @@ def test_datasets_4_0_reads_every_export_and_the_samples_card(mixture, tmp_path)
         if fmt == "livecc":  # ends with its offsets line, read only by LiveCC's loader
             continue
         summary = export(str(mix), fmt, str(tmp_path / fmt), video_root=str(media))
-        files.append(f"{summary.files[0]}:{summary.samples + summary.replay}")
+        rows_written = summary.samples + sum(summary.added.values()) + summary.replay
+        files.append(f"{summary.files[0]}:{rows_written}")
     _check("llamafactory", str(samples), json.dumps(splits), *files, script="datasets")
