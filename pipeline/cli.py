@@ -93,6 +93,12 @@ def _export(args: argparse.Namespace) -> int:
     from pipeline.core.recipes import RecipeError
     from pipeline.export import export
 
+    if args.format == "eval":
+        return _export_eval(args)
+    if not args.mix:
+        print("ominous export: --mix MIX is required (--samples only with --format eval)",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
         summary = export(args.mix, args.format, args.out, annotations=args.annotations,
                          video_root=args.video_root, reference=args.time_reference,
@@ -109,6 +115,51 @@ def _export(args: argparse.Namespace) -> int:
             f"{task} {n}" for task, n in sorted(summary.skipped.items())))
     if summary.video_folder:
         print(f"video paths are relative to --video_folder {summary.video_folder}")
+    return EXIT_OK
+
+
+def _export_eval(args: argparse.Namespace) -> int:
+    from pipeline.core.exporters import ExportError
+    from pipeline.evaluate import export_eval
+
+    if not args.samples:
+        print("ominous export: --format eval needs --samples SAMPLES", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        about = export_eval(args.samples, args.out, args.split, args.annotations,
+                            args.video_root)
+    except ExportError as exc:
+        print(f"ominous export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"export eval: {about['samples']} {about['split']} samples -> {args.out}/"
+          "eval_prompts.jsonl, eval_references.jsonl")
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from pipeline.evaluate import EvalError, compare, evaluate
+
+    try:
+        if args.runs and args.runs[0] == "compare":
+            if len(args.runs) < 2 or not args.out:
+                print("ominous eval: compare REPORT... --out DIR", file=sys.stderr)
+                return EXIT_USAGE
+            png = compare(args.runs[1:], args.out)
+            print((png.parent / "compare.md").read_text() + f"\n-> {png}")
+            return EXIT_OK
+        if args.runs or not (args.samples and args.predictions and args.out):
+            print("ominous eval: --samples SAMPLES --predictions P.jsonl --out REPORT, or "
+                  "compare REPORT... --out DIR", file=sys.stderr)
+            return EXIT_USAGE
+        summary = evaluate(args.samples, args.predictions, args.out, args.split, args.name)
+    except EvalError as exc:
+        print(f"ominous eval: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for task, s in summary.tasks.items():
+        print(f"  {task:20s} {100 * s['score']:6.1f}  ({s['samples']} samples)")
+    print(f"  {'overall':20s} {100 * summary.overall:6.1f}  -> {summary.out}/eval.json")
+    for problem in summary.problems:
+        print(f"predictions {problem}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -214,9 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--split", default="train")
     m.add_argument("--allow-repeat", action="store_true",
                    help="draw with repetition when a component has too few samples")
-    e = sub.add_parser("export", help="write a mixture in a trainer's format")
-    e.add_argument("--mix", required=True)
-    e.add_argument("--format", required=True, choices=list(FORMATS))
+    e = sub.add_parser("export", help="write a mixture in a trainer's format, or a split's "
+                                      "eval prompts (--format eval --samples SAMPLES)")
+    e.add_argument("--mix", default=None)
+    e.add_argument("--format", required=True, choices=[*FORMATS, "eval"])
+    e.add_argument("--samples", default=None, help="build's --out, for --format eval")
+    e.add_argument("--split", default="test", help="the split --format eval writes")
     e.add_argument("--out", required=True)
     e.add_argument("--annotations", default=None,
                    help="annotate's OUT: media paths (OUT/media, wherever OUT now is) and "
@@ -231,6 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--livecc-commentary", action="store_true",
                    help="livecc: also each narration window's own speech, word-timed from "
                         "the sentences, as LiveCC commentary records (needs --annotations)")
+    ev = sub.add_parser("eval", help="score predictions on a split, task by task; or "
+                                     "`eval compare REPORT... --out DIR`")
+    ev.add_argument("runs", nargs="*", help="compare REPORT...")
+    ev.add_argument("--samples", default=None)
+    ev.add_argument("--predictions", default=None, help="JSONL (see pipeline/evaluate.py)")
+    ev.add_argument("--out", default=None)
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--name", default=None, help="the run's name in compare tables")
     r = sub.add_parser("report", help="an HTML page with plots of a dataset")
     r.add_argument("out", help="annotate's OUT")
     r.add_argument("--samples", default=None, help="build's --out (default: OUT)")
@@ -276,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"annotate": _annotate, "build": _build, "run": _run_all}[command](rest)
     args = parser.parse_args(argv)
     return {"validate": _validate, "query": _query, "mix": _mix, "export": _export,
+            "eval": _eval,
             "report": _report, "models": _models, "compact": _compact}[args.command](args)
 
 

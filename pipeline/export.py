@@ -49,7 +49,7 @@ def _name(uri: str) -> str:
     return PurePosixPath(uri.replace("\\", "/")).name
 
 
-def _videos(annotations: str | None, video_root: str | None, ids: set[str]
+def resolve_videos(annotations: str | None, video_root: str | None, ids: set[str]
             ) -> dict[str, VideoFacts]:
     """video_id -> where its media is now, and its duration when the annotations say.
 
@@ -86,7 +86,7 @@ def _absolute(path: str) -> str:
     return path if "://" in path else os.path.abspath(path)
 
 
-def _check_exist(videos: dict[str, VideoFacts]) -> None:
+def check_media_exist(videos: dict[str, VideoFacts]) -> None:
     missing = sorted(v.media for v in videos.values() if not storage.exists(v.media))
     if missing:
         shown = "\n  ".join(missing[:MISSING_SHOWN])
@@ -144,8 +144,8 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
     meta = yaml.safe_load(meta_file.read_text())
     rows = (pq.read_table(mix / "mixture.parquet").to_pylist()
             if (mix / "mixture.parquet").is_file() else [])
-    videos = _videos(annotations, video_root, {r["video_id"] for r in rows})
-    _check_exist(videos)
+    videos = resolve_videos(annotations, video_root, {r["video_id"] for r in rows})
+    check_media_exist(videos)
     folder = _video_folder(videos) if fmt == "llava" else None
     fps = _frame_fps(rows) if fmt == "videollm-online" else None
     words = _spoken_words(annotations, videos) if commentary else {}
