@@ -129,8 +129,9 @@ def test_malformed_prediction_lines_are_reported_by_number(samples, rows, tmp_pa
                      str(tmp_path / "run"), "--name", "mine"])
     assert code == cli.EXIT_OK
     err = capsys.readouterr().err
-    for number, what in ((3, "not JSON"), (4, "sample_id"), (5, "not in the split"),
-                         (6, "text must be"), (7, "time must be")):
+    for number, what in ((3, "not JSON"), (4, "needs a string sample_id"),
+                         (5, "sample 'nope' is not in the split"), (6, "text must be"),
+                         (7, "time must be")):
         assert f"line {number}: {what}" in err
     report = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert report["overall"] == pytest.approx(1.0) and len(report["problems"]) == 5
