@@ -39,7 +39,7 @@ def test_compact_merges_per_partition_and_drops_duplicates(tmp_path: Path, capsy
     assert len(files) == summary.files_after < n_files
     assert all(Path(f).name.startswith("compact-") for f in files)
     tasks = {Path(f).parent.name for f in files}
-    assert len(tasks) == 9  # one folder per task kept (Hive partitions)
+    assert len(tasks) == len({r["task"] for r in rows})  # a folder per task (Hive partitions)
     assert all(pq.ParquetFile(f).metadata.num_rows <= 40 for f in files)
     assert pq.ParquetFile(files[0]).metadata.row_group(0).num_rows <= ROW_GROUP_ROWS
     counted = connect(str(out)).sql("SELECT count(*) FROM samples").fetchall()[0][0]
