@@ -77,15 +77,18 @@ def answer_text(text: str) -> str:
     return _STAMP.sub("", text).strip()
 
 
+def _f1(common: int, predicted: int, referenced: int) -> float:
+    if not common:
+        return 0.0
+    precision, recall = common / predicted, common / referenced
+    return 2 * precision * recall / (precision + recall)
+
+
 def token_f1(prediction: str, reference: str) -> float:
     p, r = words_of(prediction), words_of(reference)
     if not p or not r:
         return float(p == r)
-    common = sum(min(p.count(w), r.count(w)) for w in set(p))
-    if not common:
-        return 0.0
-    precision, recall = common / len(p), common / len(r)
-    return 2 * precision * recall / (precision + recall)
+    return _f1(sum(min(p.count(w), r.count(w)) for w in set(p)), len(p), len(r))
 
 
 def rouge_l(prediction: str, reference: str) -> float:
@@ -98,11 +101,7 @@ def rouge_l(prediction: str, reference: str) -> float:
         for j, y in enumerate(r):
             cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
         prev = cur
-    lcs = prev[-1]
-    if not lcs:
-        return 0.0
-    precision, recall = lcs / len(p), lcs / len(r)
-    return 2 * precision * recall / (precision + recall)
+    return _f1(prev[-1], len(p), len(r))
 
 
 def wer(prediction: str, reference: str) -> float:

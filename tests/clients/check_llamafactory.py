@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tiny_qwen2vl import learned_spans, tiny_processor
+from tiny_qwen2vl import check_layouts, learned_spans, tiny_processor
 
 
 def main(export_dir: str, golden_dir: str, update: bool) -> int:
@@ -48,13 +48,7 @@ def main(export_dir: str, golden_dir: str, update: bool) -> int:
         assert spans == [a + "<|im_end|>\n" for a in answers], (rec.get("id"), spans)
         task = rec.get("task", "replay")
         layouts.setdefault(task, "\n".join(f"learn\t{s!r}" for s in spans))
-    golden = Path(golden_dir)
-    for task, text in sorted(layouts.items()):
-        path = golden / f"{task}.txt"
-        if update:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text + "\n", encoding="utf-8")
-        assert path.read_text(encoding="utf-8") == text + "\n", f"{path} differs:\n{text}"
+    check_layouts(layouts, golden_dir, update)
     print(f"llamafactory: {len(dataset)} records loaded, {len(layouts)} layouts checked")
     return 0
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tiny_qwen2vl import learned_spans, tiny_processor
+from tiny_qwen2vl import check_layouts, learned_spans, tiny_processor
 
 
 def _model_dir(root: Path) -> str:
@@ -76,13 +76,7 @@ def main(export_dir: str, golden_dir: str, update: bool) -> int:
             task = rec.get("task", "replay")
             layouts.setdefault(task, "\n".join(f"learn\t{s!r}" for s in spans))
     assert shrunk, "no window reached the template: every record saw its whole video"
-    golden = Path(golden_dir)
-    for task, text in sorted(layouts.items()):
-        path = golden / f"{task}.txt"
-        if update:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text + "\n", encoding="utf-8")
-        assert path.read_text(encoding="utf-8") == text + "\n", f"{path} differs:\n{text}"
+    check_layouts(layouts, golden_dir, update)
     print(f"swift: {len(train)} records loaded and encoded, {len(layouts)} layouts checked")
     return 0
 

@@ -4,6 +4,8 @@ Qwen2-VL image and video processors. Runs inside a client venv (transformers of 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>",
             "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
 
@@ -36,3 +38,14 @@ def learned_spans(tokenizer, labels: list[int], ignore: int = -100) -> list[str]
         else:
             run.append(label)
     return spans
+
+
+def check_layouts(layouts: dict[str, str], golden_dir: str, update: bool) -> None:
+    """Each task's learned spans against its golden file (rewritten with --update)."""
+    golden = Path(golden_dir)
+    for task, text in sorted(layouts.items()):
+        path = golden / f"{task}.txt"
+        if update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + "\n", encoding="utf-8")
+        assert path.read_text(encoding="utf-8") == text + "\n", f"{path} differs:\n{text}"
