@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -237,25 +238,26 @@ def _query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Our own progress (sources planned, each wave committed, models loaded); Beam's stays quiet.
-    logging.getLogger("pipeline").setLevel(logging.INFO)
+def build_parser(width: int | None = None) -> argparse.ArgumentParser:
+    """The command line (also read by pipeline.docs for the CLI reference)."""
     from pipeline.core.exporters import FORMATS
 
-    parser = argparse.ArgumentParser(prog="ominous", description=__doc__)
+    def fmt(prog: str) -> argparse.HelpFormatter:
+        return argparse.HelpFormatter(prog, width=width) if width else argparse.HelpFormatter(
+            prog)
+
+    parser = argparse.ArgumentParser(prog="ominous", description=__doc__, formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("annotate", add_help=False,
+
+    _sub(sub, fmt, "annotate", add_help=False,
                    help="search/download, transcribe and segment videos into OUT tables "
                         "(Beam options accepted; exit 3 when some inputs failed)")
-    sub.add_parser("build", add_help=False,
+    _sub(sub, fmt, "build", add_help=False,
                    help="build grounding and streaming samples from annotate's tables "
                         "(--annotations OUT --out SAMPLES [--seed N])")
-    sub.add_parser("run", add_help=False, help="annotate, then build, into one --out "
+    _sub(sub, fmt, "run", add_help=False, help="annotate, then build, into one --out "
                    "(--workflow workflows/NAME.yaml: a preset; flags given here win)")
-    m = sub.add_parser("mix", help="draw a mixture from samples (+ replay) by a recipe")
+    m = _sub(sub, fmt, "mix", help="draw a mixture from samples (+ replay) by a recipe")
     m.add_argument("--samples", required=True, help="build's --out")
     m.add_argument("--recipe", required=True,
                    help="shorthand like 'ORNS1111 (10k)' or '+10k-noise', or a YAML file")
@@ -265,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--split", default="train")
     m.add_argument("--allow-repeat", action="store_true",
                    help="draw with repetition when a component has too few samples")
-    e = sub.add_parser("export", help="write a mixture in a trainer's format, or a split's "
+    e = _sub(sub, fmt, "export", help="write a mixture in a trainer's format, or a split's "
                                       "eval prompts (--format eval --samples SAMPLES)")
     e.add_argument("--mix", default=None)
     e.add_argument("--format", required=True, choices=[*FORMATS, "eval"])
@@ -285,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--livecc-commentary", action="store_true",
                    help="livecc: also each narration window's own speech, word-timed from "
                         "the sentences, as LiveCC commentary records (needs --annotations)")
-    ev = sub.add_parser("eval", help="score predictions on a split, task by task; or "
+    ev = _sub(sub, fmt, "eval", help="score predictions on a split, task by task; or "
                                      "`eval compare REPORT... --out DIR`")
     ev.add_argument("runs", nargs="*", help="compare REPORT...")
     ev.add_argument("--samples", default=None)
@@ -293,40 +295,62 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--out", default=None)
     ev.add_argument("--split", default="test")
     ev.add_argument("--name", default=None, help="the run's name in compare tables")
-    r = sub.add_parser("report", help="an HTML page with plots of a dataset")
+    r = _sub(sub, fmt, "report", help="an HTML page with plots of a dataset")
     r.add_argument("out", help="annotate's OUT")
     r.add_argument("--samples", default=None, help="build's --out (default: OUT)")
     r.add_argument("--report", default=None, help="where to write (default OUT/report)")
-    mo = sub.add_parser("models", help="models fetch --cache DIR: download every default "
+    mo = _sub(sub, fmt, "models", help="models fetch --cache DIR: download every default "
                         "model once (for worker images; then run with HF_HUB_OFFLINE=1)")
     mo.add_argument("action", choices=["fetch"])
     mo.add_argument("--cache", required=True)
     mo.add_argument("--only", default=None, help="comma-separated: asr,align,segmenter,clip")
-    c = sub.add_parser("compact", help="merge each table's small shards into large ones "
+    c = _sub(sub, fmt, "compact", help="merge each table's small shards into large ones "
                        "(row groups sized for DuckDB; duplicate ids dropped)")
     c.add_argument("out")
     c.add_argument("--rows-per-file", type=int, default=5_000_000)
-    v = sub.add_parser("validate", help="check OUT's Parquet files against schemas/")
+    v = _sub(sub, fmt, "validate", help="check OUT's Parquet files against schemas/")
     v.add_argument("out")
-    q = sub.add_parser("query", help="run DuckDB SQL with each table as a view")
+    q = _sub(sub, fmt, "query", help="run DuckDB SQL with each table as a view")
     q.add_argument("out")
     q.add_argument("sql", help="SQL, or @name of a stored query (@samples-per-task, "
                    "@timeline VIDEO_ID, @failures-by-reason, @hours-by-split, ...)")
     q.add_argument("video", nargs="?", default=None, help="video id for @timeline")
     q.add_argument("--max-rows", type=int, default=40)
+    return parser
+
+
+def _sub(sub: Any, fmt: Any, name: str, **kw: Any) -> argparse.ArgumentParser:
+    return sub.add_parser(name, formatter_class=fmt, **kw)
+
+
+def phase_help(command: str, width: int | None = None) -> str:
+    """Help for annotate, build or run: their own options (Beam's are accepted too)."""
+    from pipeline.build import BuildOptions
+    from pipeline.options import AnnotateOptions, OutputOptions
+
+    helper = argparse.ArgumentParser(
+        prog=f"ominous {command}",
+        formatter_class=(lambda prog: argparse.HelpFormatter(prog, width=width)) if width
+        else argparse.HelpFormatter)
+    phases = {"annotate": (AnnotateOptions,), "build": (BuildOptions,),
+              "run": (AnnotateOptions, BuildOptions)}[command]
+    for options in (OutputOptions, *phases):
+        group = helper.add_argument_group(options.__name__, conflict_handler="resolve")
+        options._add_argparse_args(group)
+    return helper.format_help()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Our own progress (sources planned, each wave committed, models loaded); Beam's stays quiet.
+    logging.getLogger("pipeline").setLevel(logging.INFO)
+    parser = build_parser()
     if argv and argv[0] in ("annotate", "build", "run"):
         command = argv[0]
         if "-h" in argv[1:] or "--help" in argv[1:]:
-            from pipeline.build import BuildOptions
-            from pipeline.options import AnnotateOptions, OutputOptions
-
-            helper = argparse.ArgumentParser(prog=f"ominous {command}")
-            phases = {"annotate": (AnnotateOptions,), "build": (BuildOptions,),
-                      "run": (AnnotateOptions, BuildOptions)}[command]
-            for options in (OutputOptions, *phases):
-                group = helper.add_argument_group(options.__name__, conflict_handler="resolve")
-                options._add_argparse_args(group)
-            helper.print_help()
+            print(phase_help(command), end="")
             return EXIT_OK
         from pipeline.workflows import WorkflowError, expand
 
