@@ -146,6 +146,7 @@ class Failure:
     message: str
     traceback: str
     attempt: int
+    reason: str = ""  # a word to count by (http_404, refusal, symlink_outside, ...)
 
 
 @dataclass(frozen=True)

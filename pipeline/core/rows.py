@@ -148,5 +148,6 @@ def failure_row(f: Failure, ctx: RunContext, now_ms: int | None = None) -> dict[
         "run_id": ctx.run_id, "stage": f.stage, "source_uri": f.source_uri,
         "video_id": f.video_id, "error_type": f.error_type, "message": f.message,
         "traceback": f.traceback, "attempt": f.attempt,
+        "reason": f.reason or f.error_type.lower(),
         "failed_at_ms": now_ms if now_ms is not None else int(time.time() * 1000),
     }

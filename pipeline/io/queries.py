@@ -19,7 +19,8 @@ QUERIES: dict[str, str] = {
                caption FROM clips WHERE video_id = {video}
         ORDER BY start_ms, what""",
     "failures-by-reason": """
-        SELECT stage, error_type, split_part(message, ':', 1) AS reason, count(*) AS failures,
+        SELECT stage, error_type, coalesce(reason, split_part(message, ':', 1)) AS reason,
+               count(*) AS failures,
                max(attempt) AS most_attempts
         FROM failures GROUP BY ALL ORDER BY failures DESC, stage""",
     "hours-by-split": """

@@ -52,13 +52,14 @@ def failure(element: Any, stage: str, error_type: str, message: str, traceback: 
             subject: str | None = None) -> Failure:
     """`subject` names the part of the video that failed (a clip id) when it is not all of it."""
     source, video_id = _identify(element)
+    why = reason(error_type, message)
     metrics.counter(metrics.FAILURES).inc()
     metrics.counter(f"{metrics.FAILURES}_{stage}").inc()
-    metrics.counter(f"{metrics.FAILURES}_{stage}_{reason(error_type, message)}").inc()
+    metrics.counter(f"{metrics.FAILURES}_{stage}_{why}").inc()
     if subject:
         message = f"{subject}: {message}"
     return Failure(stage=stage, source_uri=source.uri, video_id=video_id, error_type=error_type,
-                   message=message, traceback=traceback, attempt=source.attempt)
+                   message=message, traceback=traceback, attempt=source.attempt, reason=why)
 
 
 def from_exception(element: Any, stage: str, exc: BaseException,
