@@ -140,6 +140,9 @@ def test_output_is_schema_valid_and_failure_is_recorded(annotated) -> None:
     failure = read_table(str(out), "failures").to_pylist()
     assert {f["stage"] for f in failure} == {"download", "caption"}
     assert all("404" in f["message"] for f in failure if f["stage"] == "download")
+    # the reason each stage gave is a column, not something to parse out of the message
+    assert {f["reason"] for f in failure if f["stage"] == "download"} == {"http_404"}
+    assert {f["reason"] for f in failure if f["stage"] == "caption"} == {"refusal"}
 
 
 def test_query_and_validate_commands(annotated, capsys) -> None:
