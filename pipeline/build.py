@@ -19,7 +19,7 @@ from pipeline.core.curation import Fingerprint, PolicyError, duplicate_groups, f
 from pipeline.core.dataset_card import dataset_card
 from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import TASKS, BuildConfig
-from pipeline.io import commit, runs, storage
+from pipeline.io import commit, progress, runs, storage
 from pipeline.io.parquet import (
     drop_empty_shards,
     num_rows,
@@ -187,8 +187,9 @@ def _build(opts: BuildOptions, out: str, annotations: str,
         part | f"Write_{task}_{split}" >> WriteTable(
             stage, "samples", run_id, f"task={task}/split={split}", shards)
     started = time.time()
-    result = pipeline.run()
-    result.wait_until_finish()
+    with progress.annotate_bar(len(videos_in), desc="build"):
+        result = pipeline.run()
+        result.wait_until_finish()
     counted = runs.counters(result)
     drop_empty_shards(stage, "samples")
     drop_empty_shards(stage, "rejections")

@@ -55,3 +55,16 @@ def test_reading_commands_do_not_import_beam(tmp_path) -> None:
                           timeout=120, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
     assert "apitools" not in done.stderr
+
+
+def test_build_ticks_a_video_at_a_time(monkeypatch) -> None:
+    import tqdm as tqdm_module
+
+    shown = io.StringIO()
+    real = tqdm_module.tqdm
+    monkeypatch.setattr(tqdm_module, "tqdm", lambda **kw: real(
+        **{**kw, "disable": False, "file": shown, "mininterval": 0}))
+    with progress.annotate_bar(2, desc="build"):
+        progress.video_built(3_600_000)
+    assert "build" in shown.getvalue() and "1/2" in shown.getvalue()
+    assert "1.00 h of media" in shown.getvalue()

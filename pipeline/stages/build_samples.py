@@ -11,6 +11,7 @@ from pipeline import metrics
 from pipeline.core.curation import Policy, Rejection, judge
 from pipeline.core.splits import assign_split
 from pipeline.core.tasks import BuildConfig, ClipInfo, SentenceInfo, VideoInfo, build_video
+from pipeline.io import progress
 
 FILTERED = "filtered"
 REJECTED = "rejected"
@@ -85,6 +86,7 @@ class _Build(beam.DoFn):
                 continue
             metrics.counter(f"samples_{row['task']}").inc()
             yield row
+        progress.video_built(video.duration_ms)
 
 
 class BuildSamples(beam.PTransform):
