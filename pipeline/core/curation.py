@@ -246,13 +246,6 @@ def _neg(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)
 
 
-def apply_drops(verdict: Verdict, sentences: Sequence[Any], clips: Sequence[Any]
-                ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """Sentence and clip infos without the dropped ones."""
-    return (tuple(s for s in sentences if s.sentence_id not in verdict.drop_sentences),
-            tuple(c for c in clips if c.clip_id not in verdict.drop_clips))
-
-
 PLURAL = {"video": "videos", "speech": "speech", "sentence": "sentences", "clip": "clips",
           "task": "tasks"}
 

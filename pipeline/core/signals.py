@@ -135,8 +135,3 @@ def text_overlap(screen: str, spoken: Iterable[str], min_len: int = 4) -> float 
         return None
     shown = set(words_of(screen))
     return sum(w in shown for w in said) / len(said)
-
-
-def still_fraction(distances: Sequence[float], threshold: float) -> float:
-    """Share of consecutive sampled frames that barely differ."""
-    return float(np.mean(np.asarray(distances) < threshold)) if len(distances) else 1.0
