@@ -190,8 +190,8 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
     name = meta["recipe"]
     header = {"export_version": exporters.EXPORT_VERSION, "recipe": name, "seed": meta["seed"],
               "time_reference": reference, "time_unit": "seconds", "decimals": decimals}
-    files = _render(fmt, everything, name, header, folder, fps, replay)
     target = Path(out)
+    files = _render(fmt, everything, name, header, folder, replay, target.resolve())
     target.mkdir(parents=True, exist_ok=True)
     info = target / "dataset_info.json"
     if "dataset_info.json" in files and info.is_file():  # other mixtures exported here stay
@@ -202,7 +202,7 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
     for file_name, text in files.items():
         path = target / file_name
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text.replace("@@DIR@@", str(target.resolve())), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
         written.append(path)
     about = target / "export.yaml"
@@ -218,8 +218,8 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
 
 
 def _render(fmt: str, records: list[Any], name: str, header: dict[str, Any],
-            folder: str | None, fps: float | None, replay: list[Any]) -> dict[str, str]:
-    """File name -> text; @@DIR@@ stands for the output folder's absolute path."""
+            folder: str | None, replay: list[Any], where: Path) -> dict[str, str]:
+    """File name -> text; `where` is the output folder's absolute path."""
     if fmt == "swift":
         return {"mixture.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n"
                                          for r in records)}
@@ -230,7 +230,7 @@ def _render(fmt: str, records: list[Any], name: str, header: dict[str, Any],
     if fmt == "llava":
         # their loader opens json_path as given: an absolute path works from any directory
         files["mixture_llava.yaml"] = yaml.safe_dump({
-            "datasets": [{"json_path": f"@@DIR@@/{data}", "sampling_strategy": "all"}],
+            "datasets": [{"json_path": str(where / data), "sampling_strategy": "all"}],
             "ominous": {**header, "video_folder": folder}}, sort_keys=False)
     if fmt == "llamafactory":
         columns = {"messages": "conversations", "videos": "videos"}
