@@ -10,18 +10,20 @@ inform curation, they are not the data.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import apache_beam as beam
+import numpy as np
 
 from pipeline import metrics
 from pipeline.core.signals import dhash
 from pipeline.io import storage
 from pipeline.io.video import FrameReader
 from pipeline.models.faces import FaceDetector
-from pipeline.models.ocr import Ocr
+from pipeline.models.ocr import Ocr, PendingText, ScreenText
 from pipeline.records import VideoClips
 from pipeline.stages.failures import apply_stage
 
@@ -53,6 +55,22 @@ class _Inspect(beam.DoFn):
     def setup(self) -> None:
         self._ocr, self._faces = shared_inspectors()
 
+    def _start_ocr(self, frames: list[np.ndarray]) -> PendingText | None:
+        try:
+            return self._ocr.start(frames)
+        except (RuntimeError, OSError, ValueError):
+            return None
+
+    def _finish_ocr(self, pending: PendingText | None) -> list[ScreenText] | None:
+        """The texts read, or None (counted) where tesseract is there but failed."""
+        texts = None
+        if pending is not None:
+            with contextlib.suppress(RuntimeError, OSError, ValueError):
+                texts = pending.result()
+        if texts is None and self._ocr.available:
+            metrics.counter("signals_ocr_failed").inc()
+        return texts
+
     def process(self, plan: VideoClips) -> Iterator[VideoClips]:
         chosen = [spread(c.keyframe_ms, self._config.keyframes) for c in plan.clips]
         if not self._config.enabled or not any(chosen):
@@ -61,15 +79,16 @@ class _Inspect(beam.DoFn):
         reader = FrameReader(storage.local_path(plan.video.media.path), self._config.long_side)
         flat = [reader.index_at(t) for times in chosen for t in times]
         frames = reader.frames(flat)
-        try:
-            texts = self._ocr.read_many(list(frames))
-        except (RuntimeError, OSError, ValueError):
-            metrics.counter("signals_ocr_failed").inc()
-            texts = None
+        pending = self._start_ocr(list(frames))
+        try:  # tesseract runs in its own process while faces use this one
+            faces = [self._faces.largest_face(f) for f in frames]
+        finally:
+            texts = self._finish_ocr(pending)
         clips, at = [], 0
         for clip, times in zip(plan.clips, chosen, strict=True):
             own = frames[at:at + len(times)]
             read = texts[at:at + len(times)] if texts is not None else []
+            face = faces[at:at + len(times)]
             at += len(times)
             if not len(own):
                 clips.append(clip)
@@ -77,7 +96,7 @@ class _Inspect(beam.DoFn):
             clips.append(replace(
                 clip, screen_text=" ".join(r.text for r in read if r.text) if read else None,
                 screen_text_area=max(r.area for r in read) if read else None,
-                face_area=max(self._faces.largest_face(f) for f in own),
+                face_area=max(face),
                 frame_hash=dhash(own[0].astype("float32").mean(axis=2)),
                 inspector=f"{self._ocr.name}+{self._faces.name}"))
         metrics.counter("clips_inspected").inc(len(clips))
