@@ -6,6 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYS_STAMP := .cache/.system-packages
+TEST_SYS_STAMP := .cache/.test-system-packages
 export UV_COMPILE_BYTECODE := 1
 export HF_HUB_OFFLINE := 1
 export PYANNOTE_METRICS_ENABLED := false
@@ -19,7 +20,7 @@ CLIENT_NAMES := llamafactory swift
 demo: setup
 	$(PY) -m pipeline.demo --out demo-out
 
-test: setup
+test: setup $(TEST_SYS_STAMP)
 	$(PY) -m ruff check pipeline tests bench
 	$(PY) -m pytest -q
 
@@ -57,6 +58,15 @@ $(SYS_STAMP): Makefile
 	    || [ -z "$$(ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata 2>/dev/null)" ]; then \
 	  echo "installing system packages: $(SYS_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYS_PACKAGES); \
+	fi
+	@mkdir -p $(dir $@) && touch $@
+
+# Tests only: the report's sample viewer is checked in Debian's headless chromium.
+TEST_SYS_PACKAGES := chromium
+$(TEST_SYS_STAMP): Makefile
+	@if ! command -v chromium >/dev/null; then \
+	  echo "installing system packages for the tests: $(TEST_SYS_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEST_SYS_PACKAGES); \
 	fi
 	@mkdir -p $(dir $@) && touch $@
 

@@ -1,5 +1,7 @@
 """`ominous report OUT`: one HTML page with PNG plots of a dataset, what a researcher checks
-before training: sources, hours, languages, counts, durations, samples, failures, filters."""
+before training: sources, hours, languages, counts, durations, samples, failures, filters,
+and a few samples of each task drawn on a timeline with their frames (static files, no
+server: open index.html). A section with nothing to show says so in words."""
 
 from __future__ import annotations
 
@@ -10,7 +12,11 @@ from typing import Any
 import yaml
 from tqdm import tqdm
 
+from pipeline.core import sample_view
 from pipeline.io.query import connect
+
+SAMPLES_PER_TASK = 3
+THUMB_LONG_SIDE = 192
 
 
 def _plot_bars(path: Path, labels: list[str], values: list[float], title: str,
@@ -46,11 +52,78 @@ def _plot_hist(path: Path, values: list[float], title: str, xlabel: str) -> None
     plt.close(fig)
 
 
-def _table(rows: list[tuple], header: tuple[str, ...]) -> str:
+def _table(rows: list[tuple], header: tuple[str, ...], empty: str = "None.") -> str:
+    """A table, or the sentence `empty` says when there are no rows."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
                    for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>" if rows else "<p>none</p>"
+    return f"<table><tr>{head}</tr>{body}</table>" if rows else f"<p>{html.escape(empty)}</p>"
+
+
+def _thumbnails(strips: list[sample_view.Strip], media: dict[str, str | None], folder: Path
+                ) -> dict[str, list[str | None]]:
+    """sample id -> its thumbnail files (relative to the page), decoded once per video."""
+    from pipeline.io import storage
+    from pipeline.io.video import DecodeError, FrameReader, jpeg_bytes
+
+    out: dict[str, list[str | None]] = {v.sample_id: [None] * len(v.thumb_ms) for v in strips}
+    (folder / "samples").mkdir(exist_ok=True)
+    for video_id in sorted({v.video_id for v in strips}):
+        path = media.get(video_id)
+        if path is None:
+            continue
+        try:
+            reader = FrameReader(storage.local_path(path), THUMB_LONG_SIDE)
+        except (DecodeError, OSError, RuntimeError):
+            media[video_id] = None
+            continue
+        for view in (v for v in strips if v.video_id == video_id):
+            frames = reader.frames([reader.index_at(ms) for ms in view.thumb_ms])
+            for k, frame in enumerate(frames):
+                name = f"samples/{view.sample_id}-{k}.jpg"
+                (folder / name).write_bytes(jpeg_bytes(frame, 80))
+                out[view.sample_id][k] = name
+    return out
+
+
+def _viewer_section(scon: Any, out: str, folder: Path) -> str:
+    """A few samples of each task as timeline strips with their frames."""
+    from pipeline.core.exporters import ExportError
+    from pipeline.export import check_media_exist, resolve_videos
+
+    title = "<h2>Samples on their timeline</h2>"
+    rows = scon.execute("SELECT sample_id, task, split, video_id, clip_start_ms, clip_end_ms, "
+                        "turns, quality_flags FROM samples").fetchall()
+    names = ("sample_id", "task", "split", "video_id", "clip_start_ms", "clip_end_ms",
+             "turns", "quality_flags")
+    rows = [dict(zip(names, r, strict=True)) for r in rows]
+    if not rows:
+        return title + "<p>No samples to show.</p>"
+    chosen = sample_view.pick(rows, SAMPLES_PER_TASK)
+    strips = {r["sample_id"]: sample_view.strip(r) for picked in chosen.values()
+              for r in picked}
+    ids = {v.video_id for v in strips.values()}
+    media: dict[str, str | None] = {}
+    for vid in sorted(ids):
+        try:
+            facts = resolve_videos(out, None, {vid})
+            check_media_exist(facts)
+            media[vid] = facts[vid].media
+        except ExportError:
+            media[vid] = None
+    thumbs = _thumbnails(list(strips.values()), media, folder)
+    parts = [title, f"<p>Up to {SAMPLES_PER_TASK} samples of each task, from different videos "
+             "where there are; each turn is numbered at its time under the frames of its "
+             "window, and listed below.</p>"]
+    for task, picked in chosen.items():
+        parts.append(f"<h3>{html.escape(task)}</h3>")
+        for row in picked:
+            view = strips[row["sample_id"]]
+            note = ("" if media[view.video_id] else
+                    f"The media of {view.video_id} was not found next to the annotations, "
+                    "so the frames are missing.")
+            parts.append(sample_view.strip_html(view, thumbs[view.sample_id], note))
+    return "".join(parts)
 
 
 def _curation_section(funnel: dict[str, Any] | None, folder: Path) -> str:
@@ -91,19 +164,28 @@ def write_report(out: str, samples: str | None = None, target: str | None = None
 
     keywords = q("SELECT k, count(*) FROM (SELECT unnest(keywords) AS k FROM videos) "
                  "GROUP BY k ORDER BY 2 DESC, 1 LIMIT 40")
-    _plot_bars(folder / "keywords.png", [k for k, _ in keywords], [n for _, n in keywords],
-               "videos per search keyword", "videos")
     categories = q("SELECT c, count(*) FROM (SELECT unnest(categories) AS c FROM videos) "
                    "GROUP BY c ORDER BY 2 DESC, 1")
-    _plot_bars(folder / "categories.png", [c for c, _ in categories],
-               [n for _, n in categories], "videos per keyword category", "videos")
+    if keywords:
+        _plot_bars(folder / "keywords.png", [k for k, _ in keywords], [n for _, n in keywords],
+                   "videos per search keyword", "videos")
+        _plot_bars(folder / "categories.png", [c for c, _ in categories],
+                   [n for _, n in categories], "videos per keyword category", "videos")
+        searched = "<img src='keywords.png'><img src='categories.png'>"
+    else:
+        searched = ("<p>No search keywords: these videos came from URL lists or a media "
+                    "folder, not from <code>--keywords</code>.</p>")
     langs = q("SELECT coalesce(language, '?'), count(*), sum(duration_ms) / 3.6e6 FROM videos "
               "GROUP BY 1 ORDER BY 2 DESC")
     splits = q("SELECT split, count(*) FROM videos GROUP BY 1 ORDER BY 1")
-    sections.append("<h2>Sources</h2><img src='keywords.png'><img src='categories.png'>"
-                    + _table([(lang, n, f"{h:.2f}") for lang, n, h in langs],
-                             ("language", "videos", "hours"))
-                    + _table(splits, ("split", "videos")))
+    if n_videos:
+        sections.append("<h2>Sources</h2>" + searched
+                        + _table([(lang, n, f"{h:.2f}") for lang, n, h in langs],
+                                 ("language", "videos", "hours"))
+                        + _table(splits, ("split", "videos")))
+    else:
+        sections.append("<h2>Sources</h2><p>No videos yet: <code>ominous annotate</code> "
+                        "adds them.</p>")
 
     hists = (("video_durations.png", "SELECT duration_ms / 60000.0 FROM videos",
               "video duration", "minutes"),
@@ -111,39 +193,57 @@ def write_report(out: str, samples: str | None = None, target: str | None = None
               "sentence duration", "seconds"),
              ("clip_durations.png", "SELECT (end_ms - start_ms) / 1000.0 FROM clips",
               "clip duration", "seconds"))
+    shown = []
     for name, sql, title, unit in tqdm(hists, desc="report plots", unit="plot", disable=None):
-        _plot_hist(folder / name, [v for (v,) in q(sql)], title, unit)
-    sections.append("<h2>Durations</h2>" + "".join(f"<img src='{n}'>" for n, *_ in hists))
+        values = [v for (v,) in q(sql)]
+        if values:
+            _plot_hist(folder / name, values, title, unit)
+            shown.append(f"<img src='{name}'>")
+        else:
+            shown.append(f"<p>No {title}s: there are no rows to measure.</p>")
+    sections.append("<h2>Durations</h2>" + "".join(shown))
 
     per_task = q("SELECT task, split, count(*) FROM samples GROUP BY ALL ORDER BY 1, 2", scon)
     totals: dict[str, int] = {}
     for task, _, n in per_task:
         totals[task] = totals.get(task, 0) + n
-    _plot_bars(folder / "samples.png", list(totals), list(totals.values()),
-               "samples per task", "samples")
-    sections.append("<h2>Samples</h2><img src='samples.png'>"
-                    + _table(per_task, ("task", "split", "samples")))
+    if per_task:
+        _plot_bars(folder / "samples.png", list(totals), list(totals.values()),
+                   "samples per task", "samples")
+        sections.append("<h2>Samples</h2><img src='samples.png'>"
+                        + _table(per_task, ("task", "split", "samples")))
+    else:
+        sections.append("<h2>Samples</h2><p>No samples yet: <code>ominous build</code> makes "
+                        "them from these annotations.</p>")
+    sections.append(_viewer_section(scon, out, folder))
 
     failures = q("SELECT stage, error_type, count(*) FROM failures GROUP BY ALL "
                  "ORDER BY 3 DESC")
-    _plot_bars(folder / "failures.png", [f"{s}: {e}" for s, e, _ in failures],
-               [n for *_, n in failures], "failures by stage and error", "failures")
-    sections.append("<h2>Failures</h2><img src='failures.png'>"
-                    + _table(failures, ("stage", "error type", "count")))
+    if failures:
+        _plot_bars(folder / "failures.png", [f"{s}: {e}" for s, e, _ in failures],
+                   [n for *_, n in failures], "failures by stage and error", "failures")
+        sections.append("<h2>Failures</h2><img src='failures.png'>"
+                        + _table(failures, ("stage", "error type", "count")))
+    else:
+        sections.append("<h2>Failures</h2><p>No failures: every input was processed.</p>")
 
     build_file = Path(samples or out) / "build.yaml"
     record = (yaml.safe_load(build_file.read_text()) or {}) if build_file.is_file() else {}
     filtered = record.get("filtered", {})
     sections.append("<h2>Samples left out by quality flag</h2>"
-                    + _table(sorted(filtered.items()), ("flag", "samples")))
-    sections.append(_curation_section(record.get("curation"), folder))
+                    + _table(sorted(filtered.items()), ("flag", "samples"),
+                             "None: no sample was left out by a quality flag." if record
+                             else "No build record here."))
+    sections.append(_curation_section(record.get("curation"), folder) if record else
+                    "<h2>Curation</h2><p>No build record here, so no curation funnel.</p>")
 
     page = folder / "index.html"
     page.write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>ominous dataset report"
         "</title><style>body{font-family:sans-serif;max-width:60em;margin:auto}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-        "padding:2px 8px}img{display:block;margin:1em 0}</style></head><body>"
+        "padding:2px 8px}img{display:block;margin:1em 0}" + sample_view.STYLE
+        + "</style></head><body>"
         f"<h1>Dataset report: {html.escape(str(out))}</h1>" + "".join(sections)
         + "</body></html>", encoding="utf-8")
     return page

@@ -463,15 +463,71 @@ def test_report_renders_with_plots(built, tmp_path) -> None:
                     "Curation"):
         assert section in text
     pngs = sorted((tmp_path / "report").glob("*.png"))
-    assert {p.name for p in pngs} == {"keywords.png", "categories.png", "video_durations.png",
-                                      "sentence_durations.png", "clip_durations.png",
-                                      "samples.png", "failures.png", "curation.png"}
+    assert {p.name for p in pngs} == {"video_durations.png", "sentence_durations.png",
+                                      "clip_durations.png", "samples.png", "failures.png",
+                                      "curation.png"}
     for png in pngs:
         assert f"src='{png.name}'" in text
         pixels = np.asarray(Image.open(png).convert("L"))
         assert pixels.std() > 5, png.name  # something was drawn (axes at least)
-    # URL sources have no keywords: those two plots say so with an empty bar
-    assert "(none)" not in text
+    # URL sources have no keywords: the page says so instead of drawing empty axes
+    assert "No search keywords" in text and "keywords.png" not in text
+
+
+def test_report_shows_samples_on_their_timeline_in_a_browser(built, tmp_path) -> None:
+    """Chromium lays out the strips: every picture loads, thumbnails and turns sit at their
+    times, stacked turns do not overlap, and the thumbnails show the frames of their times."""
+    import numpy as np
+    from browser import layout
+    from PIL import Image
+
+    from pipeline.report import SAMPLES_PER_TASK, write_report
+
+    samples, _, out, truths = built
+    report = tmp_path / "report"
+    write_report(str(out), str(samples), str(report))
+    seen = layout(report)
+    assert seen["images"] and all(i["ok"] and i["width"] > 0 for i in seen["images"])
+    rows = {r["sample_id"]: r for r in _samples(samples)}
+    per_task: dict[str, int] = {}
+    for r in rows.values():
+        per_task[r["task"]] = per_task.get(r["task"], 0) + 1
+    assert len(seen["strips"]) == sum(min(SAMPLES_PER_TASK, n) for n in per_task.values())
+    assert set(per_task) <= set(seen["headings"])
+    for drawn in seen["strips"]:
+        row = rows[drawn["sample"]]
+        start, end = row["clip_start_ms"], row["clip_end_ms"]
+        assert (drawn["start"], drawn["end"]) == (start, end)
+        for thing in drawn["thumbs"] + drawn["marks"]:
+            expected = min(max(thing["ms"] - start, 0), end - start) / (end - start)
+            assert abs(thing["at"] - expected) < 0.01, (drawn["sample"], thing)
+        texts = [t for t in row["turns"] if t["kind"] != "frames"]
+        assert sorted(m["ms"] for m in drawn["marks"]) == sorted(t["start_ms"] for t in texts)
+        marks = drawn["marks"]
+        for i, a in enumerate(marks):
+            for b in marks[i + 1:]:
+                apart = (a["right"] <= b["left"] or b["right"] <= a["left"]
+                         or a["bottom"] <= b["top"] or b["bottom"] <= a["top"])
+                assert apart, (drawn["sample"], a, b)
+    # ground truth: the kitchen video shows smptebars from its first cut to its second
+    first, second = truths["kitchen"].cuts_ms[:2]
+    bars = tmp_path / "bars.png"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "smptebars=size=320x240", "-frames:v", "1", str(bars)], check=True)
+    checked = 0
+    for drawn in seen["strips"]:
+        if not rows[drawn["sample"]]["video_id"].startswith("kitchen-"):
+            continue
+        for k, thumb in enumerate(drawn["thumbs"]):
+            picture = Image.open(report / "samples" / f"{drawn['sample']}-{k}.jpg")
+            reference = Image.open(bars).convert("RGB").resize(picture.size)
+            error = np.abs(np.asarray(picture, float) - np.asarray(reference, float)).mean()
+            if first + 200 <= thumb["ms"] <= second - 200:
+                assert error < 20, (drawn["sample"], thumb)
+                checked += 1
+            elif thumb["ms"] < first - 200 or thumb["ms"] > second + 200:
+                assert error > 40, (drawn["sample"], thumb)
+    assert checked
 
 
 def test_every_run_leaves_a_runs_record(annotated) -> None:
