@@ -15,10 +15,11 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.core import templates
-from pipeline.core.curation import Fingerprint, PolicyError, duplicate_groups, funnel
+from pipeline.core.curation import Fingerprint, duplicate_groups, funnel
 from pipeline.core.dataset_card import dataset_card
 from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import TASKS, BuildConfig
+from pipeline.errors import UsageError
 from pipeline.io import commit, progress, runs, storage
 from pipeline.io.parquet import (
     drop_empty_shards,
@@ -82,7 +83,7 @@ class BuildSummary:
     counters: dict[str, int] = field(default_factory=dict)
 
 
-class BuildError(ValueError):
+class BuildError(UsageError):
     """Nothing was built: the inputs or the options do not allow it."""
 
 
@@ -145,12 +146,9 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
                 raise BuildError(f"{shard} is not a readable Parquet file ({exc}); run "
                                  f"ominous validate {annotations}, and remove or restore "
                                  "it") from exc
-    try:
-        with commit.exclusive(out):
-            commit.recover_build(out)
-            return _build(opts, out, annotations, test_pipeline)
-    except commit.RunInProgress as exc:
-        raise BuildError(str(exc)) from exc
+    with commit.exclusive(out):  # RunInProgress: a UsageError
+        commit.recover_build(out)
+        return _build(opts, out, annotations, test_pipeline)
 
 
 def _build(opts: BuildOptions, out: str, annotations: str,
@@ -159,10 +157,7 @@ def _build(opts: BuildOptions, out: str, annotations: str,
         raise BuildError(f"{table_dir(out, 'samples')} already holds samples; pass "
                          "--overwrite to replace them, or build into another --out")
     config = build_config(opts)
-    try:
-        policy = load_policy(opts.policy)
-    except PolicyError as exc:
-        raise BuildError(str(exc)) from exc
+    policy = load_policy(opts.policy)  # PolicyError: a UsageError, as BuildError is
     videos_in = _newest_videos(annotations)
     duplicates = duplicate_groups([Fingerprint(
         v["video_id"], v["duration_ms"], v["height"], tuple(v["frame_hashes"] or ()),

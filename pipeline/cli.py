@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Any
 
+from pipeline.errors import UsageError
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -15,14 +17,9 @@ EXIT_SOME_INPUTS_FAILED = 3
 
 
 def _annotate(argv: list[str]) -> int:
-    from pipeline.core.sources import SourceError
-    from pipeline.graph import UsageError, run
+    from pipeline.graph import run
 
-    try:
-        summary = run(argv)
-    except (UsageError, SourceError) as exc:
-        print(f"ominous annotate: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    summary = run(argv)
     print(f"run {summary.run_id}: {summary.sources} sources, {summary.skipped_done} already "
           f"done, {summary.videos} videos, {summary.sentences} sentences, "
           f"{summary.clips} clips, {summary.failures} failures -> {summary.out}")
@@ -35,13 +32,9 @@ def _annotate(argv: list[str]) -> int:
 
 
 def _build(argv: list[str]) -> int:
-    from pipeline.build import BuildError, run
+    from pipeline.build import run
 
-    try:
-        summary = run(argv)
-    except BuildError as exc:
-        print(f"ominous build: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    summary = run(argv)
     total = sum(summary.samples.values())
     print(f"build {summary.run_id}: {summary.videos} videos -> {total} samples in "
           f"{summary.out}/samples")
@@ -74,15 +67,11 @@ def _run_all(argv: list[str]) -> int:
 
 
 def _mix(args: argparse.Namespace) -> int:
-    from pipeline.core.recipes import RecipeError, load_recipe
+    from pipeline.core.recipes import load_recipe
     from pipeline.mix import mix
 
-    try:
-        summary = mix(args.samples, load_recipe(args.recipe), args.out, seed=args.seed,
-                      replay=args.replay, split=args.split, allow_repeat=args.allow_repeat)
-    except RecipeError as exc:
-        print(f"ominous mix: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    summary = mix(args.samples, load_recipe(args.recipe), args.out, seed=args.seed,
+                  replay=args.replay, split=args.split, allow_repeat=args.allow_repeat)
     total = sum(summary.counts.values())
     print(f"mix {summary.recipe}: {total} rows -> {summary.out} ("
           + ", ".join(f"{k} {v}" for k, v in summary.counts.items()) + ")")
@@ -90,23 +79,15 @@ def _mix(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from pipeline.core.exporters import ExportError
-    from pipeline.core.recipes import RecipeError
     from pipeline.export import export
 
     if args.format == "eval":
         return _export_eval(args)
     if not args.mix:
-        print("ominous export: --mix MIX is required (--samples only with --format eval)",
-              file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        summary = export(args.mix, args.format, args.out, annotations=args.annotations,
-                         video_root=args.video_root, reference=args.time_reference,
-                         decimals=args.decimals, commentary=args.livecc_commentary)
-    except (ExportError, RecipeError) as exc:
-        print(f"ominous export: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError("--mix MIX is required (--samples only with --format eval)")
+    summary = export(args.mix, args.format, args.out, annotations=args.annotations,
+                     video_root=args.video_root, reference=args.time_reference,
+                     decimals=args.decimals, commentary=args.livecc_commentary)
     print(f"export {args.format}: {summary.samples} samples + {summary.replay} replay rows -> "
           + ", ".join(summary.files))
     if summary.added:
@@ -120,42 +101,29 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _export_eval(args: argparse.Namespace) -> int:
-    from pipeline.core.exporters import ExportError
     from pipeline.evaluate import export_eval
 
     if not args.samples:
-        print("ominous export: --format eval needs --samples SAMPLES", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        about = export_eval(args.samples, args.out, args.split, args.annotations,
-                            args.video_root)
-    except ExportError as exc:
-        print(f"ominous export: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError("--format eval needs --samples SAMPLES")
+    about = export_eval(args.samples, args.out, args.split, args.annotations, args.video_root)
     print(f"export eval: {about['samples']} {about['split']} samples -> {args.out}/"
           "eval_prompts.jsonl, eval_references.jsonl")
     return EXIT_OK
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from pipeline.evaluate import EvalError, compare, evaluate
+    from pipeline.evaluate import compare, evaluate
 
-    try:
-        if args.runs and args.runs[0] == "compare":
-            if len(args.runs) < 2 or not args.out:
-                print("ominous eval: compare REPORT... --out DIR", file=sys.stderr)
-                return EXIT_USAGE
-            png = compare(args.runs[1:], args.out)
-            print((png.parent / "compare.md").read_text() + f"\n-> {png}")
-            return EXIT_OK
-        if args.runs or not (args.samples and args.predictions and args.out):
-            print("ominous eval: --samples SAMPLES --predictions P.jsonl --out REPORT, or "
-                  "compare REPORT... --out DIR", file=sys.stderr)
-            return EXIT_USAGE
-        summary = evaluate(args.samples, args.predictions, args.out, args.split, args.name)
-    except EvalError as exc:
-        print(f"ominous eval: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    if args.runs and args.runs[0] == "compare":
+        if len(args.runs) < 2 or not args.out:
+            raise UsageError("compare REPORT... --out DIR")
+        png = compare(args.runs[1:], args.out)
+        print((png.parent / "compare.md").read_text() + f"\n-> {png}")
+        return EXIT_OK
+    if args.runs or not (args.samples and args.predictions and args.out):
+        raise UsageError("--samples SAMPLES --predictions P.jsonl --out REPORT, or "
+                         "compare REPORT... --out DIR")
+    summary = evaluate(args.samples, args.predictions, args.out, args.split, args.name)
     for task, s in summary.tasks.items():
         print(f"  {task:20s} {100 * s['score']:6.1f}  ({s['samples']} samples)")
     print(f"  {'overall':20s} {100 * summary.overall:6.1f}  -> {summary.out}/eval.json")
@@ -178,9 +146,7 @@ def _models(args: argparse.Namespace) -> int:
     only = tuple(args.only.split(",")) if args.only else MODELS
     unknown = set(only) - set(MODELS)
     if unknown:
-        print(f"ominous models: unknown models {sorted(unknown)}; known: {MODELS}",
-              file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"unknown models {sorted(unknown)}; known: {MODELS}")
     use_cache(args.cache)
     from pipeline.models.fetch import fetch
 
@@ -192,13 +158,8 @@ def _models(args: argparse.Namespace) -> int:
 
 def _compact(args: argparse.Namespace) -> int:
     from pipeline.compact import compact
-    from pipeline.io.commit import RunInProgress
 
-    try:
-        summaries = compact(args.out, rows_per_file=args.rows_per_file)
-    except RunInProgress as exc:
-        print(f"ominous compact: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    summaries = compact(args.out, rows_per_file=args.rows_per_file)
     for r in summaries:
         print(f"{r.table:10s} {r.files_before:6d} files -> {r.files_after:4d}, {r.rows} rows"
               + (f", {r.duplicates_dropped} duplicates dropped" if r.duplicates_dropped else ""))
@@ -227,9 +188,6 @@ def _query(args: argparse.Namespace) -> int:
         if sql.startswith("@"):
             sql = named_query(sql[1:], args.video)
         relation = connect(args.out).sql(sql)
-    except ValueError as exc:
-        print(f"ominous query: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except duckdb.Error as exc:
         print(f"ominous query: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -352,18 +310,22 @@ def main(argv: list[str] | None = None) -> int:
         if "-h" in argv[1:] or "--help" in argv[1:]:
             print(phase_help(command), end="")
             return EXIT_OK
-        from pipeline.workflows import WorkflowError, expand
+        from pipeline.workflows import expand
 
         try:
-            rest = expand(argv[1:])
-        except WorkflowError as exc:
+            return {"annotate": _annotate, "build": _build,
+                    "run": _run_all}[command](expand(argv[1:]))
+        except UsageError as exc:
             print(f"ominous {command}: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        return {"annotate": _annotate, "build": _build, "run": _run_all}[command](rest)
     args = parser.parse_args(argv)
-    return {"validate": _validate, "query": _query, "mix": _mix, "export": _export,
-            "eval": _eval,
-            "report": _report, "models": _models, "compact": _compact}[args.command](args)
+    try:
+        return {"validate": _validate, "query": _query, "mix": _mix, "export": _export,
+                "eval": _eval, "report": _report, "models": _models,
+                "compact": _compact}[args.command](args)
+    except UsageError as exc:
+        print(f"ominous {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -21,12 +21,13 @@ import yaml
 from pipeline.core import evaluation
 from pipeline.core.evaluation import Response
 from pipeline.core.exporters import ExportError
+from pipeline.errors import UsageError
 from pipeline.io.parquet import read_table, table_files
 
 EVAL_FILE = "eval.json"
 
 
-class EvalError(ValueError):
+class EvalError(UsageError):
     """Nothing can be scored as asked: no samples in the split, or no predictions file."""
 
 

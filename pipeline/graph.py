@@ -12,13 +12,14 @@ import pyarrow.compute as pc
 
 from pipeline import __version__, metrics
 from pipeline.core import rows
-from pipeline.core.keywords import KeywordError, load_keywords
+from pipeline.core.keywords import load_keywords
 from pipeline.core.sources import (
     list_media_dir,
     read_url_list,
     source_from_json,
     source_to_json,
 )
+from pipeline.errors import UsageError
 from pipeline.io import commit, progress, runs, storage
 from pipeline.io.parquet import read_table
 from pipeline.io.table_write import WriteTable
@@ -38,10 +39,6 @@ from pipeline.stages.transcribe import TranscribeSpeech
 log = logging.getLogger(__name__)
 
 FOUND = "found"  # search results, in a search wave's staging folder
-
-
-class UsageError(ValueError):
-    """The run was asked for something it cannot do; nothing was started."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +62,8 @@ def _sources(opts: AnnotateOptions) -> list[Source]:
     """Direct sources (URLs, files), or one search per keyword."""
     if sum(map(bool, (opts.urls, opts.media_dir, opts.keywords))) != 1:
         raise UsageError("give exactly one of --urls FILE, --media-dir DIR or --keywords FILE")
-    if opts.keywords:
-        try:
-            return [search_source(spec) for spec in load_keywords(opts.keywords)]
-        except KeywordError as exc:
-            raise UsageError(str(exc)) from exc
+    if opts.keywords:  # a bad keyword file raises KeywordError, a UsageError
+        return [search_source(spec) for spec in load_keywords(opts.keywords)]
     return read_url_list(opts.urls) if opts.urls else list_media_dir(opts.media_dir)
 
 
@@ -233,11 +227,8 @@ def _summary(plan: _Plan, written: dict[str, int], counted: dict[str, int]) -> R
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
     """Build and run the annotate pipeline, one pipeline per wave of sources, each committed
     when it ends; tests pass a TestPipeline to drive a one-wave run."""
-    try:
-        with commit.exclusive(_out(AnnotateOptions(argv))):
-            return _run(_plan(argv), test_pipeline)
-    except commit.RunInProgress as exc:
-        raise UsageError(str(exc)) from exc
+    with commit.exclusive(_out(AnnotateOptions(argv))):  # RunInProgress: a UsageError
+        return _run(_plan(argv), test_pipeline)
 
 
 def _run(plan: _Plan, test_pipeline: beam.Pipeline | None) -> RunSummary:

@@ -19,7 +19,7 @@ import yaml
 from tqdm import tqdm
 
 from pipeline.core.recipes import REPLAY, Recipe, RecipeError
-from pipeline.io.commit import RunInProgress, check_published
+from pipeline.io.commit import check_published
 from pipeline.io.parquet import table_files
 from pipeline.io.replay import read_replay
 
@@ -77,10 +77,7 @@ def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | Non
 
 def _mix(samples: str, recipe: Recipe, target: Path, seed: int, replay: str | None,
          split: str, allow_repeat: bool) -> MixSummary:
-    try:  # a build killed while replacing the samples table: its rows are half there
-        check_published(samples)
-    except RunInProgress as exc:
-        raise RecipeError(str(exc)) from exc
+    check_published(samples)  # a build killed while publishing: its rows are half there
     files = [str(f) for f in table_files(samples, "samples")]
     counts = recipe.counts()
     if REPLAY in counts and counts[REPLAY] and not replay:

@@ -9,8 +9,10 @@ from typing import Any
 import yaml
 from apache_beam.options import pipeline_options as po
 
+from pipeline.errors import UsageError
 
-class WorkflowError(ValueError):
+
+class WorkflowError(UsageError):
     """A preset that cannot be used; the message names the file and the key."""
 
 

@@ -23,10 +23,11 @@ from tiny_clip import NAME
 
 from pipeline import cli
 from pipeline.build import run as build
-from pipeline.core.recipes import RecipeError, parse_shorthand
+from pipeline.core.recipes import parse_shorthand
 from pipeline.core.tasks import TASKS
 from pipeline.core.timegrid import FrameGrid
 from pipeline.graph import run
+from pipeline.io.commit import RunInProgress
 from pipeline.io.parquet import read_table
 from pipeline.io.query import connect
 from pipeline.io.validate import validate
@@ -635,7 +636,7 @@ def test_a_failed_overwrite_keeps_the_old_samples(built, tmp_path, monkeypatch) 
         build(["--annotations", str(out), "--out", str(target), "--seed", "9", "--overwrite",
                "--build-run-id", "b9"])
     monkeypatch.undo()
-    with pytest.raises(RecipeError, match="not fully published"):
+    with pytest.raises(RunInProgress, match="not fully published"):
         mix(str(target), parse_shorthand("R1 (1)"), str(tmp_path / "mix"))
     # the next build finishes publishing b9 first; without --overwrite it then stops
     assert cli.main(["build", "--annotations", str(out), "--out", str(target)]) == (

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.core.signals import hamming
+from pipeline.errors import UsageError
 
 SPEECH_ANSWER_TASKS = ("tsg_dialogue", "caption_to_dialogue", "dialogue_to_caption", "noise")
 PICTURE_TASKS = ("tsg_caption", "caption_to_dialogue", "dialogue_to_caption", "narration",
                  "rev", "stop")
 
 
-class PolicyError(ValueError):
+class PolicyError(UsageError):
     """A curation policy file that cannot be used; the message names the key."""
 
 

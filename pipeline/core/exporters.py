@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.core import templates as T
+from pipeline.errors import UsageError
 
 EXPORT_VERSION = "export-v2"
 FORMATS = ("llava", "llamafactory", "swift", "livecc", "videollm-online", "streaming")
@@ -38,7 +39,7 @@ TARGET_KINDS = {T.SILENCE_TARGET: "silence", T.NOISE_TARGET: "noise"}
 STREAMED_TASKS = ("narration", "rev")  # learn on frames: when to speak is the target
 
 
-class ExportError(ValueError):
+class ExportError(UsageError):
     """The export cannot be written as asked: nothing is written."""
 
 

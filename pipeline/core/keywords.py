@@ -8,8 +8,10 @@ from typing import Any
 
 import yaml
 
+from pipeline.errors import UsageError
 
-class KeywordError(ValueError):
+
+class KeywordError(UsageError):
     """A keyword file that cannot be used; the message names the file and the key."""
 
 

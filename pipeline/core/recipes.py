@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.errors import UsageError
+
 # Component letters -> the sample tasks they draw from ("O" is the replay set).
 LETTERS: dict[str, tuple[str, ...]] = {
     "O": (),
@@ -37,7 +39,7 @@ _SHORTHAND = re.compile(r"^\s*([A-Z]+)\s*(\d+)\s*\(\s*(\d+(?:\.\d+)?)\s*([kKmM]?
 _PLUS = re.compile(r"^\s*\+\s*(\d+(?:\.\d+)?)\s*([kKmM]?)((?:\s*-\s*[a-z]+)*)\s*$")
 
 
-class RecipeError(ValueError):
+class RecipeError(UsageError):
     """A recipe that cannot be read or cannot be filled; the message says which part."""
 
 

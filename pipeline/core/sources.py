@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from pipeline.core.keywords import SearchSettings
+from pipeline.errors import UsageError
 from pipeline.records import Source
 
 MEDIA_SUFFIXES = frozenset(
@@ -19,7 +20,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
-class SourceError(ValueError):
+class SourceError(UsageError):
     """The run's input list itself is unusable (not one element of it)."""
 
 

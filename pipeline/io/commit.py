@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from pipeline.errors import UsageError
 from pipeline.io import storage
 from pipeline.io.parquet import num_rows, table_dir, table_files
 
@@ -33,8 +34,9 @@ class Recovered:
     discarded: tuple[str, ...]
 
 
-class RunInProgress(RuntimeError):
-    """Another annotate holds OUT: its unfinished waves must not be taken for a killed run's."""
+class RunInProgress(UsageError):
+    """Another annotate, build or compact holds OUT (its unfinished waves must not be taken
+    for a killed run's), or a build's publishing is unfinished: exit 2, nothing written."""
 
 
 @contextmanager

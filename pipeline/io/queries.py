@@ -6,6 +6,8 @@ command line where a query needs one video.
 
 from __future__ import annotations
 
+from pipeline.errors import UsageError
+
 QUERIES: dict[str, str] = {
     "samples-per-task": """
         SELECT task_family, task, split, count(*) AS samples,
@@ -46,10 +48,10 @@ def named_query(name: str, video: str | None = None) -> str:
     try:
         sql = QUERIES[name]
     except KeyError:
-        raise ValueError(f"no query named {name!r}; known: {', '.join(sorted(QUERIES))}"
+        raise UsageError(f"no query named {name!r}; known: {', '.join(sorted(QUERIES))}"
                          ) from None
     if "{video}" in sql:
         if not video:
-            raise ValueError(f"query {name!r} needs a video id")
+            raise UsageError(f"query {name!r} needs a video id")
         sql = sql.replace("{video}", "'" + video.replace("'", "''") + "'")
     return sql

@@ -1,0 +1,10 @@
+"""The one base of every usage error: a command was asked for something it cannot do (a bad
+flag, file, recipe, policy or format), so nothing was started and nothing was written. The CLI
+turns any of them into one line on stderr and exit status 2; each module's subclass names what
+was wrong, for callers that catch one kind."""
+
+from __future__ import annotations
+
+
+class UsageError(ValueError):
+    """Bad input to a command, found before any output was written: exit 2."""
