@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from schema_rows import conform
 from test_tasks import TABLES, _info
 
 from pipeline import cli
@@ -12,7 +13,6 @@ from pipeline.compact import compact
 from pipeline.core.tasks import BuildConfig, build_video
 from pipeline.io.parquet import ROW_GROUP_ROWS, read_table, table_files
 from pipeline.io.query import connect
-from pipeline.io.schemas import conform
 
 
 def test_compact_merges_per_partition_and_drops_duplicates(tmp_path: Path, capsys) -> None:

@@ -19,6 +19,7 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from fake_vllm import serve_fake_vllm
+from schema_rows import conform
 from tiny_clip import NAME
 
 from pipeline import cli
@@ -355,7 +356,6 @@ def test_exports_find_the_media_where_the_annotations_are_now(built, tmp_path) -
 
     from pipeline.core.exporters import FORMATS
     from pipeline.export import export
-    from pipeline.io.schemas import conform
 
     samples, _, out, _ = built
     moved = tmp_path / "moved"

@@ -11,13 +11,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
+from schema_rows import conform
 from test_tasks import TABLES, _info
 
 from pipeline import cli
 from pipeline.core.evaluation import Response, iou, parse_span, score
 from pipeline.core.tasks import BuildConfig, build_video
 from pipeline.evaluate import compare, evaluate, prompt_and_reference
-from pipeline.io.schemas import conform
 
 
 @pytest.fixture(scope="module")

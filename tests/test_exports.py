@@ -12,6 +12,7 @@ import consumer_contracts as cc
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from schema_rows import conform
 from test_tasks import TABLES, _info
 
 from pipeline import cli
@@ -19,7 +20,6 @@ from pipeline.core import exporters
 from pipeline.core.exporters import ExportError
 from pipeline.core.tasks import TASKS, BuildConfig, build_video
 from pipeline.export import export
-from pipeline.io.schemas import conform
 
 GOLDEN = Path(__file__).with_name("golden") / "labels"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from schema_rows import conform
 from test_tasks import TABLES, _info
 
 from pipeline import cli
@@ -17,7 +18,6 @@ from pipeline.core.recipes import RecipeError, parse_shorthand
 from pipeline.core.sources import derived_video_id, safe_name
 from pipeline.core.tasks import BuildConfig, build_video
 from pipeline.io.replay import read_replay
-from pipeline.io.schemas import conform
 from pipeline.mix import mix
 
 LATIN1 = "café – naïve\n".encode("latin-1", "replace")

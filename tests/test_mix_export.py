@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from chatml import layout, render_chatml
+from schema_rows import conform
 from test_tasks import TABLES, _info
 
-from pipeline.core.chat import layout, render_chatml
 from pipeline.core.recipes import RecipeError, parse_shorthand
 from pipeline.core.tasks import TASKS, BuildConfig, build_video
-from pipeline.io.schemas import conform
 from pipeline.mix import mix
 
 GOLDEN = Path(__file__).with_name("golden")

@@ -3,8 +3,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from schema_rows import conform
 
-from pipeline.io.schemas import TABLES, SchemaError, conform, schema_version, table_schema
+from pipeline.io.schemas import TABLES, SchemaError, schema_version, table_schema
 from pipeline.io.validate import validate
 
 

@@ -1,4 +1,4 @@
-"""Deterministic row ids (DESIGN section 3): the same input always gets the same id."""
+"""Deterministic row ids (docs/concepts.md): the same input always gets the same id."""
 
 
 def sentence_id(video_id: str, index: int) -> str:

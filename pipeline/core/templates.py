@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 GENERATOR_VERSION = "build-v2"
 
-# Literal targets (DESIGN section 1); exporters map them onto the chat template.
+# Literal targets (docs/tasks.md); exporters map them onto each format's structure.
 STOP_TARGET = "<|im_end|>"  # stop: end the interrupted answer at once
 NOISE_TARGET = "<|im_start|><|im_end|>"  # noise: an empty assistant turn, no answer
 SILENCE_TARGET = "<|im_end|>"  # silence: the end token alone, nothing said

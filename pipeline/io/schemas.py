@@ -69,12 +69,3 @@ def table_schema(table: str) -> pa.Schema:
 
 def schema_version(table: str) -> int:
     return int(table_schema(table).metadata[b"ominous.schema_version"])
-
-
-def conform(rows: list[dict[str, Any]], table: str) -> pa.Table:
-    """Build a table from row dicts with the table's schema; a mismatch raises SchemaError."""
-    schema = table_schema(table)
-    try:
-        return pa.Table.from_pylist(rows, schema=schema)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise SchemaError(f"rows do not fit the {table} schema: {exc}") from exc

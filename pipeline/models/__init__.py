@@ -1,4 +1,4 @@
-"""Model loading: each stage's real model, or the design's recorded fallback."""
+"""Model loading: each stage's real model, or its recorded fallback (docs/models.md)."""
 
 
 class ModelLoadError(RuntimeError):

