@@ -32,8 +32,8 @@ def main() -> None:
     import whisperx
 
     from pipeline import synthetic
-    from pipeline.core.media_store import sha256_file
-    from pipeline.core.probe import probe
+    from pipeline.io.media_store import sha256_file
+    from pipeline.io.probe import probe
     from pipeline.models.whisper import AsrConfig
     from pipeline.records import MediaFile, Source, Video
     from pipeline.stages.transcribe import _Transcribe

@@ -12,7 +12,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import __version__
 from pipeline.core.prompts import PROMPTS
 from pipeline.core.scenes import SceneConfig
-from pipeline.core.ytdlp import DEFAULT_FORMAT, DownloadConfig, load_blocklist
+from pipeline.io.ytdlp import DEFAULT_FORMAT, DownloadConfig, load_blocklist
 from pipeline.models.clip import ClipConfig
 from pipeline.models.segmenter import SegmenterConfig
 from pipeline.models.vlm import DEFAULT_SERVE_COMMAND, DRY_RUN, VlmConfig

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.probe import ProbeError, parse_probe, probe
+from pipeline.core.probe import ProbeError, parse_probe
+from pipeline.io.probe import probe
 
 
 def test_probe_reads_rational_fps_and_duration(corpus: tuple[Path, dict]) -> None:
@@ -50,7 +51,8 @@ def test_a_forged_duration_header_is_not_trusted(tmp_path: Path) -> None:
     import struct
     import subprocess
 
-    from pipeline.core.probe import packets_end_ms, probe, run_ffprobe, trusted_duration_ms
+    from pipeline.core.probe import trusted_duration_ms
+    from pipeline.io.probe import packets_end_ms, probe, run_ffprobe
 
     path = tmp_path / "forged.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",

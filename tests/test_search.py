@@ -17,7 +17,8 @@ from media_server import scripted_server
 
 from pipeline.core.keywords import KeywordError, KeywordSpec, SearchSettings, load_keywords
 from pipeline.core.search import full_info_rejection, hits, merge_hits, search_query
-from pipeline.core.ytdlp import (
+from pipeline.core.ytdlp_errors import classify
+from pipeline.io.ytdlp import (
     ARCHIVE,
     Blocklist,
     DownloadConfig,
@@ -27,7 +28,6 @@ from pipeline.core.ytdlp import (
     load_blocklist,
     video_id_for,
 )
-from pipeline.core.ytdlp_errors import classify
 from pipeline.records import Source
 from pipeline.stages.acquire import AcquireVideos
 from pipeline.stages.search import SearchVideos, search_source
@@ -289,7 +289,7 @@ def test_keyword_annotate_offline_records_each_search_failure(tmp_path: Path) ->
 
 def test_reference_subtitles_text_and_wer(youtube_fixtures: Path) -> None:
     from pipeline.core.subtitles import vtt_text, word_error_rate
-    from pipeline.core.ytdlp import _manual_subtitle_lang
+    from pipeline.io.ytdlp import _manual_subtitle_lang
 
     auto = vtt_text((youtube_fixtures / "subtitles_en.vtt").read_text())
     assert auto.startswith("lost another colony to Raiders let's make sure the next one")
@@ -367,7 +367,7 @@ def test_keywords_end_to_end_with_recorded_search(server: str, tmp_path: Path,
 def test_cookies_pass_through_and_are_never_shown(media: Path, tmp_path: Path, caplog) -> None:
     import logging
 
-    from pipeline.core.ytdlp import ydl_params
+    from pipeline.io.ytdlp import ydl_params
 
     secret = "SID\tsecret-cookie-value-7f3a"
     cookies = tmp_path / "cookies.txt"

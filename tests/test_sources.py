@@ -2,7 +2,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.media_store import import_local, store_path
 from pipeline.core.sources import (
     SourceError,
     derived_video_id,
@@ -11,6 +10,7 @@ from pipeline.core.sources import (
     safe_name,
     youtube_id,
 )
+from pipeline.io.media_store import import_local, store_path
 from pipeline.records import Source
 
 
@@ -75,7 +75,7 @@ def test_a_symlink_leading_outside_the_media_dir_is_a_failure_row(tmp_path: Path
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
-    from pipeline.core.ytdlp import DownloadConfig
+    from pipeline.io.ytdlp import DownloadConfig
     from pipeline.stages.acquire import _Fetch
     from pipeline.stages.failures import apply_stage
 

@@ -8,7 +8,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.core.sources import list_media_dir
-from pipeline.core.ytdlp import DownloadConfig
+from pipeline.io.ytdlp import DownloadConfig
 from pipeline.models.segmenter import SegmenterConfig
 from pipeline.records import MediaFile, Probe, Source, Transcript, Video, Word
 from pipeline.stages.acquire import AcquireVideos

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.probe import probe
-from pipeline.core.ytdlp import (
+from pipeline.io.probe import probe
+from pipeline.io.ytdlp import (
     DownloadConfig,
     DownloadFailed,
     download,

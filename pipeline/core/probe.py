@@ -1,12 +1,9 @@
-"""Media probing with ffprobe: duration, rational fps, codecs and stream start offsets."""
+"""What ffprobe's output means: duration, rational fps, codecs and stream start offsets, and
+which duration to trust. Running ffprobe is pipeline/io/probe.py."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-from dataclasses import replace
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from pipeline.records import Probe
@@ -14,21 +11,6 @@ from pipeline.records import Probe
 
 class ProbeError(ValueError):
     """The file is not media this pipeline can use; the message says why."""
-
-
-def run_ffprobe(path: str | Path, timeout_s: float = 60.0) -> dict[str, Any]:
-    """ffprobe's JSON for a file; unreadable media raises ProbeError with ffprobe's reason."""
-    path = Path(path)
-    size = path.stat().st_size
-    if size == 0:
-        raise ProbeError(f"empty file (0 bytes): {path.name}")
-    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-           str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
-    if proc.returncode != 0:
-        reason = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise ProbeError(f"not readable as media ({reason}): {path.name}")
-    return json.loads(proc.stdout)
 
 
 def _ms(seconds: Any) -> int | None:
@@ -75,34 +57,9 @@ def parse_probe(info: dict[str, Any], require_audio: bool = True) -> Probe:
     )
 
 
-TAIL_S = 30.0  # read packets from this far before the claimed end
-
-
-def packets_end_ms(path: str | Path, claimed_ms: int, timeout_s: float = 60.0) -> int | None:
-    """Where the packets really end, read from a little before the claimed end: ffprobe seeks
-    to the keyframe before that point, so a file shorter than its header says is read from
-    its real last keyframe and its last packet tells the truth. None when nothing is read."""
-    start = max(0.0, claimed_ms / 1000 - TAIL_S)
-    cmd = ["ffprobe", "-v", "error", "-read_intervals", f"{start:.3f}%", "-show_entries",
-           "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
-    ends = []
-    for line in proc.stdout.splitlines():
-        pts, dur = ([*line.split(","), "", ""])[:2]
-        if pts not in ("", "N/A"):
-            ends.append(float(pts) + (float(dur) if dur not in ("", "N/A") else 0.0))
-    return round(max(ends) * 1000) if ends else None
-
-
 def trusted_duration_ms(claimed_ms: int, packets_ms: int | None) -> int:
     """The header's duration unless the packets end well before it (a forged or damaged
     header): then the packets' end, so no window reaches past the last frame."""
     if packets_ms is None or packets_ms >= claimed_ms - max(2000, claimed_ms // 50):
         return claimed_ms
     return packets_ms
-
-
-def probe(path: str | Path, require_audio: bool = True) -> Probe:
-    info = parse_probe(run_ffprobe(path), require_audio=require_audio)
-    duration = trusted_duration_ms(info.duration_ms, packets_end_ms(path, info.duration_ms))
-    return replace(info, duration_ms=duration) if duration != info.duration_ms else info

@@ -9,9 +9,8 @@ from pathlib import Path
 import apache_beam as beam
 
 from pipeline import metrics
-from pipeline.core import media_store, probe, ytdlp
 from pipeline.core.splits import assign_split
-from pipeline.io import pacing, storage
+from pipeline.io import media_store, pacing, probe, storage, ytdlp
 from pipeline.records import MediaFile, Source, Video
 from pipeline.stages.failures import apply_stage
 

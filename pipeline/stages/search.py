@@ -16,8 +16,8 @@ import apache_beam as beam
 from pipeline import metrics
 from pipeline.core.keywords import KeywordSpec
 from pipeline.core.search import SearchHit, hits, merge_hits, search_params, search_query
-from pipeline.core.ytdlp import Blocklist, DownloadFailed, clean_error
 from pipeline.core.ytdlp_errors import classify
+from pipeline.io.ytdlp import Blocklist, DownloadFailed, clean_error
 from pipeline.records import Source
 from pipeline.stages.failures import apply_stage
 
