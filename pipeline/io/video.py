@@ -16,8 +16,8 @@ def import_decord() -> Any:
     """decord2's import dlopens every library of the nvidia-* wheels with RTLD_GLOBAL, libnvblas
     included; a torch loaded after that resolves its CPU matmuls to nvblas and segfaults. With
     torch loaded first, its own BLAS symbols win."""
+    import torch  # noqa: F401, I001  (first: load order matters, see above)
     import decord
-    import torch  # noqa: F401  (load order matters, see above)
 
     return decord
 
