@@ -13,10 +13,10 @@ from apache_beam.testing.util import assert_that
 from test_frames import _video
 
 from pipeline.core import scenes
-from pipeline.core.scenes import SceneConfig, candidate_cuts, clip_spans
+from pipeline.core.scenes import FRAME_DIFFERENCE, SceneConfig, candidate_cuts, clip_spans
 from pipeline.models.clip import ClipConfig
 from pipeline.stages.frames import FrameConfig, SampleFrames
-from pipeline.stages.scenes import FRAME_DIFFERENCE, DetectScenes
+from pipeline.stages.scenes import DetectScenes
 
 FPS = {"kitchen": Fraction(25), "bicycle": Fraction(30000, 1001), "garden": Fraction(25),
        "quiet": Fraction(25)}

@@ -19,6 +19,7 @@ from tiny_clip import NAME
 from pipeline.core.captions import DRY_RUN_CAPTION
 from pipeline.core.prompts import get_prompt
 from pipeline.core.scenes import SceneConfig
+from pipeline.core.scores import NO_CLIP_MODEL, score_clips
 from pipeline.models import ModelLoadError
 from pipeline.models.clip import ClipConfig, ClipEmbedder
 from pipeline.models.vlm import VlmConfig
@@ -27,7 +28,6 @@ from pipeline.stages.assemble import complete
 from pipeline.stages.caption import CaptionClips
 from pipeline.stages.frames import FrameConfig, sample_frames
 from pipeline.stages.scenes import detect
-from pipeline.stages.score import NO_CLIP_MODEL, score_clips
 
 MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from pipeline.core.frames import cosine_change
+from pipeline.records import Clip, SampledFrames, VideoClips
+
+FRAME_DIFFERENCE = "frame-difference"
 
 
 @dataclass(frozen=True)
@@ -82,3 +87,35 @@ def clip_spans(cuts_ms: Sequence[int], end_ms: int, sample_ms: Sequence[int],
                 start_ms=start, end_ms=end, scene_boundary=(i > 0 and k == 0),
                 keyframe_ms=_keyframes(sample_ms, start, end, config.keyframes_per_clip)))
     return spans
+
+
+def plan_clips(sampled: SampledFrames, config: SceneConfig,
+               refine: Callable[[int, int], int]) -> VideoClips:
+    """Clips of one video from its sampled frames: candidate cuts from frame differences (and
+    CLIP embedding changes where present), each placed by `refine(first, last)` (the
+    timestamp of the first frame of the new scene between two sampled frames), then spans
+    with their keyframes and motion."""
+    distances = np.asarray(sampled.distances, dtype=np.float32)
+    changes = (cosine_change(sampled.embeddings.astype(np.float32))
+               if sampled.embeddings is not None else None)
+    positions = candidate_cuts(distances, changes, config)
+    cuts = [refine(sampled.frame_index[i], sampled.frame_index[i + 1]) for i in positions]
+    detector = (FRAME_DIFFERENCE if changes is None
+                else f"{FRAME_DIFFERENCE}+clip:{sampled.clip_model}")
+    spans = clip_spans(cuts, sampled.end_ms, sampled.frame_ms, config)
+    position = {t: i for i, t in enumerate(sampled.frame_ms)}
+    clips = []
+    for index, span in enumerate(spans):
+        rows = [position[t] for t in span.keyframe_ms if t in position]
+        inside = [distances[i] for i in range(len(distances))
+                  if span.start_ms <= sampled.frame_ms[i] and i + 1 < len(sampled.frame_ms)
+                  and sampled.frame_ms[i + 1] < span.end_ms]
+        emb = (sampled.embeddings[rows].astype(np.float32)
+               if sampled.embeddings is not None and rows else None)
+        clips.append(Clip(
+            video=sampled.video, index=index, start_ms=span.start_ms, end_ms=span.end_ms,
+            scene_boundary=span.scene_boundary, keyframe_ms=span.keyframe_ms,
+            scene_detector=detector, frame_fps=sampled.fps, keyframe_embeddings=emb,
+            clip_model=sampled.clip_model,
+            motion=float(np.mean(inside)) if inside else None))
+    return VideoClips(video=sampled.video, clips=tuple(clips))

@@ -8,29 +8,13 @@ from typing import Any
 import apache_beam as beam
 
 from pipeline import metrics
-from pipeline.core.curation import Policy, Rejection, judge
-from pipeline.core.splits import assign_split
-from pipeline.core.tasks import BuildConfig, ClipInfo, SentenceInfo, VideoInfo, build_video
+from pipeline.core.annotations import judged_video
+from pipeline.core.curation import Policy, Rejection
+from pipeline.core.tasks import BuildConfig, VideoInfo, build_video
 from pipeline.io import progress
 
 FILTERED = "filtered"
 REJECTED = "rejected"
-
-
-def newest(parts: dict[str, Iterable[dict[str, Any]]]
-           ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]] | None:
-    """The newest annotation of one video, with the sentences and clips of the same run: a
-    video's rows are committed together, and a rerun with --force repeats their ids."""
-    videos = sorted(parts["videos"], key=lambda r: r["provenance"]["run_id"] or "")
-    if not videos:
-        return None
-    v = videos[-1]
-    run = v["provenance"]["run_id"]
-    sentences = sorted((s for s in parts["sentences"] if s["provenance"]["run_id"] == run),
-                       key=lambda s: s["index"])
-    clips = sorted((c for c in parts["clips"] if c["provenance"]["run_id"] == run),
-                   key=lambda c: c["index"])
-    return v, sentences, clips
 
 
 def video_info(keyed: tuple[str, dict[str, Iterable[dict[str, Any]]]], split_by: str,
@@ -38,30 +22,17 @@ def video_info(keyed: tuple[str, dict[str, Iterable[dict[str, Any]]]], split_by:
                duplicates: dict[str, str] | None = None) -> Iterator[Any]:
     """The video as the builders see it once the curation policy has judged it; every
     removal goes out tagged REJECTED (a dropped video yields nothing else)."""
-    found = newest(keyed[1])
-    if found is None:
+    judged = judged_video(keyed[1], split_by, fractions, policy or Policy(),
+                          (duplicates or {}).get(keyed[0]))
+    if judged is None:
         metrics.counter(metrics.ORPHAN_ROWS).inc()
         return
-    v, sentences, clips = found
-    verdict = judge(v, sentences, clips, policy or Policy(),
-                    (duplicates or {}).get(v["video_id"]))
-    for r in verdict.rejections:
+    info, rejections = judged
+    for r in rejections:
         metrics.counter(f"{REJECTED}_{r.scope}_{r.reason.split(':')[0]}").inc()
         yield beam.pvalue.TaggedOutput(REJECTED, r)
-    if not verdict.keep:
-        return
-    split = v["split"] if split_by == "video" else assign_split(
-        v["channel_id"] or v["video_id"], *fractions)
-    yield VideoInfo(
-        video_id=v["video_id"], duration_ms=v["duration_ms"], split=split,
-        sentences=tuple(SentenceInfo(s["sentence_id"], s["start_ms"], s["end_ms"], s["text"],
-                                     s["interpolated_fraction"] or 0.0) for s in sentences
-                        if s["sentence_id"] not in verdict.drop_sentences),
-        clips=tuple(ClipInfo(c["clip_id"], c["start_ms"], c["end_ms"], c["scene_boundary"],
-                             c["caption"], c["caption_model"]) for c in clips
-                    if c["clip_id"] not in verdict.drop_clips),
-        provenance=dict(v["provenance"]), speech_spans=verdict.speech_spans,
-        blocked_tasks=verdict.blocked_tasks)
+    if info is not None:
+        yield info
 
 
 class _Build(beam.DoFn):
