@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from pipeline.core.ids import clip_id
-from pipeline.core.keywords import SearchSettings
+if TYPE_CHECKING:  # a type only: records import nothing from core, core imports records
+    from pipeline.core.keywords import SearchSettings
+
+
+def sentence_id(video_id: str, index: int) -> str:
+    """Deterministic row ids (docs/concepts.md): the same input always gets the same id."""
+    return f"{video_id}:s{index}"
+
+
+def clip_id(video_id: str, index: int) -> str:
+    return f"{video_id}:c{index}"
 
 SourceKind = Literal["url", "file", "search"]
 

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 from pipeline.core import signals
-from pipeline.core.ids import clip_id, sentence_id
 from pipeline.core.subtitles import word_error_rate
 from pipeline.records import (
     AnnotatedVideo,
@@ -17,6 +16,8 @@ from pipeline.records import (
     RunContext,
     Sentence,
     Video,
+    clip_id,
+    sentence_id,
 )
 
 _PROVENANCE_KEYS = ("asr_model", "asr_backend", "word_timing", "segmenter", "caption_model",
