@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.models import ModelLoadError
+from pipeline.models.handler import ModelHandler
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +91,13 @@ class ClipEmbedder:
         with torch.inference_mode():
             emb = self._model.encode_text(self._tokenizer(texts).to(self.config.device)).float()
         return torch.nn.functional.normalize(emb, dim=-1).cpu().numpy()
+
+
+@dataclass(frozen=True)
+class ClipHandler(ModelHandler[ClipEmbedder]):
+    """One handler for the frames and score stages: with equal configs they share one model."""
+
+    config: ClipConfig
+
+    def load_model(self) -> ClipEmbedder:
+        return ClipEmbedder(self.config)

@@ -14,6 +14,7 @@ from pipeline.core.sentences import (
     split_on_punctuation_and_pauses,
 )
 from pipeline.models import ModelLoadError
+from pipeline.models.handler import ModelHandler
 from pipeline.records import Sentence, Word
 
 log = logging.getLogger(__name__)
@@ -81,3 +82,11 @@ def _load_sat(target: str, tokenizer: str | None) -> Any:
     elif tokenizer:
         kwargs["tokenizer_name_or_path"] = tokenizer
     return SaT(target, **kwargs)
+
+
+@dataclass(frozen=True)
+class SegmenterHandler(ModelHandler[SentenceSegmenter]):
+    config: SegmenterConfig
+
+    def load_model(self) -> SentenceSegmenter:
+        return SentenceSegmenter(self.config)

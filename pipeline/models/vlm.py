@@ -26,6 +26,7 @@ from pipeline.core.captions import (
 )
 from pipeline.core.prompts import Prompt, get_prompt
 from pipeline.models import ModelLoadError
+from pipeline.models.handler import ModelHandler
 
 log = logging.getLogger(__name__)
 
@@ -248,3 +249,20 @@ class VllmServer:
 
 def make_captioner(config: VlmConfig) -> ChatCaptioner | DryRunCaptioner:
     return DryRunCaptioner(config) if config.dry_run else ChatCaptioner(config)
+
+
+@dataclass(frozen=True)
+class CaptionerHandler(ModelHandler["ChatCaptioner | DryRunCaptioner"]):
+    """One client per worker process; with --vlm-serve also one local vLLM server, stopped
+    when the process exits."""
+
+    config: VlmConfig
+
+    def load_model(self) -> ChatCaptioner | DryRunCaptioner:
+        if self.config.serve and not self.config.dry_run:
+            import atexit
+
+            server = VllmServer(self.config)
+            server.start()
+            atexit.register(server.stop)
+        return make_captioner(self.config)

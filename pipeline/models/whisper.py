@@ -21,6 +21,7 @@ import numpy as np
 
 from pipeline.core.asr import RawWord, audio_windows, shift_words, snap_onset
 from pipeline.models import ModelLoadError
+from pipeline.models.handler import ModelHandler
 
 log = logging.getLogger(__name__)
 
@@ -282,3 +283,14 @@ def _package_version(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return "unknown"
+
+
+@dataclass(frozen=True)
+class AsrHandler(ModelHandler[SpeechRecognizer]):
+    config: AsrConfig
+
+    def load_model(self) -> SpeechRecognizer:
+        import torch
+
+        torch.set_num_threads(self.config.threads)
+        return SpeechRecognizer(self.config)

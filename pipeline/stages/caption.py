@@ -9,8 +9,6 @@ caption becomes a failures row with the reason; the rest of the batch goes on.
 
 from __future__ import annotations
 
-import atexit
-import functools
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import replace
@@ -26,26 +24,16 @@ from pipeline.io.cache import JsonCache, cache_key
 from pipeline.io.video import DecodeError, FrameReader, jpeg_bytes
 from pipeline.models.vlm import (
     Answer,
+    CaptionerHandler,
     ChatCaptioner,
     DryRunCaptioner,
-    VllmServer,
     VlmConfig,
-    make_captioner,
 )
 from pipeline.records import Clip, Failure
 from pipeline.stages.failures import from_exception, to_failure
+from pipeline.stages.loaded import ModelDoFn
 
 FAILED = "failed"
-
-
-@functools.lru_cache(maxsize=2)
-def shared_captioner(config: VlmConfig) -> ChatCaptioner | DryRunCaptioner:
-    """One client (and, with --vlm-serve, one local server) per worker process."""
-    if config.serve and not config.dry_run:
-        server = VllmServer(config)
-        server.start()
-        atexit.register(server.stop)
-    return make_captioner(config)
 
 
 def clip_cache_key(clip: Clip, config: VlmConfig, prompt_hash: str) -> str:
@@ -60,18 +48,19 @@ def keyframe_jpegs(clip: Clip, reader: FrameReader, config: VlmConfig) -> list[b
     return [jpeg_bytes(f, config.jpeg_quality) for f in reader.frames(indices)]
 
 
-class _Caption(beam.DoFn):
+class _Caption(ModelDoFn[ChatCaptioner | DryRunCaptioner]):
     """Keyframes are decoded here, one reader per video and batch, while earlier requests are
-    already in flight on the worker's pool."""
+    already in flight on the worker's pool (one client per worker: CaptionerHandler)."""
 
     def __init__(self, config: VlmConfig, cache_dir: str | None) -> None:
+        super().__init__(CaptionerHandler(config))
         self._config = config
         self._cache_dir = cache_dir
-        self._captioner: Any = None
         self._cache: JsonCache | None = None
 
     def setup(self) -> None:
-        self._captioner = shared_captioner(self._config)
+        super().setup()
+        self._captioner: Any = self.model()
         if self._cache_dir and not self._config.dry_run:
             self._cache = JsonCache(self._cache_dir)
 

@@ -6,7 +6,6 @@ two-hour video needs no more memory than a two-minute one beyond its summaries.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,9 +16,10 @@ from pipeline import metrics
 from pipeline.core import frames
 from pipeline.io import storage
 from pipeline.io.video import FrameReader
-from pipeline.models.clip import ClipConfig, ClipEmbedder
+from pipeline.models.clip import ClipConfig, ClipEmbedder, ClipHandler
 from pipeline.records import SampledFrames, Video
 from pipeline.stages.failures import apply_stage
+from pipeline.stages.loaded import ModelDoFn
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,6 @@ class FrameConfig:
     def __post_init__(self) -> None:
         if self.fps <= 0:
             raise ValueError("--frame-fps must be positive")
-
-
-@functools.lru_cache(maxsize=2)
-def shared_embedder(config: ClipConfig) -> ClipEmbedder:
-    """One open_clip model per worker process and configuration."""
-    return ClipEmbedder(config)
 
 
 def sample_frames(video: Video, config: FrameConfig, embedder: ClipEmbedder | None
@@ -57,17 +51,13 @@ def sample_frames(video: Video, config: FrameConfig, embedder: ClipEmbedder | No
         clip_model=embedder.name if embedder is not None else None)
 
 
-class _Sample(beam.DoFn):
+class _Sample(ModelDoFn[ClipEmbedder]):
     def __init__(self, config: FrameConfig, clip: ClipConfig) -> None:
+        super().__init__(ClipHandler(clip))
         self._config = config
-        self._clip = clip
-        self._embedder: ClipEmbedder | None = None
-
-    def setup(self) -> None:
-        self._embedder = shared_embedder(self._clip)
 
     def process(self, video: Video) -> Iterator[SampledFrames]:
-        sampled = sample_frames(video, self._config, self._embedder)
+        sampled = sample_frames(video, self._config, self.model())
         metrics.counter(metrics.FRAMES_SAMPLED).inc(len(sampled.frame_ms))
         yield sampled
 

@@ -11,7 +11,6 @@ inform curation, they are not the data.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -23,9 +22,11 @@ from pipeline.core.signals import dhash
 from pipeline.io import storage
 from pipeline.io.video import FrameReader
 from pipeline.models.faces import FaceDetector
+from pipeline.models.handler import ModelHandler
 from pipeline.models.ocr import Ocr, PendingText, ScreenText
 from pipeline.records import VideoClips
 from pipeline.stages.failures import apply_stage
+from pipeline.stages.loaded import ModelDoFn
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,14 @@ class InspectConfig:
     long_side: int = 640
 
 
-@functools.lru_cache(maxsize=1)
-def shared_inspectors() -> tuple[Ocr, FaceDetector]:
-    return Ocr(), FaceDetector()
+@dataclass(frozen=True)
+class InspectorsHandler(ModelHandler[tuple[Ocr, FaceDetector]]):
+    """tesseract (a binary found on PATH) and OpenCV's face cascade, once per worker."""
+
+    config: None = None
+
+    def load_model(self) -> tuple[Ocr, FaceDetector]:
+        return Ocr(), FaceDetector()
 
 
 def spread(items: tuple[int, ...], n: int) -> list[int]:
@@ -48,12 +54,14 @@ def spread(items: tuple[int, ...], n: int) -> list[int]:
     return [items[round((i + 1) * (len(items) + 1) / (n + 1)) - 1] for i in range(n)]
 
 
-class _Inspect(beam.DoFn):
+class _Inspect(ModelDoFn[tuple[Ocr, FaceDetector]]):
     def __init__(self, config: InspectConfig) -> None:
+        super().__init__(InspectorsHandler())
         self._config = config
 
     def setup(self) -> None:
-        self._ocr, self._faces = shared_inspectors()
+        super().setup()
+        self._ocr, self._faces = self.model()
 
     def _start_ocr(self, frames: list[np.ndarray]) -> PendingText | None:
         try:

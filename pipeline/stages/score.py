@@ -8,23 +8,17 @@ from dataclasses import replace
 import apache_beam as beam
 
 from pipeline.core.scores import score_clips
-from pipeline.models.clip import ClipConfig, ClipEmbedder
+from pipeline.models.clip import ClipConfig, ClipEmbedder, ClipHandler
 from pipeline.records import CompleteVideo
 from pipeline.stages.failures import apply_stage
-from pipeline.stages.frames import shared_embedder
+from pipeline.stages.loaded import ModelDoFn
 
 
-class _Score(beam.DoFn):
-    def __init__(self, config: ClipConfig) -> None:
-        self._config = config
-        self._embedder: ClipEmbedder | None = None
-
-    def setup(self) -> None:
-        self._embedder = shared_embedder(self._config)
+class _Score(ModelDoFn[ClipEmbedder]):
+    """The frames stage's CLIP: an equal ClipHandler gives the same loaded model."""
 
     def process(self, video: CompleteVideo) -> Iterator[CompleteVideo]:
-        assert self._embedder is not None, "setup() loads the model"
-        yield replace(video, clips=score_clips(video.clips, self._embedder))
+        yield replace(video, clips=score_clips(video.clips, self.model()))
 
 
 class ScoreClips(beam.PTransform):
@@ -33,4 +27,4 @@ class ScoreClips(beam.PTransform):
         self._config = config
 
     def expand(self, videos: beam.PCollection[CompleteVideo]):
-        return apply_stage(videos, "score", _Score(self._config))
+        return apply_stage(videos, "score", _Score(ClipHandler(self._config)))

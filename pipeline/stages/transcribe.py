@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterator
 
@@ -11,35 +10,20 @@ import apache_beam as beam
 from pipeline import metrics
 from pipeline.core.asr import speech_ms, timeline_words
 from pipeline.io import storage
-from pipeline.models.whisper import AsrConfig, SpeechRecognizer
+from pipeline.models.whisper import AsrConfig, AsrHandler, SpeechRecognizer
 from pipeline.records import Transcript, Video
 from pipeline.stages.failures import apply_stage
+from pipeline.stages.loaded import ModelDoFn
 
 
-@functools.lru_cache(maxsize=2)
-def shared_recognizer(config: AsrConfig) -> SpeechRecognizer:
-    """One loaded model per worker process and configuration, reused by every bundle."""
-    return SpeechRecognizer(config)
-
-
-class _Transcribe(beam.DoFn):
-    def __init__(self, config: AsrConfig) -> None:
-        self._config = config
-        self._asr: SpeechRecognizer | None = None
-
-    def setup(self) -> None:
-        import torch
-
-        torch.set_num_threads(self._config.threads)
-        self._asr = shared_recognizer(self._config)
-
+class _Transcribe(ModelDoFn[SpeechRecognizer]):
     def process(self, video: Video) -> Iterator[Transcript]:
         import whisperx
 
-        assert self._asr is not None, "setup() loads the model"
+        asr = self.model()
         started = time.perf_counter()
         audio = whisperx.load_audio(storage.local_path(video.media.path))
-        result = self._asr.transcribe_audio(audio)
+        result = asr.transcribe_audio(audio)
         words = timeline_words(result.words, video.probe.audio_offset_ms)
         metrics.distribution(metrics.ASR_MS_PER_VIDEO).update(
             int((time.perf_counter() - started) * 1000))
@@ -48,8 +32,8 @@ class _Transcribe(beam.DoFn):
         if not words:
             metrics.counter(metrics.VIDEOS_WITHOUT_SPEECH).inc()
         yield Transcript(video=video, words=words, language=result.language,
-                         speech_ms=speech_ms(result.segments), asr_model=self._asr.model_name,
-                         asr_backend=self._asr.backend, word_timing=self._asr.word_timing)
+                         speech_ms=speech_ms(result.segments), asr_model=asr.model_name,
+                         asr_backend=asr.backend, word_timing=asr.word_timing)
 
 
 class TranscribeSpeech(beam.PTransform):
@@ -59,4 +43,4 @@ class TranscribeSpeech(beam.PTransform):
 
     def expand(self, videos: beam.PCollection[Video]):
         return apply_stage(videos | "Spread" >> beam.Reshuffle(), "transcribe",
-                           _Transcribe(self._config))
+                           _Transcribe(AsrHandler(self._config)))
