@@ -7,10 +7,11 @@ in turns comes from pipeline.core.templates.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -109,8 +110,56 @@ def pair_sentences(video: VideoInfo) -> list[tuple[SentenceInfo, ClipInfo]]:
     return pairs
 
 
-class _Sample:
-    """Accumulates one sample's turns on its frame grid, then becomes a row."""
+@dataclass(frozen=True)
+class Evidence:
+    """What a turn rests on: a sentence or clip id and its span on the video's timeline."""
+
+    source_id: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One turn, snapped to the sample's frame grid: the samples table's `turns` struct."""
+
+    role: str
+    kind: str
+    text: str | None
+    start_ms: int
+    end_ms: int
+    frame_start: int
+    frame_end: int
+    learn: bool
+    evidence: tuple[Evidence, ...] = ()
+    target_override: str | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        return {"role": self.role, "kind": self.kind, "text": self.text,
+                "start_ms": self.start_ms, "end_ms": self.end_ms,
+                "frame_start": self.frame_start, "frame_end": self.frame_end,
+                "learn": self.learn, "target_override": self.target_override,
+                "evidence": [asdict(e) for e in self.evidence]}
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """A grounding sample's facts apart from its text: the samples table's `grounding`."""
+
+    template_id: str
+    timestamp_style: str
+    span_start_ms: int
+    span_end_ms: int
+    asr: str | None
+    caption: str | None
+    sentence_id: str | None
+    clip_id: str | None
+
+
+class Sample:
+    """One sample being built on its frame grid: turns go in time order through `user`,
+    `assistant` and `ask` (frames in between are added as they pass), flags through `flag`,
+    a grounding sample's facts through `ground`; `row` makes the samples-table row."""
 
     def __init__(self, task: str, video: VideoInfo, config: BuildConfig, start_ms: int,
                  end_ms: int) -> None:
@@ -119,57 +168,72 @@ class _Sample:
         self.start_ms = self.grid.floor(start_ms)
         # the last frame is the video's own end, not a grid point past it
         self.end_ms = max(min(self.grid.ceil(end_ms), video.duration_ms), self.start_ms)
-        self.turns: list[dict[str, Any]] = []
-        self.flags: set[str] = set()
-        self.grounding: dict[str, Any] | None = None
+        self._turns: list[Turn] = []
+        self._flags: set[str] = set()
+        self._grounding: Grounding | None = None
         self._cursor = self.start_ms
 
-    def _turn(self, role: str, kind: str, text: str | None, start: int, end: int, learn: bool,
-              evidence: Sequence[tuple[str, int, int]] = (), target: str | None = None) -> None:
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        return tuple(self._turns)
+
+    def _add(self, role: str, kind: str, text: str | None, start: int, end: int, learn: bool,
+             evidence: Sequence[Evidence] = (), target: str | None = None) -> None:
         g = self.grid
         snap = g.floor if role == "user" else g.ceil
         s, e = snap(start), max(snap(end), snap(start))
-        self.turns.append({
-            "role": role, "kind": kind, "text": text, "start_ms": s, "end_ms": e,
-            "frame_start": g.frame_floor(s) if role == "user" else g.frame_ceil(s),
-            "frame_end": g.frame_floor(e) if role == "user" else g.frame_ceil(e),
-            "learn": learn, "target_override": target,
-            "evidence": [{"source_id": i, "start_ms": a, "end_ms": b} for i, a, b in evidence]})
+        self._turns.append(Turn(
+            role, kind, text, s, e,
+            g.frame_floor(s) if role == "user" else g.frame_ceil(s),
+            g.frame_floor(e) if role == "user" else g.frame_ceil(e),
+            learn, tuple(evidence), target))
 
     def frames_until(self, ms: int) -> None:
         """Frames from the last turn up to `ms` (nothing said over them)."""
         ms = min(ms, self.end_ms)
         if ms > self._cursor:
-            self._turn("user", "frames", None, self._cursor, ms, False)
+            self._add("user", "frames", None, self._cursor, ms, False)
             self._cursor = ms
 
-    def user(self, kind: str, text: str, at: int, evidence=(), until: int | None = None
-             ) -> None:
+    def user(self, kind: str, text: str, at: int, evidence: Sequence[Evidence] = (),
+             until: int | None = None) -> None:
         """A user turn at `at`; spoken turns taken from the video last until `until`."""
         self.frames_until(self.grid.floor(at))
-        self._turn("user", kind, text, at, until if until is not None else at, False, evidence)
+        self._add("user", kind, text, at, until if until is not None else at, False, evidence)
 
     def assistant(self, kind: str, text: str | None, at: int, until: int | None = None,
-                  evidence=(), target: str | None = None) -> None:
+                  evidence: Sequence[Evidence] = (), target: str | None = None) -> None:
         """An assistant turn at `at`. With `until`: a silence covers the frames up to it (the
         frames come first, then the target), an answer goes on while they stream."""
         self.frames_until(self.grid.ceil(at))
         if kind == "silence" and until is not None:
             self.frames_until(self.grid.ceil(until))
-        self._turn("assistant", kind, text, at, until if until is not None else at, True,
-                   evidence, target)
+        self._add("assistant", kind, text, at, until if until is not None else at, True,
+                  evidence, target)
         if until is not None:
             self.frames_until(self.grid.ceil(until))
+
+    def ask(self, question: str, answer: str, evidence: Sequence[Evidence]) -> None:
+        """The whole window first, then a question and its answer at its end (grounding)."""
+        self.frames_until(self.end_ms)
+        self._add("user", "question", question, self.end_ms, self.end_ms, False, evidence)
+        self._add("assistant", "answer", answer, self.end_ms, self.end_ms, True, evidence)
+
+    def flag(self, flags: Iterable[str]) -> None:
+        self._flags.update(flags)
+
+    def ground(self, grounding: Grounding) -> None:
+        self._grounding = grounding
 
     def row(self, variant: str) -> dict[str, Any]:
         self.frames_until(self.end_ms)
         cfg, video = self.config, self.video
-        user_text = [t["text"] for t in self.turns if t["role"] == "user" and t["text"]]
-        answers = [t["text"] for t in self.turns if t["role"] == "assistant" and t["text"]]
-        if self.grounding is None:
-            self.flags |= flags_for(user_text + answers)
+        user_text = [t.text for t in self._turns if t.role == "user" and t.text]
+        answers = [t.text for t in self._turns if t.role == "assistant" and t.text]
+        if self._grounding is None:
+            self._flags |= flags_for(user_text + answers)
             if any(verbatim_overlap(u, a) for u in user_text for a in answers):
-                self.flags.add("leak_overlap")
+                self._flags.add("leak_overlap")
         family = "grounding" if self.task in GROUNDING_TASKS else "streaming"
         prov = {**video.provenance, "seed": cfg.seed}
         return {
@@ -179,8 +243,9 @@ class _Sample:
             "video_id": video.video_id, "clip_start_ms": self.start_ms,
             "clip_end_ms": self.end_ms, "sample_fps_num": cfg.sample_fps.numerator,
             "sample_fps_den": cfg.sample_fps.denominator, "frame_snap": FRAME_SNAP,
-            "turns": self.turns, "grounding": self.grounding, "mixture": None,
-            "quality_flags": sorted(self.flags), "provenance": prov,
+            "turns": [t.as_row() for t in self._turns],
+            "grounding": asdict(self._grounding) if self._grounding else None,
+            "mixture": None, "quality_flags": sorted(self._flags), "provenance": prov,
         }
 
 
@@ -214,69 +279,66 @@ def _window_around(span: tuple[int, int], video: VideoInfo, config: BuildConfig,
     return start, min(start + width, video.duration_ms)
 
 
-def _grounding(task: str, template_id: str, video: VideoInfo, config: BuildConfig,
-               rng: random.Random, span: tuple[int, int], sentence: SentenceInfo | None,
-               clip: ClipInfo | None, target: str | None) -> dict[str, Any]:
+def _grounding(video: VideoInfo, config: BuildConfig, rng: random.Random, *, task: str,
+               template_id: str, span: tuple[int, int], sentence: SentenceInfo | None = None,
+               clip: ClipInfo | None = None, target: str | None = None) -> dict[str, Any]:
+    """One grounding sample: a window around `span`, asked about at its end. `target` is
+    the text the answer must not be given away by (verbatim in the question)."""
     tpl = T.GROUNDING[template_id]
     w0, w1 = _window_around(span, video, config, rng)
-    sample = _Sample(task, video, config, w0, w1)
+    sample = Sample(task, video, config, w0, w1)
     stamp = T.render_span(span[0] - sample.start_ms, span[1] - sample.start_ms,
                           config.timestamp_style, sample.end_ms - sample.start_ms)
     asr = sentence.text if sentence else None
     caption = clip.caption if clip else None
     values = {"timestamp": stamp, "asr": asr, "caption": caption}
-    evidence = [(x.sentence_id if isinstance(x, SentenceInfo) else x.clip_id, x.start_ms,
-                 x.end_ms) for x in (sentence, clip) if x is not None]
-    sample.frames_until(sample.end_ms)
-    sample._turn("user", "question", tpl.user.format(**values), sample.end_ms, sample.end_ms,
-                 False, evidence)
-    sample._turn("assistant", "answer", tpl.assistant.format(**values), sample.end_ms,
-                 sample.end_ms, True, evidence)
-    sample.grounding = {
-        "template_id": template_id, "timestamp_style": config.timestamp_style,
-        "span_start_ms": span[0], "span_end_ms": span[1], "asr": asr, "caption": caption,
-        "sentence_id": sentence.sentence_id if sentence else None,
-        "clip_id": clip.clip_id if clip else None}
-    sample.flags |= flags_for(t for t in (asr, caption) if t)
-    if sentence:
-        sample.flags |= _sentence_flags(sentence, config)
-    if clip:
-        sample.flags |= _clip_flags(clip, config)
+    evidence = [Evidence(x.sentence_id if isinstance(x, SentenceInfo) else x.clip_id,
+                         x.start_ms, x.end_ms) for x in (sentence, clip) if x is not None]
     question, answer = tpl.user.format(**values), tpl.assistant.format(**values)
+    sample.ask(question, answer, evidence)
+    sample.ground(Grounding(
+        template_id, config.timestamp_style, span[0], span[1], asr, caption,
+        sentence.sentence_id if sentence else None, clip.clip_id if clip else None))
+    sample.flag(flags_for(t for t in (asr, caption) if t))
+    if sentence:
+        sample.flag(_sentence_flags(sentence, config))
+    if clip:
+        sample.flag(_clip_flags(clip, config))
     if target and verbatim_overlap(question, target):
-        sample.flags.add("leak_overlap")
+        sample.flag(["leak_overlap"])
     if repeats_prompt(question, answer):
-        sample.flags.add("repeats_prompt")
-    return sample.row("|".join([template_id, *(e[0] for e in evidence)]))
+        sample.flag(["repeats_prompt"])
+    return sample.row("|".join([template_id, *(e.source_id for e in evidence)]))
 
 
 def grounding_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:
     rng = _rng(config, video.video_id, "grounding")
+    ask = functools.partial(_grounding, video, config, rng)
     for s in video.sentences:
         span = (s.start_ms, s.end_ms)
-        yield _grounding("tsg_dialogue", "tsg_dialogue/span-to-text-v1", video, config, rng,
-                         span, s, None, s.text)
-        yield _grounding("tsg_dialogue", "tsg_dialogue/text-to-span-v1", video, config, rng,
-                         span, s, None, None)
+        yield ask(task="tsg_dialogue", template_id="tsg_dialogue/span-to-text-v1", span=span,
+                  sentence=s, target=s.text)
+        yield ask(task="tsg_dialogue", template_id="tsg_dialogue/text-to-span-v1", span=span,
+                  sentence=s)
     for c in video.clips:
         span = (c.start_ms, c.end_ms)
-        yield _grounding("tsg_caption", "tsg_caption/span-to-text-v1", video, config, rng,
-                         span, None, c, c.caption)
-        yield _grounding("tsg_caption", "tsg_caption/text-to-span-v1", video, config, rng,
-                         span, None, c, None)
+        yield ask(task="tsg_caption", template_id="tsg_caption/span-to-text-v1", span=span,
+                  clip=c, target=c.caption)
+        yield ask(task="tsg_caption", template_id="tsg_caption/text-to-span-v1", span=span,
+                  clip=c)
     version = T.PAIR_TEMPLATES[config.pair_template]
     for s, c in pair_sentences(video):
         span = (min(s.start_ms, c.start_ms), max(s.end_ms, c.end_ms))
-        yield _grounding("caption_to_dialogue", f"caption_to_dialogue-{version}", video, config,
-                         rng, span, s, c, s.text)
-        yield _grounding("dialogue_to_caption", f"dialogue_to_caption-{version}", video, config,
-                         rng, span, s, c, c.caption)
+        yield ask(task="caption_to_dialogue", template_id=f"caption_to_dialogue-{version}",
+                  span=span, sentence=s, clip=c, target=s.text)
+        yield ask(task="dialogue_to_caption", template_id=f"dialogue_to_caption-{version}",
+                  span=span, sentence=s, clip=c, target=c.caption)
 
 
 # -- streaming ---------------------------------------------------------------------------------
 
-def _clip_ev(c: ClipInfo) -> list[tuple[str, int, int]]:
-    return [(c.clip_id, c.start_ms, c.end_ms)]
+def _clip_ev(c: ClipInfo) -> tuple[Evidence, ...]:
+    return (Evidence(c.clip_id, c.start_ms, c.end_ms),)
 
 
 def narration_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:
@@ -293,10 +355,10 @@ def narration_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[st
         boundaries = [c for c in window if c.scene_boundary]
         if not boundaries:
             continue
-        sample = _Sample("narration", video, config, window[0].start_ms, window[-1].end_ms)
+        sample = Sample("narration", video, config, window[0].start_ms, window[-1].end_ms)
         sample.user("instruction", rng.choice(T.NARRATION_INSTRUCTIONS), sample.start_ms)
         for c in boundaries:
-            sample.flags |= _clip_flags(c, config)
+            sample.flag(_clip_flags(c, config))
             sample.assistant("narration", c.caption, c.start_ms, evidence=_clip_ev(c))
         yield sample.row(boundaries[0].clip_id)
 
@@ -329,7 +391,7 @@ def silence_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str,
         start, end = grid.ceil(a), grid.floor(min(b, a + config.window_ms))
         if end - start < config.min_silence_ms:
             continue
-        sample = _Sample("silence", video, config, start, end)
+        sample = Sample("silence", video, config, start, end)
         sample.user("instruction", rng.choice(T.NARRATION_INSTRUCTIONS), start)
         sample.assistant("silence", None, start, until=end, target=T.SILENCE_TARGET)
         yield sample.row("gap")
@@ -342,8 +404,8 @@ def stop_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, An
     for c in video.clips:
         if not c.caption:
             continue
-        sample = _Sample("stop", video, config, c.start_ms, c.end_ms)
-        sample.flags |= _clip_flags(c, config)
+        sample = Sample("stop", video, config, c.start_ms, c.end_ms)
+        sample.flag(_clip_flags(c, config))
         t0 = sample.start_ms
         sample.user("question", rng.choice(T.ANSWER_QUESTIONS), t0)
         answer_at = grid.ceil(t0)
@@ -360,16 +422,16 @@ def noise_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, A
     rng = _rng(config, video.video_id, "noise")
     context = 2000
     for s in video.sentences:
-        sample = _Sample("noise", video, config, max(0, s.start_ms - context),
+        sample = Sample("noise", video, config, max(0, s.start_ms - context),
                          min(video.duration_ms, s.end_ms + context))
-        sample.flags |= _sentence_flags(s, config)
-        ev = [(s.sentence_id, s.start_ms, s.end_ms)]
+        sample.flag(_sentence_flags(s, config))
+        ev = [Evidence(s.sentence_id, s.start_ms, s.end_ms)]
         sample.user("noise", s.text, s.start_ms, evidence=ev, until=s.end_ms)
         sample.assistant("noise", None, s.end_ms, target=T.NOISE_TARGET)
         yield sample.row(s.sentence_id)
     for k in range(config.noise_phrases_per_video if video.duration_ms > 2 * context else 0):
         at = rng.randint(context, video.duration_ms - context)
-        sample = _Sample("noise", video, config, at - context, at + context)
+        sample = Sample("noise", video, config, at - context, at + context)
         sample.user("noise", rng.choice(T.NOISE_PHRASES), at)
         sample.assistant("noise", None, at, target=T.NOISE_TARGET)
         yield sample.row(f"phrase{k}")
@@ -384,8 +446,8 @@ def rev_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any
         if k == 0 or not c.scene_boundary or not c.caption:
             continue
         start = max(clips[k - 1].start_ms, c.start_ms - config.window_ms // 2)
-        sample = _Sample("rev", video, config, start, c.end_ms)
-        sample.flags |= _clip_flags(c, config)
+        sample = Sample("rev", video, config, start, c.end_ms)
+        sample.flag(_clip_flags(c, config))
         evidence_at = grid.ceil(c.start_ms)
         if config.rev_query_position == "before":
             asked = sample.start_ms
@@ -411,10 +473,10 @@ def contrast_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str
             continue
         spoken = [s for s in video.sentences if c.start_ms <= s.start_ms < c.end_ms]
         remark = spoken[0].text if spoken else rng.choice(T.NOISE_PHRASES)
-        ev = ([(spoken[0].sentence_id, spoken[0].start_ms, spoken[0].end_ms)] if spoken
-              else [])
-        sample = _Sample("contrast", video, config, c.start_ms, c.end_ms)
-        sample.flags |= _clip_flags(c, config)
+        ev = ([Evidence(spoken[0].sentence_id, spoken[0].start_ms, spoken[0].end_ms)]
+              if spoken else [])
+        sample = Sample("contrast", video, config, c.start_ms, c.end_ms)
+        sample.flag(_clip_flags(c, config))
         first, second = sample.start_ms, grid.floor((sample.start_ms + sample.end_ms) // 2)
         question_at, remark_at = (first, second) if rng.random() < 0.5 else (second, first)
         for at in sorted((question_at, remark_at)):
