@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.core.frames import cosine_change
+from pipeline.core.settings import Flag, setting
 from pipeline.records import Clip, SampledFrames, VideoClips
 
 FRAME_DIFFERENCE = "frame-difference"
@@ -24,12 +25,14 @@ class SceneConfig:
     which catches cuts between scenes of similar colour.
     """
 
-    cut_threshold: float = 0.35
+    cut_threshold: float = setting(0.35, flag=Flag(
+        "cut-threshold", "histogram distance (0-1) that counts as a hard cut"))
     soft_threshold: float = 0.2
     clip_threshold: float = 0.25
-    min_clip_ms: int = 1000
-    max_clip_ms: int = 10_000
-    keyframes_per_clip: int = 4
+    min_clip_ms: int = setting(1000, flag=Flag("min-clip-ms"))
+    max_clip_ms: int = setting(10_000, flag=Flag("max-clip-ms"))
+    keyframes_per_clip: int = setting(4, flag=Flag(
+        "keyframes-per-clip", "frames sent to the VLM (and scored) per clip"))
 
     def __post_init__(self) -> None:
         if not 0 < self.min_clip_ms <= self.max_clip_ms:

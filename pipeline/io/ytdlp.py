@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import operator
 import random
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.search import full_info_rejection
+from pipeline.core.settings import Flag, setting
 from pipeline.core.sources import derived_video_id, youtube_id
 from pipeline.core.subtitles import vtt_text
 from pipeline.core.ytdlp_errors import classify
@@ -71,28 +74,61 @@ def load_blocklist(path: str | None) -> Blocklist:
     return Blocklist(frozenset(videos), frozenset(channels))
 
 
+def ytdlp_extra(items: list[str]) -> tuple[tuple[str, Any], ...]:
+    """--ytdlp-option KEY=JSON_VALUE items as yt-dlp params (a value that is not JSON is
+    taken as a string)."""
+    extra = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--ytdlp-option needs KEY=JSON_VALUE, got {item!r}")
+        try:
+            extra.append((key, json.loads(value)))
+        except json.JSONDecodeError:
+            extra.append((key, value))
+    return tuple(extra)
+
+
 @dataclass(frozen=True)
 class DownloadConfig:
     """`retries` and the backoff are ours, for transient errors only (yt-dlp's own request
     retries are off so every attempt is counted); fragment retries stay with yt-dlp."""
 
-    format: str = DEFAULT_FORMAT
-    retries: int = 3
-    backoff_s: float = 5.0
+    format: str = setting(DEFAULT_FORMAT, flag=Flag("download-format"))
+    retries: int = setting(3, flag=Flag("download-retries"))
+    backoff_s: float = setting(5.0, flag=Flag(
+        "download-backoff-s", "first wait before retrying a transient error"))
     max_backoff_s: float = 300.0
     socket_timeout_s: float = 30.0
-    deadline_s: float | None = 3600.0  # one source, every attempt and wait included
+    deadline_s: float | None = setting(3600.0, flag=Flag(  # every attempt and wait included
+        "download-timeout-s", "deadline for one source's download, retries and waits "
+        "included; past it the source is a failures row (download_timeout) and the wave goes "
+        "on"))
     rate_limit_bytes: int | None = None
-    sleep_interval_s: float = 0.0  # yt-dlp sleep_interval / max_sleep_interval per download
-    max_sleep_interval_s: float = 0.0
-    sleep_requests_s: float = 0.0  # yt-dlp sleep_interval_requests between requests
-    min_interval_s: float = 0.0  # between download starts, shared by the host's workers
-    cookies_file: str | None = None
-    proxy: str | None = None
-    archive: bool = True
-    reference_subtitles: str | None = None  # e.g. "en": fetch uploaded subtitles as reference
-    blocklist: Blocklist = field(default_factory=Blocklist)
-    extra: tuple[tuple[str, Any], ...] = ()  # yt-dlp params passed through as they are
+    sleep_interval_s: float = setting(0.0, flag=Flag(
+        "sleep-interval", "yt-dlp: seconds to sleep before each download (YouTube: 5-10)"))
+    max_sleep_interval_s: float = setting(0.0, flag=Flag(
+        "max-sleep-interval", "yt-dlp: upper bound of a random sleep"))
+    sleep_requests_s: float = setting(0.0, flag=Flag(
+        "sleep-requests", "yt-dlp: seconds between the requests of one extraction"))
+    min_interval_s: float = setting(0.0, flag=Flag(
+        "download-min-interval-s", "at least this long between download starts, across the "
+        "host's workers"))
+    cookies_file: str | None = setting(None, flag=Flag(
+        "cookies", "Netscape cookies file for yt-dlp (never logged)"))
+    proxy: str | None = setting(None, flag=Flag("proxy", "proxy URL for yt-dlp"))
+    archive: bool = setting(True, flag=Flag(
+        "no-download-archive", "do not keep MEDIA_STORE/download-archive.txt", switch=True,
+        parse=operator.not_))
+    reference_subtitles: str | None = setting(None, flag=Flag(  # e.g. "en"
+        "reference-subtitles", "language (en): fetch uploaded subtitles as a reference "
+        "transcript; videos.reference_wer measures ASR against it"))
+    blocklist: Blocklist = setting(default_factory=Blocklist, flag=Flag(  # noqa: RUF009
+        "blocklist", "opt-out file: video:ID / channel:ID lines; never downloaded, counted",
+        parse=load_blocklist, default=None))
+    extra: tuple[tuple[str, Any], ...] = setting((), flag=Flag(  # passed through as they are
+        "ytdlp-option", "KEY=JSON_VALUE passed to yt-dlp as it is (repeatable)", repeat=True,
+        parse=ytdlp_extra))
 
     def __post_init__(self) -> None:
         if self.retries < 0:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.core.settings import Flag, setting
 from pipeline.models import ModelLoadError
 from pipeline.models.handler import ModelHandler
 
@@ -24,11 +25,16 @@ class ClipConfig:
     `none` (random weights: only for smoke tests, and recorded as such). `config_file`
     registers an extra model config (open_clip.add_model_config) on every worker."""
 
-    model: str = "auto"
-    pretrained: str = "auto"
-    config_file: str | None = None
-    device: str = "cpu"
-    batch_size: int = 32
+    model: str = setting("auto", flag=Flag(
+        "clip-model", "auto, off, or an open_clip model name (ViT-B-32)"))
+    pretrained: str = setting("auto", flag=Flag(
+        "clip-pretrained", "auto, an open_clip pretrained tag or weights file, or none "
+        "(random weights)"))
+    config_file: str | None = setting(None, flag=Flag(
+        "clip-config", "JSON model config to register with open_clip before loading"),
+        content=False)
+    device: str = setting("cpu", content=False)
+    batch_size: int = setting(32, content=False)
 
 
 class ClipEmbedder:

@@ -13,6 +13,7 @@ from pipeline.core.sentences import (
     sentences_from_pieces,
     split_on_punctuation_and_pauses,
 )
+from pipeline.core.settings import Flag, setting
 from pipeline.models import ModelLoadError
 from pipeline.models.handler import ModelHandler
 from pipeline.records import Sentence, Word
@@ -27,9 +28,10 @@ FALLBACK = "punctuation-pause"
 class SegmenterConfig:
     """`model`: auto, punctuation, a SaT hub name (sat-3l-sm) or a local SaT folder."""
 
-    model: str = "auto"
-    tokenizer: str | None = None
-    threshold: float | None = None
+    model: str = setting("auto", flag=Flag(
+        "segmenter", "auto, punctuation, a SaT model name (sat-3l-sm) or a local SaT folder"))
+    tokenizer: str | None = setting(None, flag=Flag("sat-tokenizer"))
+    threshold: float | None = setting(None, flag=Flag("sat-threshold", type=float))
     max_pause_ms: int = 1000
     max_words: int = 60
 

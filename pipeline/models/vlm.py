@@ -24,7 +24,8 @@ from pipeline.core.captions import (
     parse_answer,
     validate_caption,
 )
-from pipeline.core.prompts import Prompt, get_prompt
+from pipeline.core.prompts import PROMPTS, Prompt, get_prompt
+from pipeline.core.settings import Flag, setting
 from pipeline.models import ModelLoadError
 from pipeline.models.handler import ModelHandler
 
@@ -39,24 +40,37 @@ DEFAULT_SERVE_COMMAND = ("vllm serve {model} --host 127.0.0.1 --port {port} "
 
 @dataclass(frozen=True)
 class VlmConfig:
-    model: str = DRY_RUN
-    base_url: str = "http://127.0.0.1:8000/v1"
-    api_key_env: str = "OPENAI_API_KEY"
-    prompt_id: str = "clip-caption-v1"
-    image_size: int = 448
+    """What decides a caption (model, prompt, image settings, tokens, temperature) enters the
+    content hash; how it is fetched (endpoint, retries, concurrency, a local server) does not."""
+
+    model: str = setting(DRY_RUN, flag=Flag(
+        "vlm-model", "model name the VLM server serves, or dry-run (no captions)"))
+    base_url: str = setting("http://127.0.0.1:8000/v1", flag=Flag(
+        "vlm-base-url", "OpenAI-compatible API base URL"), content=False)
+    api_key_env: str = setting("OPENAI_API_KEY", flag=Flag(
+        "vlm-api-key-env", "environment variable holding the API key"), content=False)
+    prompt_id: str = setting("clip-caption-v1", flag=Flag(
+        "vlm-prompt", choices=tuple(sorted(PROMPTS))))
+    image_size: int = setting(448, flag=Flag(
+        "vlm-image-size", "long side of each frame sent, in pixels"))
     jpeg_quality: int = 85
-    max_tokens: int = 160
+    max_tokens: int = setting(160, flag=Flag("vlm-max-tokens"))
     temperature: float = 0.0
-    max_chars: int = 800
-    timeout_s: float = 120.0
-    retries: int = 4
-    backoff_s: float = 1.0
-    max_backoff_s: float = 60.0
-    concurrency: int = 8
-    serve: bool = False
-    serve_command: str = DEFAULT_SERVE_COMMAND
-    serve_port: int = 8000
-    serve_timeout_s: float = 1200.0
+    max_chars: int = setting(800, content=False)
+    timeout_s: float = setting(120.0, flag=Flag(
+        "vlm-timeout-s", "deadline of one request, reading the answer included"), content=False)
+    retries: int = setting(4, flag=Flag("vlm-retries"), content=False)
+    backoff_s: float = setting(1.0, flag=Flag("vlm-backoff-s"), content=False)
+    max_backoff_s: float = setting(60.0, content=False)
+    concurrency: int = setting(8, flag=Flag(
+        "vlm-concurrency", "requests in flight per worker"), content=False)
+    serve: bool = setting(False, flag=Flag(
+        "vlm-serve", "start a local `vllm serve` on each worker and wait for it", switch=True),
+        content=False)
+    serve_command: str = setting(DEFAULT_SERVE_COMMAND, flag=Flag("vlm-serve-command"),
+                                 content=False)
+    serve_port: int = setting(8000, flag=Flag("vlm-serve-port"), content=False)
+    serve_timeout_s: float = setting(1200.0, content=False)
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.retries < 0:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.core.asr import RawWord, audio_windows, shift_words, snap_onset
+from pipeline.core.settings import Flag, setting
 from pipeline.models import ModelLoadError
 from pipeline.models.handler import ModelHandler
 
@@ -33,18 +34,27 @@ FASTER_WHISPER_WORD_TIMING = "faster-whisper-word-timestamps"
 
 @dataclass(frozen=True)
 class AsrConfig:
-    model: str = "auto"
-    device: str = "cpu"
-    compute_type: str = "auto"
-    batch_size: int = 8
-    chunk_size: int = 5
-    language: str = "en"
-    align_model: str = "auto"
-    threads: int = 2
+    model: str = setting("auto", flag=Flag(
+        "asr-model", "auto, tiny.en-offline, a faster-whisper model name or a local model "
+        "folder"))
+    device: str = setting("cpu", flag=Flag("asr-device", choices=("cpu", "cuda")))
+    compute_type: str = setting("auto", flag=Flag("asr-compute-type"))
+    batch_size: int = setting(8, flag=Flag("asr-batch-size"), content=False)
+    chunk_size: int = setting(5, flag=Flag(
+        "asr-chunk-size", "VAD chunk length in seconds; short chunks give sentence-sized "
+        "segments"))
+    language: str = setting("en", flag=Flag("language"))
+    align_model: str = setting("auto", flag=Flag(
+        "align-model", "auto, none (faster-whisper word timestamps) or a wav2vec2 model "
+        "name/folder"))
+    threads: int = setting(2, flag=Flag("asr-threads"), content=False)
     # The word-timestamp fallback keeps a window's encoder outputs (about 2.3 MB per 5 s
     # chunk for tiny.en, several times that for large models): long audio goes a window at
-    # a time. Resource knob only, like batch_size: not in the content hash.
-    window_s: float = 600.0
+    # a time. Resource knob only, like batch_size.
+    window_s: float = setting(600.0, flag=Flag(
+        "asr-window-s", "without an align model, long audio is transcribed in windows of "
+        "about this many seconds (cut in pauses), which bounds the memory word timing keeps"),
+        content=False)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

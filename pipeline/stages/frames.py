@@ -14,6 +14,7 @@ import numpy as np
 
 from pipeline import metrics
 from pipeline.core import frames
+from pipeline.core.settings import Flag, setting
 from pipeline.io import storage
 from pipeline.io.video import FrameReader
 from pipeline.models.clip import ClipConfig, ClipEmbedder, ClipHandler
@@ -24,9 +25,10 @@ from pipeline.stages.loaded import ModelDoFn
 
 @dataclass(frozen=True)
 class FrameConfig:
-    fps: float = 1.0
+    fps: float = setting(1.0, flag=Flag(
+        "frame-fps", "frames sampled per second for scene detection and keyframes"))
     long_side: int = 224  # decode size: enough for CLIP, small for histograms
-    decode_threads: int = 0  # 0: decord's choice
+    decode_threads: int = setting(0, content=False)  # 0: decord's choice
 
     def __post_init__(self) -> None:
         if self.fps <= 0:

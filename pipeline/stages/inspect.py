@@ -18,6 +18,7 @@ import apache_beam as beam
 import numpy as np
 
 from pipeline import metrics
+from pipeline.core.settings import Flag, setting
 from pipeline.core.signals import dhash
 from pipeline.io import storage
 from pipeline.io.video import FrameReader
@@ -31,9 +32,17 @@ from pipeline.stages.loaded import ModelDoFn
 
 @dataclass(frozen=True)
 class InspectConfig:
-    enabled: bool = True
-    keyframes: int = 1
-    long_side: int = 640
+    """Signals measure the content, they do not change it: none enters the content hash (an
+    OUT annotated before them keeps its rows, with the signals null, until --force)."""
+
+    keyframes: int = setting(1, flag=Flag(
+        "inspect-keyframes", "keyframes per clip read for on-screen text (tesseract), faces "
+        "and a perceptual hash, the curation signals; 0 = off"), content=False)
+    long_side: int = setting(640, content=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.keyframes > 0
 
 
 @dataclass(frozen=True)

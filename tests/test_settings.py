@@ -1,0 +1,65 @@
+"""Stage configs are the one source of their flags, defaults and content hash: the options
+parsed from no flags give each config's own defaults, every flag reaches its field, and only
+content settings move the hash."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+
+from pipeline.core.settings import flags
+from pipeline.io.ytdlp import Blocklist
+from pipeline.options import STAGE_CONFIGS, AnnotateOptions, stage_configs
+
+
+def test_no_flags_give_every_config_its_own_defaults() -> None:
+    configs = stage_configs(AnnotateOptions([]))
+    for name in ("asr", "segmenter", "download", "frames", "scenes", "clip", "vlm", "inspect"):
+        config = getattr(configs, name)
+        assert config == type(config)(), name
+
+
+def test_each_flag_reaches_its_field(tmp_path) -> None:
+    blocklist = tmp_path / "block.txt"
+    blocklist.write_text("video:abc\nchannel:UCchannel\n")
+    configs = stage_configs(AnnotateOptions([
+        "--asr-model", "tiny", "--asr_batch_size", "3", "--sat-threshold", "0.4",
+        "--no-download-archive", "--ytdlp-option", "a=1", "--ytdlp-option", "b=x",
+        "--blocklist", str(blocklist), "--download-timeout-s", "9", "--frame-fps", "2",
+        "--max-clip-ms", "7000", "--clip-model", "off", "--vlm-serve", "--vlm-concurrency",
+        "3", "--inspect-keyframes", "0"]))
+    assert (configs.asr.model, configs.asr.batch_size) == ("tiny", 3)
+    assert configs.segmenter.threshold == 0.4
+    assert configs.download.archive is False and configs.download.deadline_s == 9.0
+    assert configs.download.extra == (("a", 1), ("b", "x"))
+    assert configs.download.blocklist == Blocklist(frozenset({"abc"}), frozenset({"UCchannel"}))
+    assert configs.frames.fps == 2.0 and configs.scenes.max_clip_ms == 7000
+    assert configs.clip.model == "off" and configs.vlm.serve and configs.vlm.concurrency == 3
+    assert not configs.inspect.enabled
+
+
+def test_flag_names_are_unique_and_dests_follow_them() -> None:
+    dests = [spec.dest for config in STAGE_CONFIGS for _, spec in flags(config)]
+    assert len(dests) == len(set(dests))
+    assert all(spec.dest == spec.name.replace("-", "_")
+               for config in STAGE_CONFIGS for _, spec in flags(config))
+
+
+@pytest.mark.parametrize(("argv", "moves"), [
+    (["--asr-batch-size", "16"], False), (["--asr-threads", "4"], False),
+    (["--vlm-concurrency", "2"], False), (["--vlm-base-url", "http://h/v1"], False),
+    (["--inspect-keyframes", "0"], False), (["--download-retries", "0"], False),
+    (["--asr-model", "tiny"], True), (["--frame-fps", "2"], True),
+    (["--vlm-prompt", "clip-caption-brief-v1"], True), (["--cut-threshold", "0.5"], True),
+])
+def test_only_content_settings_move_the_hash(argv: list[str], moves: bool) -> None:
+    base = stage_configs(AnnotateOptions([])).content_hash()
+    assert (stage_configs(AnnotateOptions(argv)).content_hash() != base) is moves
+
+
+def test_every_field_is_either_flagged_or_fixed() -> None:
+    """A field without a flag is a fixed setting with a default (no hidden required field)."""
+    for config in STAGE_CONFIGS:
+        for f in fields(config):
+            assert f.metadata.get("flag") or f.default is not f.default_factory, f.name
