@@ -67,13 +67,14 @@ def _sources(opts: AnnotateOptions) -> list[Source]:
     return read_url_list(opts.urls) if opts.urls else list_media_dir(opts.media_dir)
 
 
-def _history(out: str, config_hash: str) -> tuple[frozenset[str], dict[str, int]]:
-    """Sources done with these settings, and how often each source has failed."""
+def _history(out: str, hashes: frozenset[str]) -> tuple[frozenset[str], dict[str, int]]:
+    """Sources done with these settings (any of their hashes), and how often each source has
+    failed."""
     done_table = read_table(out, "videos", ["source_uri", "provenance"])
     done = frozenset(
         uri for uri, prov in zip(done_table["source_uri"].to_pylist(),
                                  done_table["provenance"].to_pylist(), strict=True)
-        if prov["config_hash"] == config_hash)
+        if prov["config_hash"] in hashes)
     failed = read_table(out, "failures", ["source_uri"])["source_uri"]
     counts = pc.value_counts(failed).to_pylist() if len(failed) else []
     return done, {c["values"]: c["counts"] for c in counts}
@@ -97,6 +98,7 @@ class _Plan:
     sources: list[Source]
     n_sources: int
     skipped: int
+    done_hashes: frozenset[str]  # a source annotated under any of these is done
 
 
 def _out(opts: AnnotateOptions) -> str:
@@ -117,11 +119,11 @@ def _plan(argv: list[str] | None) -> _Plan:
     ctx = RunContext(run_id=run_id, config_hash=configs.content_hash(),
                      pipeline_version=__version__)
     all_sources = _sources(opts)
-    done_uris, attempts = _history(out, ctx.config_hash)
+    done_uris, attempts = _history(out, configs.done_hashes())
     sources, skipped = _pending(all_sources, done_uris, attempts, opts.force)
     log.info("%d sources, %d already done, %d to annotate", len(all_sources), skipped,
              len(sources))
-    return _Plan(opts, out, ctx, sources, len(all_sources), skipped)
+    return _Plan(opts, out, ctx, sources, len(all_sources), skipped, configs.done_hashes())
 
 
 def construct(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
@@ -199,7 +201,7 @@ def _search(plan: _Plan) -> tuple[_Plan, dict[str, int], dict[str, int]]:
              for f in storage.glob(storage.join(stage, FOUND, "*.jsonl"))
              for line in storage.read_text(f).splitlines() if line.strip()]
     written, counted = _commit(plan.out, wave), runs.counters(result)
-    done, attempts = _history(plan.out, plan.ctx.config_hash)
+    done, attempts = _history(plan.out, plan.done_hashes)
     sources, skipped = _pending(sorted(found, key=lambda s: s.uri), done, attempts,
                                 plan.opts.force)
     counted[metrics.VIDEOS_SKIPPED_DONE] = skipped

@@ -84,9 +84,25 @@ class StageConfigs:
         marks as content (not batch sizes, threads, endpoints or concurrency, nor the download
         and the curation signals, which measure the content: an OUT annotated before them
         keeps its rows, with the signals null, until --force)."""
-        doc = {name: content(getattr(self, name))
-               for name in ("asr", "segmenter", "frames", "scenes", "clip", "vlm")}
+        return self._hash(self._content())
+
+    def done_hashes(self) -> frozenset[str]:
+        """The hashes under which a source counts as done with these settings: this one, and
+        the one the same settings had while decode_threads was hashed too (it was never a
+        flag, so 0), so an OUT annotated then is not annotated again."""
+        legacy = self._content()
+        legacy["frames"] = {**legacy["frames"], "decode_threads": 0}
+        return frozenset({self._hash(self._content()), self._hash(legacy)})
+
+    def _content(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {name: content(getattr(self, name))
+                               for name in ("asr", "segmenter", "frames", "scenes", "clip",
+                                            "vlm")}
         doc["version"] = __version__
+        return doc
+
+    @staticmethod
+    def _hash(doc: dict[str, Any]) -> str:
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 

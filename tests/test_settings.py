@@ -63,3 +63,25 @@ def test_every_field_is_either_flagged_or_fixed() -> None:
     for config in STAGE_CONFIGS:
         for f in fields(config):
             assert f.metadata.get("flag") or f.default is not f.default_factory, f.name
+
+
+def test_outs_hashed_with_decode_threads_still_count_as_done() -> None:
+    """The hash before decode_threads left it: the old formula, asdict of the frame config."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    from pipeline import __version__
+
+    configs = stage_configs(AnnotateOptions(["--frame-fps", "2"]))
+    old = {"asr": {k: v for k, v in asdict(configs.asr).items()
+                   if k not in ("batch_size", "threads", "window_s")},
+           "segmenter": asdict(configs.segmenter), "frames": asdict(configs.frames),
+           "scenes": asdict(configs.scenes),
+           "clip": {k: getattr(configs.clip, k) for k in ("model", "pretrained")},
+           "vlm": {k: getattr(configs.vlm, k) for k in (
+               "model", "prompt_id", "image_size", "jpeg_quality", "max_tokens",
+               "temperature")}, "version": __version__}
+    legacy = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
+    assert configs.done_hashes() == {configs.content_hash(), legacy}
+    assert legacy != configs.content_hash()
