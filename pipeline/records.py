@@ -116,6 +116,7 @@ class Transcript:
     asr_model: str
     asr_backend: str
     word_timing: str
+    spoken_language: tuple[str, float] | None = None  # heard, from a multilingual ASR
 
 
 @dataclass(frozen=True)

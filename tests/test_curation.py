@@ -80,6 +80,11 @@ def test_the_default_policy_removes_what_each_signal_spoils() -> None:
     assert unsure.drop_sentences == {"v:s1"}  # the identifier was not sure: kept
     still = judge(*_rows(motion_mean=0.0), policy)
     assert set(still.blocked_tasks) == set(policy.still_poisons) and still.keep
+    # a multilingual ASR's spoken language wins over the transcript's text language
+    heard = judge(*_rows(spoken_language="de", spoken_language_score=0.95), policy)
+    assert heard.blocked_tasks == {"silence": "language_de"}
+    assert not judge(*_rows(text_language="de", spoken_language="en",
+                            spoken_language_score=0.99), policy).blocked_tasks
     missing = judge(*_rows(motion_mean=None, word_score_mean=None), policy)
     assert not missing.blocked_tasks  # not measured: nothing removed
     assert not judge(*_rows(), policy, duplicate_of="w").keep
@@ -183,6 +188,9 @@ def test_signals_are_stored_and_older_rows_stay_readable(curated, tmp_path, caps
     assert videos["still"]["motion_mean"] < 0.005 < videos["kitchen"]["motion_mean"]
     assert videos["kitchen"]["text_language"] == "en" and videos["music"]["speech_coverage"] == 0
     assert videos["kitchen"]["inspector"].startswith("tesseract")
+    # tiny.en has no language tokens: the spoken language stays null, the text's stands in
+    assert all(v["spoken_language"] is None and v["spoken_language_score"] is None
+               for v in videos.values())
     clips = read_table(str(out), "clips").to_pylist()
     overlap = {_name(c["video_id"]): c["subtitle_overlap"] for c in clips
                if c["subtitle_overlap"] is not None}

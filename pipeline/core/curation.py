@@ -122,7 +122,9 @@ def judge(video: dict[str, Any], sentences: Sequence[dict[str, Any]],
 
     blocked: dict[str, str] = {}
     drop_sentences: set[str] = set()
-    lang, lang_score = video.get("text_language"), video.get("text_language_score")
+    # the language heard where a multilingual ASR measured it, else the transcript's text's
+    source = "spoken" if video.get("spoken_language") is not None else "text"
+    lang, lang_score = video.get(f"{source}_language"), video.get(f"{source}_language_score")
     speech_reason = None
     if (policy.languages and lang is not None and lang not in policy.languages
             and (lang_score or 0) >= policy.min_language_score):

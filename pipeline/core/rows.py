@@ -88,9 +88,11 @@ def _video_signals(done: CompleteVideo) -> dict[str, Any]:
     scores = [w.score for s in ann.sentences for w in s.words if w.score is not None]
     speech = signals.speech_signals(texts, scores, ann.transcript.speech_ms,
                                     ann.transcript.video.probe.duration_ms)
-    lang = ann.text_language
+    lang, spoken = ann.text_language, ann.transcript.spoken_language
     clips = done.clips
     return {**speech,
+            "spoken_language": spoken[0] if spoken else None,
+            "spoken_language_score": spoken[1] if spoken else None,
             "text_language": lang[0] if lang else None,
             "text_language_score": lang[1] if lang else None,
             "motion_mean": _weighted(clips, lambda c: c.motion),

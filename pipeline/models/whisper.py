@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,10 @@ class AsrConfig:
 class AsrResult:
     words: tuple[RawWord, ...]
     segments: tuple[tuple[float, float], ...]
-    language: str
+    language: str  # the language decoded in (--language)
+    # (language, probability) heard in the speech, from a multilingual model; None from an
+    # English-only one (tiny.en), where the transcript's text language stands in
+    spoken_language: tuple[str, float] | None = None
 
 
 def _fallback_model_path() -> str:
@@ -181,15 +184,35 @@ class SpeechRecognizer:
         """VAD + batched decoding, then word times by the loaded method. Without an aligner,
         long audio goes a window at a time (cut in pauses), bounding what is kept."""
         window = self.config.window_s
+        spoken = self.spoken_language(audio)
         windows = ([(0, len(audio))] if self.align_model is not None else
                    audio_windows(audio, SAMPLE_RATE, window, search_s=min(10.0, window / 4)))
         if len(windows) == 1:
-            return self._transcribe(audio)
+            return replace(self._transcribe(audio), spoken_language=spoken)
         parts = [(a / SAMPLE_RATE, self._transcribe(audio[a:b])) for a, b in windows]
         words = [w for offset, part in parts for w in shift_words(part.words, offset)]
         spans = [(s + offset, e + offset) for offset, part in parts for s, e in part.segments]
         return AsrResult(words=tuple(words), segments=tuple(spans),
-                         language=parts[0][1].language)
+                         language=parts[0][1].language, spoken_language=spoken)
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the loaded model has language tokens to detect with (tiny.en has not)."""
+        return bool(getattr(self.pipeline.model.model, "is_multilingual", False))
+
+    def spoken_language(self, audio: np.ndarray) -> tuple[str, float] | None:
+        """The language heard in up to 90 s of the speech (Silero VAD first), with whisper's
+        probability for it, whatever language the transcript is decoded in; None from an
+        English-only model or where no speech is found."""
+        if not self.multilingual or not len(audio):
+            return None
+        try:
+            with self._lock:
+                language, probability, _ = self.pipeline.model.detect_language(
+                    audio, vad_filter=True, language_detection_segments=3)
+        except ValueError:  # VAD found no speech: nothing to concatenate
+            return None
+        return language, float(probability)
 
     def _transcribe(self, audio: np.ndarray) -> AsrResult:
         cfg = self.config

@@ -33,7 +33,8 @@ class _Transcribe(ModelDoFn[SpeechRecognizer]):
             metrics.counter(metrics.VIDEOS_WITHOUT_SPEECH).inc()
         yield Transcript(video=video, words=words, language=result.language,
                          speech_ms=speech_ms(result.segments), asr_model=asr.model_name,
-                         asr_backend=asr.backend, word_timing=asr.word_timing)
+                         asr_backend=asr.backend, word_timing=asr.word_timing,
+                         spoken_language=result.spoken_language)
 
 
 class TranscribeSpeech(beam.PTransform):
