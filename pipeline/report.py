@@ -17,6 +17,17 @@ from pipeline.io.query import connect
 
 SAMPLES_PER_TASK = 3
 THUMB_LONG_SIDE = 192
+PLOTS = ("keywords.png", "categories.png", "video_durations.png", "sentence_durations.png",
+         "clip_durations.png", "samples.png", "failures.png", "curation.png")
+
+
+def _clear_own_files(folder: Path) -> None:
+    """A report rewritten in place drops what the last one drew and this one does not (a
+    keyword plot, thumbnails of samples no longer picked); only files of these names."""
+    for name in PLOTS:
+        (folder / name).unlink(missing_ok=True)
+    for thumb in (folder / "samples").glob("*.jpg") if (folder / "samples").is_dir() else ():
+        thumb.unlink()
 
 
 def _plot_bars(path: Path, labels: list[str], values: list[float], title: str,
@@ -147,6 +158,7 @@ def _curation_section(funnel: dict[str, Any] | None, folder: Path) -> str:
 def write_report(out: str, samples: str | None = None, target: str | None = None) -> Path:
     folder = Path(target or Path(out) / "report")
     folder.mkdir(parents=True, exist_ok=True)
+    _clear_own_files(folder)
     con = connect(out)
     scon = connect(samples) if samples else con
 

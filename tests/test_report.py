@@ -53,8 +53,13 @@ def test_strip_puts_thumbnails_and_turns_at_their_times() -> None:
 
 def test_an_empty_out_says_so_in_words(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
+    (tmp_path / "report" / "samples").mkdir(parents=True)  # left by an earlier report
+    for stale in ("keywords.png", "samples/old-0.jpg", "notes.txt"):
+        (tmp_path / "report" / stale).write_bytes(b"x")
     page = write_report(str(tmp_path / "out"), None, str(tmp_path / "report")).read_text()
     for words in ("No videos yet", "No video durations", "No samples yet",
                   "No samples to show", "No failures", "No build record here"):
         assert words in page
     assert not list((tmp_path / "report").glob("*.png"))
+    assert not list((tmp_path / "report" / "samples").glob("*.jpg"))
+    assert (tmp_path / "report" / "notes.txt").is_file()  # not the report's: kept
