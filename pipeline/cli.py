@@ -298,12 +298,22 @@ def phase_help(command: str, width: int | None = None) -> str:
     return helper.format_help()
 
 
+class _NoBigQueryWarning(logging.Filter):
+    """Beam warns on import, on every run, that its BigQuery client libraries are missing;
+    nothing here uses BigQuery, so the line is noise in a user's output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("apitools not found")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Our own progress (sources planned, each wave committed, models loaded); Beam's stays quiet.
     logging.getLogger("pipeline").setLevel(logging.INFO)
+    if not any(isinstance(f, _NoBigQueryWarning) for f in logging.getLogger().filters):
+        logging.getLogger().addFilter(_NoBigQueryWarning())
     parser = build_parser()
     if argv and argv[0] in ("annotate", "build", "run"):
         command = argv[0]

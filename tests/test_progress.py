@@ -57,6 +57,20 @@ def test_reading_commands_do_not_import_beam(tmp_path) -> None:
     assert "apitools" not in done.stderr
 
 
+def test_annotate_output_has_no_beam_import_warning(tmp_path) -> None:
+    """Beam logs that its BigQuery clients are missing when it is imported; annotate drops
+    that line (nothing here uses BigQuery) and keeps its own."""
+    import subprocess
+    import sys
+
+    (tmp_path / "urls.txt").write_text("")
+    done = subprocess.run([sys.executable, "-m", "pipeline", "annotate", "--urls",
+                           str(tmp_path / "urls.txt"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300, check=True)
+    assert "apitools" not in done.stderr
+    assert "0 sources" in done.stderr + done.stdout
+
+
 def test_build_ticks_a_video_at_a_time(monkeypatch) -> None:
     import tqdm as tqdm_module
 
