@@ -100,7 +100,8 @@ def _thumbnails(strips: list[sample_view.Strip], media: dict[str, str | None], f
 def _viewer_section(scon: Any, out: str, folder: Path) -> str:
     """A few samples of each task as timeline strips with their frames."""
     from pipeline.core.exporters import ExportError
-    from pipeline.export import check_media_exist, resolve_videos
+    from pipeline.export import resolve_videos
+    from pipeline.io import storage
 
     title = "<h2>Samples on their timeline</h2>"
     rows = scon.execute("SELECT sample_id, task, split, video_id, clip_start_ms, clip_end_ms, "
@@ -114,14 +115,12 @@ def _viewer_section(scon: Any, out: str, folder: Path) -> str:
     strips = {r["sample_id"]: sample_view.strip(r) for picked in chosen.values()
               for r in picked}
     ids = {v.video_id for v in strips.values()}
-    media: dict[str, str | None] = {}
-    for vid in sorted(ids):
-        try:
-            facts = resolve_videos(out, None, {vid})
-            check_media_exist(facts)
-            media[vid] = facts[vid].media
-        except ExportError:
-            media[vid] = None
+    try:  # one read of the videos table for all of them
+        facts = resolve_videos(out, None, ids)
+    except ExportError:  # samples built from other annotations: no media to show
+        facts = {}
+    media = {vid: facts[vid].media if vid in facts and storage.exists(facts[vid].media)
+             else None for vid in ids}
     thumbs = _thumbnails(list(strips.values()), media, folder)
     parts = [title, f"<p>Up to {SAMPLES_PER_TASK} samples of each task, from different videos "
              "where there are; each turn is numbered at its time under the frames of its "

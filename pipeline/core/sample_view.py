@@ -45,9 +45,13 @@ class Strip:
     flags: tuple[str, ...]
 
     def share(self, ms: int) -> float:
-        """Where a time falls along the strip, in percent (clamped to the window)."""
-        span = max(1, self.end_ms - self.start_ms)
-        return round(100 * min(max(ms - self.start_ms, 0), span) / span, 3)
+        return _share(ms, self.start_ms, self.end_ms)
+
+
+def _share(ms: int, start: int, end: int) -> float:
+    """Where a time falls along a window, in percent (clamped to it)."""
+    span = max(1, end - start)
+    return round(100 * min(max(ms - start, 0), span) / span, 3)
 
 
 def pick(rows: Sequence[dict[str, Any]], per_task: int) -> dict[str, list[dict[str, Any]]]:
@@ -76,14 +80,13 @@ def strip(row: dict[str, Any], thumbs: int = THUMBS) -> Strip:
     step = (end - start) / thumbs
     marks: list[Mark] = []
     placed: list[tuple[float, int]] = []  # (position, row) of the text turns so far
-    span = max(1, end - start)
     for t in row["turns"]:
         at = t["start_ms"] if t["start_ms"] is not None else start
         kind = target_kind(t)
         said = f"(no answer: {kind})" if kind else (t["text"] or "")
         lane = 0
         if t["kind"] != "frames":
-            pos = 100 * min(max(at - start, 0), span) / span  # as drawn: clamped
+            pos = _share(at, start, end)  # as drawn: clamped
             taken = {r for p, r in placed if abs(p - pos) < NEAR_PCT}
             lane = min(set(range(len(taken) + 1)) - taken)
             placed.append((pos, lane))

@@ -6,6 +6,7 @@ worker (and the frames and score stages share one CLIP)."""
 from __future__ import annotations
 
 import functools
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -13,13 +14,14 @@ ModelT = TypeVar("ModelT")
 
 
 @dataclass(frozen=True)
-class ModelHandler(Generic[ModelT]):
+class ModelHandler(ABC, Generic[ModelT]):
     """Subclasses set `config` (frozen, so hashable) and implement load_model."""
 
     config: Any
 
+    @abstractmethod
     def load_model(self) -> ModelT:
-        raise NotImplementedError
+        """Build the model from `config`; called once per worker process and handler."""
 
     def shared_model(self) -> ModelT:
         return _shared(self)
