@@ -107,9 +107,14 @@ def test_every_export_meets_its_loaders_contract(mixture, media, rows, tmp_path,
         for rec in records:
             cc.swift(rec)
             assert all(m["content"] for m in rec["messages"][:-1])  # swift drops empty ones
-        assert about["added"]["split_records"] == sum(
+        assert "split_records" not in about["added"]  # noise's marker is not empty
+        ended = export(str(mixture), fmt, str(tmp_path / "end"), video_root=str(media),
+                       noise_target="end")  # an empty noise turn mid-dialogue: split
+        assert ended.added["split_records"] == sum(
             1 for r in rows if r["task"] == "contrast" and next(
                 t for t in r["turns"] if t["kind"] != "frames")["kind"] == "noise")
+        for rec in _load(ended, fmt):
+            assert all(m["content"] for m in rec["messages"][:-1])
         for rec in samples:
             assert rec["chat_template_kwargs"] == {"video_start": rec["clip"][0],
                                                    "video_end": rec["clip"][1]}
@@ -141,7 +146,8 @@ def _first(rows: list[dict], task: str) -> dict:
 @pytest.mark.parametrize("task", TASKS)
 def test_label_layout_golden(rows, media, fmt: str, task: str) -> None:
     row = _first(rows, task)
-    ctx = exporters.Context("v.mp4", exporters.default_reference(fmt), 1, 20000)
+    ctx = exporters.Context("v.mp4", exporters.default_reference(fmt), 1, 20000,
+                            exporters.noise_marker(fmt, "marker"))
     if fmt == "videollm-online":
         conv = exporters.videollm_online(row, ctx, 2.0)["conversation"]
         text = cc.vlo_labels(conv)
@@ -159,11 +165,66 @@ def test_label_layout_golden(rows, media, fmt: str, task: str) -> None:
     assert path.read_text(encoding="utf-8") == text + "\n", f"{path} differs"
     learned = [line.split("\t", 1)[1] for line in text.splitlines()
                if line.startswith("learn")]
-    if fmt != "videollm-online" and task in ("silence", "noise", "stop"):
+    if fmt != "videollm-online" and task in ("silence", "stop"):
         assert learned[-1] == repr("<|im_end|>")  # an empty turn: the template's end token
+    if fmt != "videollm-online" and task == "noise":
+        assert learned[-1] == repr("<|im_start|><|im_end|>")  # the notes' noise target
+    if fmt == "videollm-online" and task == "noise":
+        assert learned[-1] == repr("Assistant: <|start_header_id|></s>")
     if fmt == "videollm-online" and task == "silence":
         assert learned == ["[5 frames]"] or all("frames" in x for x in learned)
         assert not any("Assistant" in x for x in learned)
+
+
+@pytest.mark.parametrize("fmt", ["llava", "llamafactory", "swift", "videollm-online"])
+def test_noise_is_not_stop_unless_asked(rows, fmt: str) -> None:
+    """Noise learns the template's begin-of-turn token and then the end token; stop learns the
+    end token alone; `--noise-target end` gives noise stop's target (the earlier behaviour)."""
+    marker = exporters.noise_marker(fmt, "marker")
+    assert marker == ("<|start_header_id|>" if fmt == "videollm-online" else "<|im_start|>")
+    assert exporters.noise_marker(fmt, "end") == ""
+    with pytest.raises(ExportError, match="noise target"):
+        exporters.noise_marker(fmt, "im_start")
+    for task in ("noise", "contrast", "stop"):
+        row = _first(rows, task)
+        for target, want in (("marker", marker), ("end", "")):
+            ctx = exporters.Context("v.mp4", exporters.default_reference(fmt), 1, 20000,
+                                    exporters.noise_marker(fmt, target))
+            if fmt == "videollm-online":
+                answers = [m["content"] for m in exporters.videollm_online(row, ctx, 2.0)[
+                    "conversation"] if m["role"] == "assistant"]
+            else:
+                rec = getattr(exporters, fmt)(row, ctx)
+                rec = rec[-1] if isinstance(rec, list) else rec
+                turns = rec.get("conversations") or rec["messages"]
+                answers = [t.get("value", t.get("content")) for t in turns
+                           if t.get("from", t.get("role")) in ("gpt", "assistant")]
+            noise_turns = sum(t["kind"] == "noise" and t["role"] == "assistant"
+                              for t in row["turns"])
+            if task == "stop":
+                assert marker not in "".join(answers)  # stop never learns the marker
+            elif want:
+                assert answers.count(want) == noise_turns, answers  # alone, never "Time=.."
+            else:
+                assert not any(marker in a for a in answers)
+
+
+def test_qwen2_tokenizer_reads_the_noise_marker_as_one_special_id(rows) -> None:
+    """What LLaVA-NeXT/LongVA's (and the qwen2_vl templates') Qwen2 tokenizer makes of a noise
+    turn: `<|im_start|>` then `<|im_end|>`, two special ids, never their characters. (The
+    tokenizer is a byte-level one with Qwen2's special tokens, built here without a hub.)"""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).with_name("clients")))
+    from tiny_qwen2vl import tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    rec = exporters.llava(_first(rows, "noise"), exporters.Context(
+        "v.mp4", "video", 1, 20000, exporters.noise_marker("llava", "marker")))
+    answer = rec["conversations"][-1]["value"]
+    ids = tok(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
+    assert ids == tok.convert_tokens_to_ids(["<|im_start|>", "<|im_end|>"])
+    assert len(tok("<im_start>", add_special_tokens=False)["input_ids"]) == len("<im_start>")
 
 
 def test_times_follow_what_each_trainer_shows(rows) -> None:

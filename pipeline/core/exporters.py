@@ -15,9 +15,13 @@ llamafactory) take times on the video's timeline (`video`), so no time names a f
 trainer does not show. Grounding texts are rendered again from the sample's grounding record
 for the chosen origin.
 
-Targets are template structure, never literal special tokens: silence, stop and noise are an
-empty assistant turn (the template adds its own end token), or, where a format streams frames,
-the frames on which nothing is said.
+Targets are template structure: silence and stop are an empty assistant turn (the template
+adds its own end token), or, where a format streams frames, the frames on which nothing is
+said. Noise (a remark that asks nothing) is not stop: as in the founding notes
+(`<|im_start|><|im_end|>`) it learns the template's begin-of-turn special token and then the
+end token the template adds (`--noise-target marker`, the default; `end` teaches it stop's
+bare end token instead). The marker is the only special token a record holds, as a whole
+assistant turn, so each trainer's tokenizer reads it as one id.
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ WINDOWED = frozenset({"swift", "livecc", "videollm-online", "streaming"})
 VISUAL_TOKEN = {"llava": "<image>", "llamafactory": "<video>", "swift": "<video>"}
 VISUAL_TOKENS = ("<image>", "<video>")
 TARGET_KINDS = {T.SILENCE_TARGET: "silence", T.NOISE_TARGET: "noise"}
+NOISE_TARGETS = ("marker", "end")
+# Each chat template's begin-of-turn special token: ChatML's for the Qwen2 templates (LLaVA-NeXT
+# / LongVA qwen_1_5, LLaMA-Factory and ms-swift qwen2_vl); VideoLLM-online's Llama-3 has no
+# <|im_start|> (it would be six plain tokens), its begin-of-turn token is <|start_header_id|>.
+NOISE_MARKER = {"llava": T.TURN_START, "llamafactory": T.TURN_START, "swift": T.TURN_START,
+                "videollm-online": "<|start_header_id|>"}
 STREAMED_TASKS = ("narration", "rev")  # learn on frames: when to speak is the target
 
 
@@ -64,6 +74,15 @@ class Context:
     reference: str
     decimals: int
     duration_ms: int | None = None
+    noise_marker: str = ""  # what a noise target says before the end token ("": nothing)
+
+
+def noise_marker(fmt: str, noise_target: str) -> str:
+    """The text a noise turn holds in this format: its template's begin-of-turn token, or
+    nothing (`end`: the bare end token, as stop)."""
+    if noise_target not in NOISE_TARGETS:
+        raise ExportError(f"noise target must be one of {NOISE_TARGETS}")
+    return NOISE_MARKER.get(fmt, "") if noise_target == "marker" else ""
 
 
 def seconds(ms: int, row: dict[str, Any], ctx: Context) -> float:
@@ -106,9 +125,11 @@ def grounding_texts(row: dict[str, Any], ctx: Context) -> tuple[str, str]:
 
 
 def said(row: dict[str, Any], turn: dict[str, Any], ctx: Context) -> str:
-    """What a turn says: empty for a structural target, re-timed text for grounding."""
-    if target_kind(turn) is not None:
-        return ""
+    """What a turn says: empty for a structural target (the noise marker for noise),
+    re-timed text for grounding."""
+    kind = target_kind(turn)
+    if kind is not None:
+        return ctx.noise_marker if kind == "noise" else ""
     if row["grounding"] is not None:
         question, answer = grounding_texts(row, ctx)
         return question if turn["role"] == "user" else answer
@@ -126,7 +147,7 @@ def dialogue(row: dict[str, Any], ctx: Context, token: str) -> list[tuple[str, s
         if t["kind"] == "frames":
             continue
         text = said(row, t, ctx)
-        if streaming and text:
+        if streaming and text and target_kind(t) is None:
             text = f"Time={seconds(t['start_ms'], row, ctx)}s {text}"
         role = "user" if t["role"] == "user" else "assistant"
         if out and out[-1][0] == role:

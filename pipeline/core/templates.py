@@ -9,8 +9,9 @@ GENERATOR_VERSION = "build-v2"
 
 # Literal targets (docs/tasks.md); exporters map them onto each format's structure.
 STOP_TARGET = "<|im_end|>"  # stop: end the interrupted answer at once
-NOISE_TARGET = "<|im_start|><|im_end|>"  # noise: an empty assistant turn, no answer
+NOISE_TARGET = "<|im_start|><|im_end|>"  # noise: a turn begun and ended at once, no answer
 SILENCE_TARGET = "<|im_end|>"  # silence: the end token alone, nothing said
+TURN_START = "<|im_start|>"  # the marker noise learns before the end token
 
 TIMESTAMP_STYLES = ("seconds", "mmss", "relative")
 PAIR_TEMPLATES = {"target": "v2", "seed": "v1"}  # caption <-> speech answer forms
@@ -21,10 +22,11 @@ def render_span(start_ms: int, end_ms: int, style: str, window_ms: int) -> str:
     if style == "seconds":
         return f"{start_ms / 1000:.1f}-{end_ms / 1000:.1f} seconds"
     if style == "mmss":
-        def clock(ms: int) -> str:
-            s = ms // 1000
+        # whole seconds that cover the span: the start rounds down, the end up, so a
+        # sentence under a second never becomes a zero-length span
+        def clock(s: int) -> str:
             return f"{s // 60:02d}:{s % 60:02d}"
-        return f"{clock(start_ms)}-{clock(end_ms)}"
+        return f"{clock(start_ms // 1000)}-{clock(-(-end_ms // 1000))}"
     if style == "relative":
         scale = 100 / max(window_ms, 1)
         return f"{round(start_ms * scale)}-{round(end_ms * scale)} (of 100)"

@@ -5,7 +5,8 @@ usage: check_llamafactory.py EXPORT_DIR GOLDEN_DIR [--update]
 
 Checked: no record is dropped; each video row carries video tokens (the video reaches the
 model); the learned spans are exactly each answer and the end token the template adds
-(an empty answer learns the end token alone); the layout per task matches the golden file.
+(an empty answer learns the end token alone; noise learns the ids of `<|im_start|>` and
+`<|im_end|>`, not their characters); the layout per task matches the golden file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tiny_qwen2vl import check_layouts, learned_spans, tiny_processor
+from tiny_qwen2vl import NOISE, check_layouts, check_noise_ids, learned_spans, tiny_processor
 
 
 def main(export_dir: str, golden_dir: str, update: bool) -> int:
@@ -43,9 +44,10 @@ def main(export_dir: str, golden_dir: str, update: bool) -> int:
         assert (video_pad in ids) == bool(rec.get("videos")), rec.get("id")
         assert (image_pad in ids) == bool(rec.get("images")), rec.get("id")
         answers = [t["value"] for t in rec["conversations"] if t["from"] == "gpt"]
-        assert not any("<|im_" in a for a in answers), rec.get("id")  # no literal tokens
+        assert not any("<|im_" in a for a in answers if a != NOISE), rec.get("id")
         spans = learned_spans(tokenizer, example["labels"])
         assert spans == [a + "<|im_end|>\n" for a in answers], (rec.get("id"), spans)
+        check_noise_ids(tokenizer, example["labels"], answers, "\n")
         task = rec.get("task", "replay")
         layouts.setdefault(task, "\n".join(f"learn\t{s!r}" for s in spans))
     check_layouts(layouts, golden_dir, update)
