@@ -87,7 +87,8 @@ def _export(args: argparse.Namespace) -> int:
         raise UsageError("--mix MIX is required (--samples only with --format eval)")
     summary = export(args.mix, args.format, args.out, annotations=args.annotations,
                      video_root=args.video_root, reference=args.time_reference,
-                     decimals=args.decimals, commentary=args.livecc_commentary)
+                     decimals=args.decimals, commentary=args.livecc_commentary,
+                     noise_target=args.noise_target)
     print(f"export {args.format}: {summary.samples} samples + {summary.replay} replay rows -> "
           + ", ".join(summary.files))
     if summary.added:
@@ -105,7 +106,8 @@ def _export_eval(args: argparse.Namespace) -> int:
 
     if not args.samples:
         raise UsageError("--format eval needs --samples SAMPLES")
-    about = export_eval(args.samples, args.out, args.split, args.annotations, args.video_root)
+    about = export_eval(args.samples, args.out, args.split, args.annotations, args.video_root,
+                        args.time_reference or "clip")
     print(f"export eval: {about['samples']} {about['split']} samples -> {args.out}/"
           "eval_prompts.jsonl, eval_references.jsonl")
     return EXIT_OK
@@ -123,13 +125,31 @@ def _eval(args: argparse.Namespace) -> int:
     if args.runs or not (args.samples and args.predictions and args.out):
         raise UsageError("--samples SAMPLES --predictions P.jsonl --out REPORT, or "
                          "compare REPORT... --out DIR")
-    summary = evaluate(args.samples, args.predictions, args.out, args.split, args.name)
+    summary = evaluate(args.samples, args.predictions, args.out, args.split, args.name,
+                       args.time_reference, args.annotations, _buckets(args.buckets))
     for task, s in summary.tasks.items():
         print(f"  {task:20s} {100 * s['score']:6.1f}  ({s['samples']} samples)")
+    if summary.grounding:
+        print(f"  {'grounding':20s} {100 * summary.grounding['score']:6.1f}  (R@1 IoU>=0.5, "
+              f"{summary.grounding['samples']} text->span samples)")
+    for bucket, b in summary.buckets.items():
+        shown = "-" if b is None else f"{100 * b['overall']:6.1f}  ({b['samples']} samples)"
+        print(f"  {bucket:20s} {shown}")
     print(f"  {'overall':20s} {100 * summary.overall:6.1f}  -> {summary.out}/eval.json")
     for problem in summary.problems:
         print(f"predictions {problem}", file=sys.stderr)
     return EXIT_OK
+
+
+def _buckets(text: str | None) -> tuple[Any, ...]:
+    from pipeline.core.evaluation import VIDEO_MME_BUCKETS, parse_buckets
+
+    if text is None:
+        return VIDEO_MME_BUCKETS
+    try:
+        return parse_buckets(text)
+    except ValueError as exc:
+        raise UsageError(f"--buckets: {exc}") from exc
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -242,6 +262,10 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
                         "clip where the trainer shows the window, video where it shows the "
                         "whole video)")
     e.add_argument("--decimals", type=int, default=1)
+    e.add_argument("--noise-target", default="marker", choices=["marker", "end"],
+                   help="what noise (a remark that asks nothing) learns: the template's "
+                        "begin-of-turn token then its end token, as the founding notes' "
+                        "<|im_start|><|im_end|> (marker), or the end token alone, as stop (end)")
     e.add_argument("--livecc-commentary", action="store_true",
                    help="livecc: also each narration window's own speech, word-timed from "
                         "the sentences, as LiveCC commentary records (needs --annotations)")
@@ -253,6 +277,15 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     ev.add_argument("--out", default=None)
     ev.add_argument("--split", default="test")
     ev.add_argument("--name", default=None, help="the run's name in compare tables")
+    ev.add_argument("--time-reference", default="clip", choices=["clip", "video"],
+                    help="the timeline the predictions' times are on: the window's (clip, as "
+                         "the default eval prompts give them) or the whole video's (video)")
+    ev.add_argument("--annotations", default=None,
+                    help="annotate's OUT, for video durations (default: the one build "
+                         "recorded in SAMPLES/build.yaml, when it is still there)")
+    ev.add_argument("--buckets", default=None,
+                    help="duration buckets, NAME:LOW-HIGH seconds, comma-separated (default "
+                         "Video-MME's: short:0-120,medium:240-900,long:1800-3600)")
     r = _sub(sub, fmt, "report", help="an HTML page with plots of a dataset")
     r.add_argument("out", help="annotate's OUT")
     r.add_argument("--samples", default=None, help="build's --out (default: OUT)")

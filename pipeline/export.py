@@ -49,6 +49,16 @@ def _name(uri: str) -> str:
     return PurePosixPath(uri.replace("\\", "/")).name
 
 
+def newest_videos(annotations: str) -> dict[str, dict[str, Any]]:
+    """video_id -> its newest annotation's media, duration and provenance, as build takes it."""
+    t = read_table(annotations, "videos", ["video_id", "media_uri", "duration_ms",
+                                           "provenance"])
+    rows: dict[str, dict[str, Any]] = {}
+    for r in sorted(t.to_pylist(), key=lambda r: r["provenance"]["run_id"] or ""):
+        rows[r["video_id"]] = r
+    return rows
+
+
 def resolve_videos(annotations: str | None, video_root: str | None, ids: set[str]
             ) -> dict[str, VideoFacts]:
     """video_id -> where its media is now, and its duration when the annotations say.
@@ -60,11 +70,7 @@ def resolve_videos(annotations: str | None, video_root: str | None, ids: set[str
     if annotations is not None:
         if not table_files(annotations, "videos"):
             raise ExportError(f"no videos table in {annotations}: pass annotate's OUT")
-        t = read_table(annotations, "videos", ["video_id", "media_uri", "duration_ms",
-                                               "provenance"])
-        # a video's newest annotation, as build takes it
-        for r in sorted(t.to_pylist(), key=lambda r: r["provenance"]["run_id"] or ""):
-            rows[r["video_id"]] = r
+        rows = newest_videos(annotations)
     out = {}
     for vid in sorted(ids):
         row = rows.get(vid)
@@ -127,11 +133,13 @@ def _frame_fps(rows: list[dict[str, Any]]) -> float:
 
 def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
            video_root: str | None = None, reference: str | None = None, decimals: int = 1,
-           commentary: bool = False) -> ExportSummary:
+           commentary: bool = False, noise_target: str = "marker") -> ExportSummary:
     """`commentary` (livecc): also each narration window's own speech as a LiveCC
-    commentary record, from the sentences' word times in `annotations`."""
+    commentary record, from the sentences' word times in `annotations`. `noise_target`:
+    `marker` (the notes' `<|im_start|><|im_end|>`) or `end` (stop's bare end token)."""
     if fmt not in exporters.FORMATS:
         raise ExportError(f"unknown format {fmt!r}; known: {', '.join(exporters.FORMATS)}")
+    marker = exporters.noise_marker(fmt, noise_target)
     if commentary and (fmt != "livecc" or annotations is None):
         raise ExportError("--livecc-commentary needs --format livecc and --annotations (the "
                           "sentences' word times)")
@@ -153,7 +161,7 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
     def context(row: dict[str, Any]) -> Context:
         facts = videos[row["video_id"]]
         media = os.path.relpath(facts.media, folder) if folder else facts.media
-        return Context(media, reference, decimals, facts.duration_ms)
+        return Context(media, reference, decimals, facts.duration_ms, marker)
 
     records: list[Any] = []
     skipped: Counter[str] = Counter()
@@ -189,7 +197,8 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
     n_samples = len(records) - sum(added.values())
     name = meta["recipe"]
     header = {"export_version": exporters.EXPORT_VERSION, "recipe": name, "seed": meta["seed"],
-              "time_reference": reference, "time_unit": "seconds", "decimals": decimals}
+              "time_reference": reference, "time_unit": "seconds", "decimals": decimals,
+              "noise_target": noise_target}
     target = Path(out)
     files = _render(fmt, everything, name, header, folder, replay, target.resolve())
     target.mkdir(parents=True, exist_ok=True)

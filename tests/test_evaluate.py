@@ -160,8 +160,9 @@ def test_eval_export_compare_and_the_cli(samples, rows, tmp_path, capsys) -> Non
     assert perfect.overall > silent.overall
     png = compare([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "cmp"))
     table = (tmp_path / "cmp" / "compare.md").read_text().splitlines()
-    assert table[0].startswith("| run | caption_to_dialogue") and table[0].endswith("overall |")
-    assert table[2].startswith("| silent |") and table[3].endswith("| 100.0 |")
+    assert table[0].startswith("| run | caption_to_dialogue")
+    assert table[0].endswith("| overall | grounding |")
+    assert table[2].startswith("| silent |") and table[3].endswith("| 100.0 | 100.0 |")
     assert np.asarray(Image.open(png).convert("L")).std() > 5
     assert cli.main(["eval", "compare", str(tmp_path / "a"), "--out", str(tmp_path / "c")]
                     ) == cli.EXIT_OK

@@ -30,8 +30,12 @@ HALLUCINATIONS = frozenset({
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
 
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+
+
 def words_of(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
+    """Lower-case words; a typographic apostrophe is the ASCII one (U+2019 reads as ')."""
+    return [w.lower() for w in _WORD.findall(text.translate(_APOSTROPHES))]
 
 
 def compression_ratio(text: str) -> float:

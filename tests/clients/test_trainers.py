@@ -23,6 +23,7 @@ from pipeline.core.dataset_card import HF_SPLIT, dataset_card
 from pipeline.core.exporters import FORMATS
 from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import BuildConfig, build_video
+from pipeline.evaluate import export_eval
 from pipeline.export import export
 
 HERE = Path(__file__).resolve().parent
@@ -118,4 +119,8 @@ def test_datasets_4_0_reads_every_export_and_the_samples_card(mixture, tmp_path)
         summary = export(str(mix), fmt, str(tmp_path / fmt), video_root=str(media))
         rows_written = summary.samples + sum(summary.added.values()) + summary.replay
         files.append(f"{summary.files[0]}:{rows_written}")
+    # the eval files too: `target` is one type (a list of one struct) for every task
+    eval_dir = tmp_path / "eval"
+    about = export_eval(str(samples), str(eval_dir), "test", video_root=str(media))
+    files += [f"{eval_dir / name}:{about['samples']}" for name in about["files"]]
     _check("llamafactory", str(samples), json.dumps(splits), *files, script="datasets")
