@@ -56,7 +56,10 @@ class BuildOptions(PipelineOptions):
         add("--silence_margin_ms", "--silence-margin-ms", dest="silence_margin_ms", type=int,
             default=500, help="silence windows keep this far from any speech")
         add("--rev_query_position", "--rev-query-position", dest="rev_query_position",
-            default="before", choices=templates.REV_QUERY_POSITIONS)
+            default="both", choices=(*templates.REV_QUERY_POSITIONS, "both"),
+            help="where rev's query is asked: at the window's start (before; recipes call "
+                 "it rev-pre), at a drawn frame before the evidence (inline; rev-rev), or "
+                 "one sample of each (both, so a recipe picks without a second build)")
         add("--pair_template", "--pair-template", dest="pair_template", default="target",
             choices=tuple(templates.PAIR_TEMPLATES),
             help="caption<->speech answers: the target text alone (target), or the seed's "

@@ -141,6 +141,32 @@ def _eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _experiment(args: argparse.Namespace) -> int:
+    from pipeline import experiment
+
+    if args.action == "score":
+        if not args.exp:
+            raise UsageError("experiment score EXP")
+        md, png = experiment.score(args.exp, args.predictions_name)
+        print(md.read_text() + f"\n-> {md}, {png}")
+        return EXIT_OK
+    missing = [f"--{k.replace('_', '-')}" for k in ("experiment", "samples", "format", "out")
+               if not getattr(args, k)]
+    if missing or args.exp:
+        raise UsageError("experiment plan --experiment FILE --samples SAMPLES --format FMT "
+                         "--out EXP [--replay FILE] [--scale F]" + (
+                             f" (missing {', '.join(missing)})" if missing else ""))
+    summary = experiment.plan(args.experiment, args.samples, args.out, args.format,
+                              args.replay, args.scale, args.annotations, args.video_root,
+                              args.allow_repeat, args.noise_target)
+    for arm, counts in summary.arms.items():
+        drawn = ", ".join(f"{k} {v}" for k, v in counts.items()) or "baseline: no data"
+        print(f"  {arm:20s} {drawn}")
+    print(f"experiment: {len(summary.arms)} arms, {summary.eval_samples} shared eval prompts "
+          f"-> {summary.out} (README.md says how to train each arm)")
+    return EXIT_OK
+
+
 def _buckets(text: str | None) -> tuple[Any, ...]:
     from pipeline.core.evaluation import VIDEO_MME_BUCKETS, parse_buckets
 
@@ -286,6 +312,27 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     ev.add_argument("--buckets", default=None,
                     help="duration buckets, NAME:LOW-HIGH seconds, comma-separated (default "
                          "Video-MME's: short:0-120,medium:240-900,long:1800-3600)")
+    x = _sub(sub, fmt, "experiment", help="plan every mixture arm of an experiment file "
+                       "(mixtures, exports, one shared eval set, training commands), or "
+                       "score their predictions as one table")
+    x.add_argument("action", choices=["plan", "score"])
+    x.add_argument("exp", nargs="?", default=None, help="score: the planned EXP folder")
+    x.add_argument("--experiment", default=None,
+                   help="plan: arms by recipe (workflows/experiments/seed-replay.yaml)")
+    x.add_argument("--samples", default=None, help="plan: build's --out")
+    x.add_argument("--replay", default=None, help="plan: LLaVA/LongVA JSON or JSONL")
+    x.add_argument("--format", default=None, choices=FORMATS, help="plan: the trainer's format")
+    x.add_argument("--out", default=None, help="plan: a new EXP folder")
+    x.add_argument("--scale", type=float, default=1.0,
+                   help="plan: shrink every arm (and a +Nk arm's whole replay set) by this "
+                        "factor, e.g. 0.01 for a small build")
+    x.add_argument("--annotations", default=None, help="plan: annotate's OUT (media, durations)")
+    x.add_argument("--video-root", default=None, help="plan: the folder holding the media")
+    x.add_argument("--allow-repeat", action="store_true", help="plan: passed to mix")
+    x.add_argument("--noise-target", default="marker", choices=["marker", "end"],
+                   help="plan: passed to export")
+    x.add_argument("--predictions-name", default="predictions.jsonl",
+                   help="score: each arm's predictions file in its folder")
     r = _sub(sub, fmt, "report", help="an HTML page with plots of a dataset")
     r.add_argument("out", help="annotate's OUT")
     r.add_argument("--samples", default=None, help="build's --out (default: OUT)")
@@ -364,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"validate": _validate, "query": _query, "mix": _mix, "export": _export,
-                "eval": _eval, "report": _report, "models": _models,
+                "eval": _eval, "experiment": _experiment, "report": _report,
+                "models": _models,
                 "compact": _compact}[args.command](args)
     except UsageError as exc:
         print(f"ominous {args.command}: {exc}", file=sys.stderr)

@@ -245,12 +245,13 @@ def _render(fmt: str, records: list[Any], name: str, header: dict[str, Any],
         columns = {"messages": "conversations", "videos": "videos"}
         if any("images" in r for r in replay):
             columns["images"] = "images"
-        files["dataset_info.json"] = json.dumps({f"ominous_{_slug(name)}": {
+        files["dataset_info.json"] = json.dumps({llamafactory_dataset(name): {
             "file_name": data, "formatting": "sharegpt", "columns": columns,
             "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human",
                      "assistant_tag": "gpt", "system_tag": "system"}}}, indent=2)
     return files
 
 
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
+def llamafactory_dataset(recipe: str) -> str:
+    """The name a mixture's dataset has in LLaMA-Factory's dataset_info.json."""
+    return "ominous_" + "".join(c if c.isalnum() else "_" for c in recipe).strip("_").lower()

@@ -56,14 +56,16 @@ def _replicas(want: int, have: int, allow_repeat: bool, message: str) -> int:
 
 
 def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | None = None,
-        split: str = "train", allow_repeat: bool = False) -> MixSummary:
+        split: str = "train", allow_repeat: bool = False,
+        replay_limit: int | None = None) -> MixSummary:
     """Draw into a hidden sibling folder, then move the files into OUT (mixture.yaml last): a
-    mix that fails leaves OUT as it was."""
+    mix that fails leaves OUT as it was. `replay_limit`: a "+Nk" recipe's whole replay set is
+    its first `replay_limit` rows in the seeded order (an experiment's --scale)."""
     final = Path(out)
     work = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
     try:
-        summary = _mix(samples, recipe, work, seed, replay, split, allow_repeat)
+        summary = _mix(samples, recipe, work, seed, replay, split, allow_repeat, replay_limit)
         final.mkdir(parents=True, exist_ok=True)
         for name in ("mixture.parquet", "replay.jsonl", "mixture.yaml"):
             if (work / name).exists():
@@ -75,8 +77,11 @@ def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | Non
     return replace(summary, out=out)
 
 
-def _mix(samples: str, recipe: Recipe, target: Path, seed: int, replay: str | None,
-         split: str, allow_repeat: bool) -> MixSummary:
+def _samples_view(samples: str, recipe: Recipe, replay: str | None
+                  ) -> duckdb.DuckDBPyConnection:
+    """A connection with the samples as a view, once the recipe's inputs are known to be
+    there (the replay file when it draws replay; samples built with variants when it picks
+    one)."""
     check_published(samples)  # a build killed while publishing: its rows are half there
     files = [str(f) for f in table_files(samples, "samples")]
     counts = recipe.counts()
@@ -92,14 +97,53 @@ def _mix(samples: str, recipe: Recipe, target: Path, seed: int, replay: str | No
         listed = ", ".join(_quote(f) for f in files)
         con.execute(f"CREATE VIEW samples AS SELECT * FROM read_parquet([{listed}], "
                     "hive_partitioning = true, union_by_name = true)")
+    columns = ({c[0] for c in con.execute("DESCRIBE samples").fetchall()} if files else set())
+    if recipe.variants and "variant" not in columns:
+        raise RecipeError(f"{recipe.name} picks a task variant "
+                          f"({', '.join(f'{t}={v}' for t, v in recipe.variants)}) but "
+                          f"{samples} was built before samples had variants: build it again")
+    return con
+
+
+def _where(recipe: Recipe, letter: str, split: str) -> str:
+    tasks = recipe.tasks(letter)
+    task_list = ", ".join(_quote(t) for t in tasks)
+    return f"task IN ({task_list}) AND split = {_quote(split)}" + "".join(
+        f" AND (task <> {_quote(t)} OR variant = {_quote(v)})" for t, v in recipe.variants
+        if t in tasks)
+
+
+def check_counts(samples: str, recipe: Recipe, replay_rows: int | None, split: str = "train",
+                 allow_repeat: bool = False) -> dict[str, int]:
+    """What mix would draw per component, raising mix's own RecipeError where the samples
+    (or `replay_rows` replay records) are too few; writes nothing."""
+    con = _samples_view(samples, recipe, "given" if replay_rows is not None else None)
+    counts = recipe.counts()
+    for letter, want in counts.items():
+        if want == 0:
+            continue
+        if letter == REPLAY:
+            have = replay_rows or 0
+            _replicas(want, have, allow_repeat, _shortfall(REPLAY, (), want, have, "replay"))
+            continue
+        where = _where(recipe, letter, split)
+        have = con.execute(f"SELECT count(*) FROM samples WHERE {where}").fetchone()[0]
+        _replicas(want, have, allow_repeat,
+                  _shortfall(letter, recipe.tasks(letter), want, have, split))
+    return counts
+
+
+def _mix(samples: str, recipe: Recipe, target: Path, seed: int, replay: str | None,
+         split: str, allow_repeat: bool, replay_limit: int | None = None) -> MixSummary:
+    con = _samples_view(samples, recipe, replay)
+    counts = recipe.counts()
     parts = []
     for letter, want in tqdm(counts.items(), desc=f"mix {recipe.name}", unit="component",
                              disable=None):
         if letter == REPLAY or want == 0:
             continue
         tasks = recipe.tasks(letter)
-        task_list = ", ".join(_quote(t) for t in tasks)
-        where = f"task IN ({task_list}) AND split = {_quote(split)}"
+        where = _where(recipe, letter, split)
         have = con.execute(f"SELECT count(*) FROM samples WHERE {where}").fetchone()[0]
         passes = _replicas(want, have, allow_repeat, _shortfall(letter, tasks, want, have, split))
         # Choose ids first (narrow rows sort cheaply), then fetch the chosen rows.
@@ -119,7 +163,8 @@ def _mix(samples: str, recipe: Recipe, target: Path, seed: int, replay: str | No
             ORDER BY p.component, {_draw_order('p.sample_id', seed)}, p.pass
         ) TO {_quote(str(mixture))} (FORMAT parquet, COMPRESSION zstd)""")
         rows = con.execute(f"SELECT count(*) FROM {_quote(str(mixture))}").fetchone()[0]
-    n_replay = _write_replay(target, recipe, counts.get(REPLAY, 0), replay, seed, allow_repeat)
+    n_replay = _write_replay(target, recipe, counts.get(REPLAY, 0), replay, seed, allow_repeat,
+                             replay_limit)
     real = {letter: n for letter, n in counts.items() if letter != REPLAY}
     if recipe.replay_all or REPLAY in counts:
         real[REPLAY] = n_replay
@@ -127,27 +172,28 @@ def _mix(samples: str, recipe: Recipe, target: Path, seed: int, replay: str | No
         "recipe": recipe.name, "size": recipe.size, "seed": seed, "split": split,
         "allow_repeat": allow_repeat, "samples": samples, "replay": replay,
         "counts": real, "weights": dict(recipe.weights), "rows": rows + n_replay,
+        "variants": dict(recipe.variants),
     }, sort_keys=False))
     return MixSummary(str(target), recipe.name, real, n_replay)
 
 
 def _write_replay(target: Path, recipe: Recipe, want: int, replay: str | None, seed: int,
-                  allow_repeat: bool) -> int:
+                  allow_repeat: bool, limit: int | None = None) -> int:
     """Replay rows pass through unchanged (their order and choice are seeded)."""
     path = target / "replay.jsonl"
     if replay is None:
         return 0
     records = read_replay(replay)
+    import hashlib
+
+    def order(i: int, rec: dict[str, Any]) -> str:
+        key = f"{rec.get('id', i)}:{seed}"
+        return hashlib.md5(key.encode("utf-8")).hexdigest()
+
+    ranked = [rec for _, rec in sorted(enumerate(records), key=lambda ir: order(*ir))]
     if recipe.replay_all:
-        chosen: list[dict[str, Any]] = records
+        chosen: list[dict[str, Any]] = (records if limit is None else ranked[:limit])
     else:
-        import hashlib
-
-        def order(i: int, rec: dict[str, Any]) -> str:
-            key = f"{rec.get('id', i)}:{seed}"
-            return hashlib.md5(key.encode("utf-8")).hexdigest()
-
-        ranked = [rec for _, rec in sorted(enumerate(records), key=lambda ir: order(*ir))]
         passes = _replicas(want, len(ranked), allow_repeat,
                            _shortfall(REPLAY, (), want, len(ranked), "replay"))
         chosen = (ranked * passes)[:want]

@@ -95,15 +95,32 @@ def test_mix_is_deterministic_for_a_seed(samples_dir, replay_file, tmp_path) -> 
     assert len(c) == len(a) and {r["sample_id"] for r in c} != {r["sample_id"] for r in a}
 
 
+def test_rev_arms_draw_one_query_position(samples_dir, tmp_path) -> None:
+    """+10k-rev-pre and +10k-rev-rev need no second build: each draws rev from one form."""
+    for name, variant in (("pre", "before"), ("rev", "inline")):
+        recipe = parse_shorthand("R1 (54)")
+        recipe = replace(recipe, variants=(("rev", variant),))
+        mix(str(samples_dir), recipe, str(tmp_path / name))
+        assert {r["variant"] for r in _mixture(tmp_path / name)} == {variant}
+        with pytest.raises(RecipeError, match="tasks rev has 54"):
+            mix(str(samples_dir), replace(recipe, size=55), str(tmp_path / "more"))
+    plus = parse_shorthand("+10k-rev-rev-noise")
+    assert plus.variants == (("rev", "inline"),) and "N" not in dict(plus.weights)
+    assert parse_shorthand("+10k-rev").variants == () and "R" not in dict(
+        parse_shorthand("+10k-rev").weights)
+    with pytest.raises(RecipeError, match="cannot leave out"):
+        parse_shorthand("+10k-rev-post")
+
+
 def test_too_few_samples_is_an_error_unless_repeats_are_allowed(samples_dir, tmp_path) -> None:
-    # rev: 2 samples per train copy of v1, 27 train copies -> 54 available
-    with pytest.raises(RecipeError, match="component R needs 100 samples but tasks rev has 54"):
-        mix(str(samples_dir), parse_shorthand("R1 (100)"), str(tmp_path))
-    summary = mix(str(samples_dir), parse_shorthand("R1 (100)"), str(tmp_path),
+    # rev: 2 cuts x 2 query positions per train copy of v1, 27 train copies -> 108
+    with pytest.raises(RecipeError, match="component R needs 200 samples but tasks rev has 108"):
+        mix(str(samples_dir), parse_shorthand("R1 (200)"), str(tmp_path))
+    summary = mix(str(samples_dir), parse_shorthand("R1 (200)"), str(tmp_path),
                   allow_repeat=True)
     rows = _mixture(tmp_path)
-    assert summary.counts == {"R": 100} and len(rows) == 100
-    assert len({r["sample_id"] for r in rows}) == 54
+    assert summary.counts == {"R": 200} and len(rows) == 200
+    assert len({r["sample_id"] for r in rows}) == 108
     val = mix(str(samples_dir), parse_shorthand("R1 (6)"), str(tmp_path / "val"), split="val")
     assert val.counts == {"R": 6}
     assert {r["split"] for r in _mixture(tmp_path / "val")} == {"val"}

@@ -69,7 +69,7 @@ TABLES = {
 
 EXPECTED = {"tsg_dialogue": 8, "tsg_caption": 8, "caption_to_dialogue": 4,
             "dialogue_to_caption": 4, "narration": 1, "silence": 4, "stop": 4, "noise": 7,
-            "rev": 2, "contrast": 4}
+            "rev": 4, "contrast": 4}  # rev: both query positions of each of 2 cuts
 
 
 def _turns(row: dict, kind: str) -> list[dict]:
@@ -219,6 +219,24 @@ def test_same_seed_same_samples_other_seed_same_counts() -> None:
     assert {r["task"] for r in c} == {r["task"] for r in a}
     assert not {r["sample_id"] for r in a} & {r["sample_id"] for r in c}
     assert [r["turns"] for r in a] != [r["turns"] for r in c]
+
+
+def test_both_rev_variants_come_from_one_build() -> None:
+    """One build makes both query positions (recipes pick one: rev-pre, rev-rev); a build of
+    one position makes exactly that position's samples of a build of both."""
+    video = _info(TABLES, "v1")
+    both = [r for r in build_video(video, BuildConfig()) if r["task"] == "rev"]
+    assert sorted(r["variant"] for r in both) == ["before", "before", "inline", "inline"]
+    for position in ("before", "inline"):
+        alone = [r for r in build_video(video, BuildConfig(rev_query_position=position))
+                 if r["task"] == "rev"]
+        assert alone == [r for r in both if r["variant"] == position]
+    for r in both:
+        (query,) = _turns(r, "query")
+        at_start = query["start_ms"] == r["clip_start_ms"]
+        assert at_start if r["variant"] == "before" else True
+    assert all(r["variant"] is None for r in build_video(video, BuildConfig())
+               if r["task"] != "rev")
 
 
 def test_inline_rev_query_comes_before_the_evidence() -> None:

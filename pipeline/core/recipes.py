@@ -2,7 +2,10 @@
 
 Letters name components; digits are their weights, one digit per letter; the size in
 parentheses takes k (thousand) and m (million). "+10k" means 10,000 streaming samples
-(R, N, S, A, Q equally) on top of the whole replay set; "+10k-noise" leaves noise out.
+(R, N, S, A, Q equally) on top of the whole replay set; "+10k-noise" leaves noise out;
+"+10k-rev-pre" and "+10k-rev-rev" draw rev from one of its two forms (the query at the
+window's start, or mid-stream), which one build makes both of. A YAML recipe picks the same
+with `rev_variant: pre|rev`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.core.templates import REV_VARIANTS
 from pipeline.errors import UsageError
 
 # Component letters -> the sample tasks they draw from ("O" is the replay set).
@@ -49,6 +53,7 @@ class Recipe:
     size: int  # samples drawn from the components other than full replay
     weights: tuple[tuple[str, int], ...]  # (letter, weight), in the written order
     replay_all: bool = False  # "+10k": the whole replay set, plus `size` drawn samples
+    variants: tuple[tuple[str, str], ...] = ()  # (task, variant) a task draws only from
 
     def counts(self) -> dict[str, int]:
         """Exact counts per component by largest remainder (they sum to `size`)."""
@@ -66,6 +71,18 @@ class Recipe:
 
     def tasks(self, letter: str) -> tuple[str, ...]:
         return LETTERS[letter]
+
+    def variant(self, task: str) -> str | None:
+        return dict(self.variants).get(task)
+
+
+def rev_variant(name: str, where: str) -> tuple[tuple[str, str], ...]:
+    """The seed's rev arms: `pre` (query at the window's start) or `rev` (mid-stream)."""
+    if name not in REV_VARIANTS:
+        raise RecipeError(f"{where}: rev variant {name!r} is not one of "
+                          f"{sorted(REV_VARIANTS)} (pre: the query at the window's start; "
+                          "rev: the query mid-stream, before the evidence)")
+    return (("rev", REV_VARIANTS[name]),)
 
 
 def _size(number: str, unit: str) -> int:
@@ -95,14 +112,21 @@ def parse_shorthand(text: str) -> Recipe:
     m = _PLUS.match(text)
     if m:
         number, unit, minus = m.groups()
-        left_out = [w.strip() for w in minus.split("-") if w.strip()]
+        words = [w.strip() for w in minus.split("-") if w.strip()]
+        left_out, variants = [], ()
+        while words:  # "-noise" leaves noise out; "-rev-pre" / "-rev-rev" picks rev's form
+            word = words.pop(0)
+            if word == "rev" and words and words[0] in REV_VARIANTS:
+                variants = rev_variant(words.pop(0), repr(text))
+            else:
+                left_out.append(word)
         unknown = sorted(set(left_out) - _NAMES.keys())
         if unknown:
             raise RecipeError(f"{text!r}: cannot leave out {unknown}; streaming parts are "
                               f"{sorted(_NAMES)}")
         letters = [c for c in _STREAMING if c not in {_NAMES[w] for w in left_out}]
         return Recipe(text.strip(), _size(number, unit), tuple((c, 1) for c in letters),
-                      replay_all=True)
+                      replay_all=True, variants=variants)
     raise RecipeError(f"cannot read recipe {text!r}: expected letters, weights and a size "
                       "like 'ORNS1111 (10k)', or '+10k' / '+10k-noise'")
 
@@ -118,10 +142,11 @@ def load_recipe(spec: str) -> Recipe:
         raise RecipeError(f"cannot read recipe file {spec}: {exc}") from exc
     if not isinstance(doc, dict):
         raise RecipeError(f"{spec}: expected a mapping")
+    variants = rev_variant(str(doc["rev_variant"]), spec) if "rev_variant" in doc else ()
     if "recipe" in doc:
         recipe = parse_shorthand(str(doc["recipe"]))
         return Recipe(doc.get("name", recipe.name), recipe.size, recipe.weights,
-                      recipe.replay_all)
+                      recipe.replay_all, variants or recipe.variants)
     try:
         comps = doc["components"]
         written = str(doc["size"]).strip()
@@ -139,4 +164,4 @@ def load_recipe(spec: str) -> Recipe:
     if any(w < 0 for _, w in weights):
         raise RecipeError(f"{spec}: weights must be >= 0")
     return Recipe(str(doc.get("name", path.stem)), size, weights,
-                  bool(doc.get("replay_all", False)))
+                  bool(doc.get("replay_all", False)), variants)

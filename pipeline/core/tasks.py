@@ -69,15 +69,16 @@ class BuildConfig:
     max_unaligned: float = 0.5
     min_silence_ms: int = 2000
     silence_margin_ms: int = 500  # ASR word ends are approximate: keep clear of speech
-    rev_query_position: str = "before"
+    rev_query_position: str = "both"  # before, inline, or both (one sample of each)
     noise_phrases_per_video: int = 1
     pair_template: str = "target"  # caption <-> speech answers: the target text, or the seed's
 
     def __post_init__(self) -> None:
         if self.timestamp_style not in T.TIMESTAMP_STYLES:
             raise ValueError(f"timestamp style must be one of {T.TIMESTAMP_STYLES}")
-        if self.rev_query_position not in T.REV_QUERY_POSITIONS:
-            raise ValueError(f"rev query position must be one of {T.REV_QUERY_POSITIONS}")
+        if self.rev_query_position not in (*T.REV_QUERY_POSITIONS, "both"):
+            raise ValueError(f"rev query position must be one of {T.REV_QUERY_POSITIONS} "
+                             "or both")
         if self.pair_template not in T.PAIR_TEMPLATES:
             raise ValueError(f"pair template must be one of {tuple(T.PAIR_TEMPLATES)}")
         if self.sample_fps <= 0 or self.window_ms <= 0:
@@ -162,8 +163,8 @@ class Sample:
     a grounding sample's facts through `ground`; `row` makes the samples-table row."""
 
     def __init__(self, task: str, video: VideoInfo, config: BuildConfig, start_ms: int,
-                 end_ms: int) -> None:
-        self.task, self.video, self.config = task, video, config
+                 end_ms: int, variant: str | None = None) -> None:
+        self.task, self.video, self.config, self.variant = task, video, config, variant
         self.grid = FrameGrid(config.sample_fps)
         self.start_ms = self.grid.floor(start_ms)
         # the last frame is the video's own end, not a grid point past it
@@ -239,7 +240,8 @@ class Sample:
         return {
             "sample_id": sample_id(self.task, video.video_id, self.start_ms, self.end_ms,
                                    variant, cfg.seed),
-            "task_family": family, "task": self.task, "split": video.split,
+            "task_family": family, "task": self.task, "variant": self.variant,
+            "split": video.split,
             "video_id": video.video_id, "clip_start_ms": self.start_ms,
             "clip_end_ms": self.end_ms, "sample_fps_num": cfg.sample_fps.numerator,
             "sample_fps_den": cfg.sample_fps.denominator, "frame_snap": FRAME_SNAP,
@@ -438,28 +440,36 @@ def noise_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, A
 
 
 def rev_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:
-    """The query comes first; frames stay silent until the evidence clip starts."""
-    rng = _rng(config, video.video_id, "rev")
+    """The query comes first; frames stay silent until the evidence clip starts. Each
+    position asked for is its own sample (`variant`): `before` asks at the window's start,
+    `inline` at a drawn frame before the evidence."""
+    positions = (T.REV_QUERY_POSITIONS if config.rev_query_position == "both"
+                 else (config.rev_query_position,))
     grid = FrameGrid(config.sample_fps)
     clips = list(video.clips)
-    for k, c in enumerate(clips):
-        if k == 0 or not c.scene_boundary or not c.caption:
-            continue
-        start = max(clips[k - 1].start_ms, c.start_ms - config.window_ms // 2)
-        sample = Sample("rev", video, config, start, c.end_ms)
-        sample.flag(_clip_flags(c, config))
-        evidence_at = grid.ceil(c.start_ms)
-        if config.rev_query_position == "before":
-            asked = sample.start_ms
-        else:
-            last = max(sample.start_ms, grid.floor(evidence_at - 1))
-            asked = grid.floor(rng.randint(sample.start_ms, last))
-        query = T.REV_QUERY.format(event=T.event_phrase(c.caption))
-        sample.user("query", query, asked, evidence=_clip_ev(c))
-        if grid.ceil(asked) < evidence_at:
-            sample.assistant("silence", None, asked, until=evidence_at, target=T.SILENCE_TARGET)
-        sample.assistant("answer", rng.choice(T.REV_ANSWERS), c.start_ms, evidence=_clip_ev(c))
-        yield sample.row(f"{c.clip_id}|{config.rev_query_position}")
+    for position in positions:
+        # one generator per position: a build of one position draws what `both` draws
+        rng = _rng(config, video.video_id, "rev" if position == "before" else "rev|inline")
+        for k, c in enumerate(clips):
+            if k == 0 or not c.scene_boundary or not c.caption:
+                continue
+            start = max(clips[k - 1].start_ms, c.start_ms - config.window_ms // 2)
+            sample = Sample("rev", video, config, start, c.end_ms, variant=position)
+            sample.flag(_clip_flags(c, config))
+            evidence_at = grid.ceil(c.start_ms)
+            if position == "before":
+                asked = sample.start_ms
+            else:
+                last = max(sample.start_ms, grid.floor(evidence_at - 1))
+                asked = grid.floor(rng.randint(sample.start_ms, last))
+            query = T.REV_QUERY.format(event=T.event_phrase(c.caption))
+            sample.user("query", query, asked, evidence=_clip_ev(c))
+            if grid.ceil(asked) < evidence_at:
+                sample.assistant("silence", None, asked, until=evidence_at,
+                                 target=T.SILENCE_TARGET)
+            sample.assistant("answer", rng.choice(T.REV_ANSWERS), c.start_ms,
+                             evidence=_clip_ev(c))
+            yield sample.row(f"{c.clip_id}|{position}")
 
 
 def contrast_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any]]:

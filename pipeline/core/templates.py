@@ -95,7 +95,9 @@ REV_QUERY = "Please notify me when {event}."
 # LiveCC-style live commentary: the video's own speech streamed word by word as the answer
 COMMENTARY_INSTRUCTION = "Comment on the video as it plays, the way its speaker does."
 REV_ANSWERS = ("It's happening now.", "There it is, it just started.", "Now.")
-REV_QUERY_POSITIONS = ("before", "inline")
+REV_QUERY_POSITIONS = ("before", "inline")  # build makes both unless told one
+# the seed's arm names for them: rev-pre asks at the window's start, rev-rev mid-stream
+REV_VARIANTS = {"pre": "before", "rev": "inline"}
 
 
 def event_phrase(caption: str) -> str:
