@@ -116,6 +116,8 @@ def _export_eval(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from pipeline.evaluate import compare, evaluate
 
+    if args.runs and args.runs[0] == "run":
+        return _eval_run(args)
     if args.runs and args.runs[0] == "compare":
         if len(args.runs) < 2 or not args.out:
             raise UsageError("compare REPORT... --out DIR")
@@ -138,6 +140,37 @@ def _eval(args: argparse.Namespace) -> int:
     print(f"  {'overall':20s} {100 * summary.overall:6.1f}  -> {summary.out}/eval.json")
     for problem in summary.problems:
         print(f"predictions {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _eval_run(args: argparse.Namespace) -> int:
+    from pipeline.predict import PredictError, ServerModel, ShowSettings, run
+
+    if len(args.runs) != 1 or not args.prompts or not args.out or (
+            bool(args.model_url) == bool(args.model_path)):
+        raise UsageError("eval run --prompts EVAL --out PREDICTIONS.jsonl, and either "
+                         "--model-url URL --model NAME or --model-path DIR")
+    settings = ShowSettings(args.fps, args.max_frames, args.image_size, 85, args.max_tokens)
+    if args.model_url:
+        if not args.model:
+            raise PredictError("--model-url needs --model NAME (the name the server serves)")
+        model: Any = ServerModel(args.model_url, args.model, settings, args.api_key_env,
+                                 args.request_timeout_s, args.retries,
+                                 concurrency=args.concurrency)
+    else:
+        from pipeline.models.local_vlm import LocalQwen2VL
+
+        model = LocalQwen2VL(args.model_path, settings, use_cache=not args.no_cache)
+    try:
+        summary = run(args.prompts, args.out, model, settings)
+    finally:
+        model.close()
+    print(f"eval run: {summary.answered} samples answered, {summary.skipped_done} already "
+          f"done, {summary.failed} failed -> {summary.out}")
+    if summary.failed:
+        print(f"some samples failed: see {summary.failures}; run the same command again to "
+              "retry them", file=sys.stderr)
+        return EXIT_SOME_INPUTS_FAILED
     return EXIT_OK
 
 
@@ -295,9 +328,32 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     e.add_argument("--livecc-commentary", action="store_true",
                    help="livecc: also each narration window's own speech, word-timed from "
                         "the sentences, as LiveCC commentary records (needs --annotations)")
-    ev = _sub(sub, fmt, "eval", help="score predictions on a split, task by task; or "
-                                     "`eval compare REPORT... --out DIR`")
-    ev.add_argument("runs", nargs="*", help="compare REPORT...")
+    ev = _sub(sub, fmt, "eval", help="score predictions on a split, task by task; "
+                                     "`eval compare REPORT... --out DIR`; or `eval run`: a "
+                                     "model answers the eval prompts (exit 3: some failed)")
+    ev.add_argument("runs", nargs="*", help="compare REPORT..., or run")
+    ev.add_argument("--prompts", default=None,
+                    help="run: EVAL (export --format eval's folder) or its eval_prompts.jsonl")
+    ev.add_argument("--model-url", default=None,
+                    help="run: an OpenAI-compatible server's base URL (vLLM: .../v1)")
+    ev.add_argument("--model", default=None, help="run: the model name the server serves")
+    ev.add_argument("--model-path", default=None,
+                    help="run: a local Hugging Face Qwen2-VL checkpoint folder")
+    ev.add_argument("--fps", type=float, default=2.0, help="run: frames shown per second")
+    ev.add_argument("--max-frames", type=int, default=32,
+                    help="run: at most this many frames in one request (the latest)")
+    ev.add_argument("--image-size", type=int, default=448, help="run: long side of a frame")
+    ev.add_argument("--max-tokens", type=int, default=128, help="run: tokens per reply")
+    ev.add_argument("--concurrency", type=int, default=8,
+                    help="run: samples in flight at once (server back end)")
+    ev.add_argument("--request-timeout-s", type=float, default=120.0,
+                    help="run: deadline of one whole request, reading the answer included")
+    ev.add_argument("--retries", type=int, default=4, help="run: retries of a transient error")
+    ev.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                    help="run: environment variable holding the server's API key")
+    ev.add_argument("--no-cache", action="store_true",
+                    help="run --model-path: encode the whole context at every streaming step "
+                         "(slow; for comparison)")
     ev.add_argument("--samples", default=None)
     ev.add_argument("--predictions", default=None, help="JSONL (see pipeline/evaluate.py)")
     ev.add_argument("--out", default=None)

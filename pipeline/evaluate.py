@@ -297,7 +297,8 @@ def prompt_and_reference(row: dict[str, Any], media: str, reference: str = "clip
     shown = window if reference == "clip" else [0.0, duration_ms / 1000]
     base = {"sample_id": row["sample_id"], "task": row["task"], "video": media,
             "video_start": shown[0], "video_end": shown[1], "window": window,
-            "time_reference": reference}
+            "time_reference": reference, "frame_fps_num": row["sample_fps_num"],
+            "frame_fps_den": row["sample_fps_den"]}
     said = [t for t in row["turns"] if t["kind"] != "frames"]
     if row["task_family"] == "grounding":
         question = next(t for t in said if t["role"] == "user")["text"]

@@ -106,3 +106,17 @@ def jpeg_bytes(frame: np.ndarray, quality: int) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(frame).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
+
+
+def frames_at(path: str, times_ms: Sequence[int], long_side: int, quality: int = 85
+              ) -> list[bytes]:
+    """The frames on screen at each time (ms on the video's timeline) as JPEGs, decoded at
+    about `long_side`: what an eval runner shows a model."""
+    if not times_ms:
+        return []
+    reader = FrameReader(path, long_side)
+    indices = [reader.index_at(t) for t in times_ms]
+    decoded = {}
+    for part, frames in reader.chunks(sorted(set(indices))):
+        decoded.update({i: jpeg_bytes(f, quality) for i, f in zip(part, frames, strict=True)})
+    return [decoded[i] for i in indices]

@@ -94,45 +94,49 @@ class Answer:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Seconds a server asks to wait; None where it says nothing usable (negative, NaN or
+    infinite values included: the caller's own backoff applies then)."""
     try:
-        return float(value) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
+    return seconds if seconds is not None and 0 <= seconds < float("inf") else None
 
 
-class ChatCaptioner:
-    """Bounded-concurrency chat-completions client with retries on transient failures."""
+class ChatClient:
+    """Bounded-concurrency chat-completions client with retries on transient failures: the
+    caption stage's and `ominous eval run`'s. The API key is read from an environment
+    variable and only ever put in the request header."""
 
-    def __init__(self, config: VlmConfig, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, endpoint: str, api_key_env: str | None, timeout_s: float,
+                 retries: int, backoff_s: float, max_backoff_s: float, concurrency: int,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         import httpx
 
-        self.config = config
-        self.prompt: Prompt = get_prompt(config.prompt_id)
-        self.model_name = config.model
-        key = os.environ.get(config.api_key_env) if config.api_key_env else None
+        key = os.environ.get(api_key_env) if api_key_env else None
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._secrets = tuple(x for x in (key,) if x)
+        self.timeout_s, self.retries = timeout_s, retries
+        self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
         self._http = httpx.Client(
-            base_url=config.endpoint, headers=headers,
-            timeout=httpx.Timeout(config.timeout_s, connect=min(config.timeout_s, 10.0)),
-            limits=httpx.Limits(max_connections=config.concurrency,
-                                max_keepalive_connections=config.concurrency))
-        self.pool = ThreadPoolExecutor(max_workers=config.concurrency,
-                                       thread_name_prefix="caption")
+            base_url=endpoint.rstrip("/"), headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+            limits=httpx.Limits(max_connections=concurrency,
+                                max_keepalive_connections=concurrency))
         self._sleep = sleep
         self._httpx = httpx
 
     def _backoff(self, attempt: int, hint: float | None) -> float:
         if hint is not None:
-            return min(hint, self.config.max_backoff_s)
-        base = self.config.backoff_s * 2 ** attempt
-        return min(base * (0.5 + random.random() / 2), self.config.max_backoff_s)
+            return min(hint, self.max_backoff_s)
+        base = self.backoff_s * 2 ** attempt
+        return min(base * (0.5 + random.random() / 2), self.max_backoff_s)
 
     def _post(self, body: dict) -> tuple[int, str | None, bytes]:
         """One request, bounded as a whole: `timeout_s` from sending to the answer's last
         byte (httpx bounds each read only, and a server that drips never trips that), and
         at most MAX_RESPONSE_BYTES. Returns status, Retry-After and the body."""
-        deadline = time.monotonic() + self.config.timeout_s
+        deadline = time.monotonic() + self.timeout_s
         with self._http.stream("POST", "/chat/completions", json=body) as response:
             chunks, size = [], 0
             for chunk in response.iter_bytes():
@@ -145,43 +149,64 @@ class ChatCaptioner:
                 chunks.append(chunk)
             return response.status_code, response.headers.get("retry-after"), b"".join(chunks)
 
-    def _redact(self, text: str) -> str:
+    def redact(self, text: str) -> str:
         """Servers may echo a request's headers in their errors: never store the key."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
 
-    def caption(self, jpegs: Sequence[bytes]) -> Answer:
-        body = chat_request(self.config.model, self.prompt, jpegs, self.config.max_tokens,
-                            self.config.temperature)
+    def complete(self, body: dict) -> tuple[str, str | None, int]:
+        """(content, finish_reason, attempts) of one chat completion; CaptionRequestFailed
+        when the server refuses for good or the retries run out."""
         httpx = self._httpx
         last = ""
-        for attempt in range(self.config.retries + 1):
+        for attempt in range(self.retries + 1):
             hint = None
             try:
                 status, retry_after, content = self._post(body)
             except httpx.TimeoutException:
-                last = f"timed out after {self.config.timeout_s:g} s"
+                last = f"timed out after {self.timeout_s:g} s"
             except httpx.TransportError as exc:
                 last = f"connection failed ({type(exc).__name__})"
             else:
                 if status == 200:
                     text, finish = parse_answer(content)
-                    return Answer(validate_caption(text, finish, self.config.max_chars),
-                                  attempt + 1)
-                detail = self._redact(_error_message(content))
+                    return text, finish, attempt + 1
+                detail = self.redact(_error_message(content))
                 if status not in TRANSIENT_STATUS:
                     raise CaptionRequestFailed(f"http_{status}", detail)
                 last = f"HTTP {status}: {detail}"
                 hint = _retry_after(retry_after)
-            if attempt < self.config.retries:
+            if attempt < self.retries:
                 self._sleep(self._backoff(attempt, hint))
         raise CaptionRequestFailed(
-            "retries_exhausted", f"gave up after {self.config.retries + 1} attempts; last: {last}")
+            "retries_exhausted", f"gave up after {self.retries + 1} attempts; last: {last}")
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class ChatCaptioner(ChatClient):
+    """The caption stage's client: the prompt's request, the answer checked as a caption."""
+
+    def __init__(self, config: VlmConfig, sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(config.endpoint, config.api_key_env, config.timeout_s, config.retries,
+                         config.backoff_s, config.max_backoff_s, config.concurrency, sleep)
+        self.config = config
+        self.prompt: Prompt = get_prompt(config.prompt_id)
+        self.model_name = config.model
+        self.pool = ThreadPoolExecutor(max_workers=config.concurrency,
+                                       thread_name_prefix="caption")
+
+    def caption(self, jpegs: Sequence[bytes]) -> Answer:
+        body = chat_request(self.config.model, self.prompt, jpegs, self.config.max_tokens,
+                            self.config.temperature)
+        text, finish, attempts = self.complete(body)
+        return Answer(validate_caption(text, finish, self.config.max_chars), attempts)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
-        self._http.close()
+        super().close()
 
 
 def _error_message(content: bytes) -> str:
