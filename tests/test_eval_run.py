@@ -182,7 +182,7 @@ def test_a_killed_run_is_resumed_without_half_lines_or_duplicates(eval_set, tmp_
                    + "\n" + '{"sample_id": "torn')
     (tmp_path / "p.jsonl.done").write_text(json.dumps(finished["sample_id"]) + "\n\"tor")
     settings = ShowSettings(max_frames=2, image_size=112)
-    with serve_fake_vllm(model=MODEL) as (url, state):
+    with serve_fake_vllm(model=MODEL) as (url, _):
         model = ServerModel(url, MODEL, settings, None)
         summary = run(str(eval_dir), str(out), model, settings, progress=False)
         model.close()
