@@ -13,7 +13,7 @@ export PYANNOTE_METRICS_ENABLED := false
 export TOKENIZERS_PARALLELISM := false
 
 CLIENTS := .venv-clients
-CLIENT_NAMES := llamafactory swift
+CLIENT_NAMES := llamafactory swift lmms_eval
 
 .PHONY: demo test test-clients lint bench setup system-packages clean
 

@@ -83,6 +83,8 @@ def _export(args: argparse.Namespace) -> int:
 
     if args.format == "eval":
         return _export_eval(args)
+    if args.format == "lmms-eval":
+        return _export_lmms(args)
     if not args.mix:
         raise UsageError("--mix MIX is required (--samples only with --format eval)")
     summary = export(args.mix, args.format, args.out, annotations=args.annotations,
@@ -110,6 +112,19 @@ def _export_eval(args: argparse.Namespace) -> int:
                         args.time_reference or "clip")
     print(f"export eval: {about['samples']} {about['split']} samples -> {args.out}/"
           "eval_prompts.jsonl, eval_references.jsonl")
+    return EXIT_OK
+
+
+def _export_lmms(args: argparse.Namespace) -> int:
+    from pipeline.lmms_tasks import export_lmms_eval
+
+    if not args.samples:
+        raise UsageError("--format lmms-eval needs --samples SAMPLES")
+    about = export_lmms_eval(args.samples, args.out, args.split, args.annotations,
+                             args.video_root)
+    print("export lmms-eval: " + ", ".join(f"{t} {n}" for t, n in about["tasks"].items())
+          + f" -> {args.out}\nrun: python -m lmms_eval --model MODEL --tasks ominous "
+          f"--include_path {args.out}")
     return EXIT_OK
 
 
@@ -304,11 +319,13 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     m.add_argument("--split", default="train")
     m.add_argument("--allow-repeat", action="store_true",
                    help="draw with repetition when a component has too few samples")
-    e = _sub(sub, fmt, "export", help="write a mixture in a trainer's format, or a split's "
-                                      "eval prompts (--format eval --samples SAMPLES)")
+    e = _sub(sub, fmt, "export", help="write a mixture in a trainer's format, a split's "
+                                      "eval prompts (--format eval --samples SAMPLES), or an "
+                                      "lmms-eval task folder (--format lmms-eval)")
     e.add_argument("--mix", default=None)
-    e.add_argument("--format", required=True, choices=[*FORMATS, "eval"])
-    e.add_argument("--samples", default=None, help="build's --out, for --format eval")
+    e.add_argument("--format", required=True, choices=[*FORMATS, "eval", "lmms-eval"])
+    e.add_argument("--samples", default=None,
+                   help="build's --out, for --format eval and lmms-eval")
     e.add_argument("--split", default="test", help="the split --format eval writes")
     e.add_argument("--out", required=True)
     e.add_argument("--annotations", default=None,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+MAGIC = {"jpeg": b"\xff\xd8", "png": b"\x89PNG"}  # the image data URLs vLLM decodes
 BEHAVIOURS = ("ok", "429", "500", "503", "garbage", "empty", "refusal", "runaway", "stall",
               "no_choices", "drip", "huge", "echo_auth_401")
 
@@ -39,6 +40,7 @@ class ServerState:
     max_model_len: int = 4096
     stall_s: float = 5.0
     retry_after: str | None = None
+    answer: str | None = None  # what every "ok" answer says (default: the frame's colour)
     script: deque[str] = field(default_factory=deque)
     requests: int = 0
     completions: int = 0
@@ -165,13 +167,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if part.get("type") != "image_url":
                     continue
                 url = part.get("image_url", {}).get("url", "")
-                prefix = "data:image/jpeg;base64,"
-                if not url.startswith(prefix):
-                    self._error(400, "image_url must be a base64 JPEG data URL")
+                kind = next((k for k in MAGIC if url.startswith(f"data:image/{k};base64,")),
+                            None)
+                if kind is None:
+                    self._error(400, "image_url must be a base64 JPEG or PNG data URL")
                     return None
-                data = base64.b64decode(url[len(prefix):], validate=True)
-                if data[:2] != b"\xff\xd8":
-                    self._error(400, "image data is not a JPEG")
+                data = base64.b64decode(url.split(",", 1)[1], validate=True)
+                if not data.startswith(MAGIC[kind]):
+                    self._error(400, f"image data is not a {kind.upper()}")
                     return None
                 images.append(data)
         if len(images) > state.max_images:
@@ -220,6 +223,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             text = "I'm sorry, but I can't help with describing these images."
         elif behaviour == "runaway":
             text, finish = "and then the scene continues " * 40, "length"
+        elif state.answer is not None:
+            text = state.answer
         else:
             colour = _colour_name(images[0]) if images else "plain"
             text = f"A mostly {colour} test pattern fills the screen while shapes move."
@@ -264,9 +269,11 @@ def main() -> None:
     parser.add_argument("--model", default=ServerState.model)
     parser.add_argument("--startup-delay", type=float, default=0.0)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--answer", default=None, help="what every answer says")
     args = parser.parse_args()
     time.sleep(args.startup_delay)
-    with serve_fake_vllm(port=args.port, model=args.model, latency_s=args.latency):
+    with serve_fake_vllm(port=args.port, model=args.model, latency_s=args.latency,
+                         answer=args.answer):
         threading.Event().wait()
 
 
