@@ -44,6 +44,7 @@ bench: setup
 	$(PY) bench/build.py
 	$(PY) bench/annotate.py
 	$(PY) bench/signals.py
+	$(PY) bench/eval_run.py
 	cd bench && ../$(PY) long_video.py
 
 setup: system-packages $(STAMP)

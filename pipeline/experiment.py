@@ -185,7 +185,7 @@ def train_command(fmt: str, arm: dict[str, Any]) -> str:
                 f"--per_device_train_batch_size 1 --gradient_accumulation_steps 16 "
                 f"--learning_rate 1e-5 --num_train_epochs 1 --bf16 --output_dir {ckpt}")
     if fmt == "swift":
-        return (f"swift sft --model Qwen/Qwen2-VL-7B-Instruct --train_type full --dataset "
+        return (f"swift sft --model Qwen/Qwen2-VL-7B-Instruct --tuner_type full --dataset "
                 f"{data}/mixture.jsonl --torch_dtype bfloat16 --num_train_epochs 1 "
                 f"--learning_rate 1e-5 --output_dir {ckpt}")
     if fmt == "llava":

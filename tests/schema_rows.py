@@ -3,6 +3,7 @@ pipeline writes through WriteTable, which applies the same schema)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -17,3 +18,23 @@ def conform(rows: list[dict[str, Any]], table: str) -> pa.Table:
         return pa.Table.from_pylist(rows, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise SchemaError(f"rows do not fit the {table} schema: {exc}") from exc
+
+
+def write_videos(out: Path, media: dict[str, tuple[Path, int]]) -> Path:
+    """An annotate OUT holding only a videos table: video id -> (media file, duration ms),
+    each file copied into OUT/media as annotate keeps it."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    (out / "media").mkdir(parents=True)
+    (out / "videos").mkdir()
+    rows = []
+    for vid, (path, duration_ms) in sorted(media.items()):
+        shutil.copyfile(path, out / "media" / path.name)
+        rows.append({"video_id": vid, "source_uri": str(path), "sha256": "0",
+                     "duration_ms": duration_ms, "media_uri": str(out / "media" / path.name),
+                     "split": "train",
+                     "provenance": {"pipeline_version": "test", "run_id": "r1"}})
+    pq.write_table(conform(rows, "videos"), out / "videos" / "part.parquet")
+    return out

@@ -203,52 +203,13 @@ def test_usage_errors(eval_set, tmp_path) -> None:
                      "--model-url", "http://127.0.0.1:9", "--model", MODEL]) == cli.EXIT_USAGE
 
 
-def tiny_qwen2vl(folder: Path, speak_half: bool = True) -> Path:
-    """A random-weight Qwen2-VL (2 layers, hidden 64, vision depth 1) with the byte-level
-    tokenizer of tests/clients and Qwen2-VL's real image processor, saved as a checkpoint.
-    `speak_half`: the end token's logit is raised, so the model is silent at some steps and
-    speaks at the others (both paths of the streaming loop run)."""
-    import torch
-    from transformers import (
-        Qwen2VLConfig,
-        Qwen2VLForConditionalGeneration,
-        Qwen2VLImageProcessor,
-        Qwen2VLProcessor,
-    )
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
-
+def tiny_qwen2vl(folder: Path, silent: bool = False) -> Path:
+    """The tiny random-weight Qwen2-VL of tests/clients, built here with the main venv's
+    transformers: it answers every streaming step, or (`silent`) none."""
     sys.path.insert(0, str(Path(__file__).with_name("clients")))
-    from tiny_qwen2vl import tiny_tokenizer
+    from tiny_qwen2vl import tiny_model
 
-    tok = tiny_tokenizer()
-    ids = dict(zip(["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-                    "<|image_pad|>", "<|video_pad|>"], tok.convert_tokens_to_ids(
-        ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-         "<|image_pad|>", "<|video_pad|>"]), strict=True))
-    config = Qwen2VLConfig(
-        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
-        rope_scaling={"type": "mrope", "mrope_section": [4, 6, 6]},
-        vision_config={"depth": 1, "embed_dim": 32, "num_heads": 2, "hidden_size": 64,
-                       "mlp_ratio": 2},
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"], eos_token_id=ids["<|im_end|>"],
-        bos_token_id=ids["<|im_start|>"])
-    torch.manual_seed(0)
-    model = Qwen2VLForConditionalGeneration(config).eval()
-    if speak_half:  # the end token's logit lifted along the mean hidden state, so that it
-        # wins at some steps and loses at others (measured: 18 replies in 32 steps here)
-        with torch.no_grad():
-            hidden = model.model(input_ids=torch.arange(10, 200)[None]).last_hidden_state
-            mean = hidden[0].mean(0)
-            model.lm_head.weight[ids["<|im_end|>"]] += 0.55 * mean / (mean @ mean)
-    processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=56 * 56),
-        tokenizer=tok, video_processor=Qwen2VLVideoProcessor())
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
+    return tiny_model(folder, silent)
 
 
 @pytest.fixture(scope="module")
@@ -256,27 +217,31 @@ def tiny_model(tmp_path_factory) -> Path:
     return tiny_qwen2vl(tmp_path_factory.mktemp("tiny-qwen2vl"))
 
 
-def test_local_streaming_with_the_cache_equals_recomputing_each_step(eval_set, tiny_model
-                                                                     ) -> None:
+@pytest.mark.parametrize("silent", [False, True])
+def test_local_streaming_with_the_cache_equals_recomputing_each_step(eval_set, tiny_model,
+                                                                     tmp_path, silent) -> None:
+    """The reply path (the reply stays in the cache) and the silence path (the probe is cut
+    from the cache again), each against recomputing the whole context at every step."""
     from pipeline.models.local_vlm import LocalQwen2VL
     from pipeline.predict import _frames
 
     _, _, prompts = eval_set
+    folder = tiny_qwen2vl(tmp_path / "silent", silent=True) if silent else tiny_model
     settings = ShowSettings(max_frames=4, image_size=56, max_tokens=3)
-    cached = LocalQwen2VL(str(tiny_model), settings, use_cache=True, dtype="float64")
-    fresh = LocalQwen2VL(str(tiny_model), settings, use_cache=False, dtype="float64")
-    spoke = silent = 0
+    cached = LocalQwen2VL(str(folder), settings, use_cache=True, dtype="float64")
+    fresh = LocalQwen2VL(str(folder), settings, use_cache=False, dtype="float64")
+    replies = steps = 0
     for prompt in prompts:
         frames = _frames(prompt, settings)
         if prompt["mode"] == "chat":
             assert cached.chat(prompt, frames) == fresh.chat(prompt, frames)
             continue
-        steps = P.stream_steps(prompt, P.grid_fps(prompt))
-        a = cached.stream(prompt, frames, steps)
-        assert a == fresh.stream(prompt, frames, steps)
-        spoke += len(a)
-        silent += len(steps) - len(a)
-    assert spoke and silent  # both the reply and the cut-back probe ran
+        times = P.stream_steps(prompt, P.grid_fps(prompt))
+        said = cached.stream(prompt, frames, times)
+        assert said == fresh.stream(prompt, frames, times)
+        replies += len(said)
+        steps += len(times)
+    assert steps and replies == (0 if silent else steps)
 
 
 def test_local_back_end_through_the_command(eval_set, tiny_model, tmp_path) -> None:

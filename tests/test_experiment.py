@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from PIL import Image
-from schema_rows import conform
+from schema_rows import conform, write_videos
 from test_evaluate import references
 from test_tasks import TABLES, _info
 
@@ -147,19 +147,9 @@ def test_a_recipe_asking_for_too_much_fails_before_anything_is_written(build, tm
 
 
 def _annotations(root: Path, media: Path) -> Path:
-    """An annotate OUT with only its videos table: v1 copies last 20 s (short), `one`
-    copies 5 min (medium, in Video-MME's buckets); media under OUT/media."""
-    (root / "media").mkdir(parents=True)
-    rows = []
-    for path in sorted(media.glob("*-*.mp4")):
-        (root / "media" / path.name).write_bytes(b"x")
-        rows.append({"video_id": path.stem, "source_uri": str(path), "sha256": "0",
-                     "duration_ms": 20_000 if path.stem.startswith("v1") else 300_000,
-                     "media_uri": str(root / "media" / path.name), "split": "train",
-                     "provenance": {"pipeline_version": "test", "run_id": "r1"}})
-    (root / "videos").mkdir()
-    pq.write_table(conform(rows, "videos"), root / "videos" / "part.parquet")
-    return root
+    """v1 copies last 20 s (short), `one` copies 5 min (medium, in Video-MME's buckets)."""
+    return write_videos(root, {p.stem: (p, 20_000 if p.stem.startswith("v1") else 300_000)
+                               for p in sorted(media.glob("*-*.mp4"))})
 
 
 def test_score_writes_the_notes_table_with_the_baseline_first(build, tmp_path) -> None:

@@ -78,19 +78,22 @@ class LocalQwen2VL:
         """Logits of the context's last token, with its last `new` tokens just added."""
         torch = self.torch
         positions = self._positions(ctx)
+        # the base model, then the output head on the last position only (a vocabulary of
+        # 150k rows is most of a step's cost when every position gets logits)
         with torch.no_grad():
             if self.use_cache:
-                out = self.model(input_ids=torch.tensor([ctx.ids[-new:]]),
-                                 pixel_values=pixels, image_grid_thw=grids,
-                                 position_ids=positions[:, :, -new:],
-                                 past_key_values=ctx.cache, use_cache=True)
+                out = self.model.model(input_ids=torch.tensor([ctx.ids[-new:]]),
+                                       pixel_values=pixels, image_grid_thw=grids,
+                                       position_ids=positions[:, :, -new:],
+                                       past_key_values=ctx.cache, use_cache=True)
                 ctx.cache = out.past_key_values
             else:
-                out = self.model(input_ids=torch.tensor([ctx.ids]),
-                                 pixel_values=torch.cat(ctx.pixels) if ctx.pixels else None,
-                                 image_grid_thw=torch.cat(ctx.grids) if ctx.grids else None,
-                                 position_ids=positions, use_cache=False)
-        logits = out.logits[0, -1].clone()
+                out = self.model.model(
+                    input_ids=torch.tensor([ctx.ids]),
+                    pixel_values=torch.cat(ctx.pixels) if ctx.pixels else None,
+                    image_grid_thw=torch.cat(ctx.grids) if ctx.grids else None,
+                    position_ids=positions, use_cache=False)
+            logits = self.model.lm_head(out.last_hidden_state[0, -1])
         logits[self.banned] = float("-inf")
         return logits
 
