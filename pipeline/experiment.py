@@ -218,7 +218,8 @@ def readme(doc: dict[str, Any]) -> str:
              f"times on the {doc['time_reference']}'s timeline.", "",
              "1. Train each arm (below; run from where EXP is, or replace `EXP`).",
              "2. Predict: write each arm's answers to `EXP/<folder>/predictions.jsonl` "
-             "(a runner of yours: docs/evaluation.md); the baseline's "
+             "(`ominous eval run --prompts EXP/eval --out ... --model-path CHECKPOINT` or "
+             "`--model-url`: docs/evaluation.md); the baseline's "
              "come from the untrained model.",
              "3. Score: `ominous experiment score EXP` writes `EXP/scores.md` and "
              "`EXP/scores.png`.", "",
