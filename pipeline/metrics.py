@@ -8,6 +8,7 @@ VIDEOS_ACQUIRED = "videos_acquired"
 VIDEOS_PROBED = "videos_probed"
 VIDEOS_TRANSCRIBED = "videos_transcribed"
 VIDEOS_WITHOUT_SPEECH = "videos_without_speech"
+VIDEOS_WITHOUT_AUDIO = "videos_without_audio"  # no audio stream: picture tasks only
 SENTENCES = "sentences"
 WORDS = "words"
 FAILURES = "failures"

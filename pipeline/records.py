@@ -111,7 +111,7 @@ class Transcript:
 
     video: Video
     words: tuple[Word, ...]
-    language: str
+    language: str | None  # None: no audio stream to hear
     speech_ms: int
     asr_model: str
     asr_backend: str

@@ -227,8 +227,37 @@ def test_bad_inputs_exit_3_and_every_one_is_a_failure_row(bad_media, tmp_path) -
     assert status == cli.EXIT_SOME_INPUTS_FAILED
     failed = read_table(str(tmp_path), "failures").to_pylist()
     assert sorted(Path(f["source_uri"]).name for f in failed) == [
-        "audioonly.m4a", "empty.mp4", "noaudio.mp4", "text.mp4", "truncated.mp4"]
+        "audioonly.m4a", "empty.mp4", "text.mp4", "truncated.mp4"]
     assert all(f["stage"] == "probe" and f["message"] and f["traceback"] for f in failed)
+    # a video without sound is annotated: its row and clips, no sentences
+    (video,) = read_table(str(tmp_path), "videos").to_pylist()
+    assert video["video_id"].startswith("noaudio") and video["language"] is None
+    assert video["speech_ms"] == 0 and abs(video["duration_ms"] - 2000) <= 50
+    clips = read_table(str(tmp_path), "clips").to_pylist()
+    assert clips and all(c["video_id"] == video["video_id"] and c["caption"] for c in clips)
+    assert read_table(str(tmp_path), "sentences").num_rows == 0
+
+
+def test_a_video_without_sound_gets_its_picture_tasks(tmp_path, vision_args) -> None:
+    """Street footage, a timelapse, a muted upload: no audio stream, so no sentences and no
+    speech task, but clips, captions and every task the picture carries."""
+    from pipeline import synthetic
+
+    media = tmp_path / "media"
+    synthetic.make_video(synthetic.Spec("muted", (("testsrc2", 4000), ("smptebars", 4000),
+                                                  ("rgbtestsrc", 4000)), audio=False), media)
+    for truth in media.glob("*.truth.json"):
+        truth.unlink()
+    out = tmp_path / "out"
+    assert cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
+                     "--segmenter", "punctuation", *vision_args]) == cli.EXIT_OK
+    assert read_table(str(out), "sentences").num_rows == 0
+    assert len(read_table(str(out), "clips")) >= 3
+    assert cli.main(["build", "--annotations", str(out), "--out", str(tmp_path / "s")]
+                    ) == cli.EXIT_OK
+    tasks = set(read_table(str(tmp_path / "s"), "samples", ["task"])["task"].to_pylist())
+    assert {"tsg_caption", "narration", "rev", "silence", "contrast"} <= tasks
+    assert not tasks & {"tsg_dialogue", "caption_to_dialogue", "dialogue_to_caption"}
 
 
 def test_usage_errors_exit_2(tmp_path) -> None:

@@ -27,12 +27,33 @@ def test_probe_measures_audio_start_offset(corpus: tuple[Path, dict]) -> None:
     ("empty.mp4", "empty file"),
     ("text.mp4", "not readable as media"),
     ("truncated.mp4", "not readable as media"),
-    ("noaudio.mp4", "no audio stream"),
     ("audioonly.m4a", "no video stream"),
 ])
 def test_bad_media_has_a_clear_reason(bad_media: Path, name: str, reason: str) -> None:
     with pytest.raises(ProbeError, match=reason):
         probe(bad_media / name)
+
+
+def test_a_video_without_sound_is_a_video(bad_media: Path) -> None:
+    p = probe(bad_media / "noaudio.mp4")
+    assert p.audio_codec is None and p.audio_start_ms is None and p.video_codec == "h264"
+    assert abs(p.duration_ms - 2000) <= 50
+
+
+def test_the_timeline_is_the_pictures_when_the_audio_runs_on(tmp_path: Path) -> None:
+    """1 s of video with 4 s of audio: the duration is the video's, in mp4 (the stream says
+    it) and in Matroska (only the container does: the video packets tell)."""
+    import subprocess
+
+    for suffix in ("mp4", "mkv"):
+        path = tmp_path / f"long-audio.{suffix}"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                        "testsrc=size=64x48:rate=10:duration=1", "-f", "lavfi", "-i",
+                        "sine=duration=4", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)],
+                       check=True, timeout=60)
+        p = probe(path)
+        assert abs(p.duration_ms - 1000) <= 100, (suffix, p.duration_ms)
+        assert p.audio_codec == "aac"
 
 
 def test_parse_probe_ignores_cover_art_and_needs_duration() -> None:

@@ -27,18 +27,24 @@ def _rational(text: str | None) -> Fraction | None:
     return value if value > 0 else None
 
 
-def parse_probe(info: dict[str, Any], require_audio: bool = True) -> Probe:
-    """Turn ffprobe JSON into a Probe; missing streams or duration raise ProbeError."""
+def video_stream(info: dict[str, Any]) -> dict[str, Any] | None:
+    """The picture stream (cover art is not one)."""
+    return next((s for s in info.get("streams", []) if s.get("codec_type") == "video"
+                 and not s.get("disposition", {}).get("attached_pic")), None)
+
+
+def parse_probe(info: dict[str, Any]) -> Probe:
+    """Turn ffprobe JSON into a Probe; no picture or no duration raises ProbeError. A video
+    without sound is a video (its picture tasks stand; `audio_codec` is None). The timeline
+    is the picture's: the video stream's duration, the container's only where the stream
+    has none (audio that runs on past the last frame is not part of it)."""
     streams = info.get("streams", [])
     fmt = info.get("format", {})
-    video = next((s for s in streams if s.get("codec_type") == "video"
-                  and not s.get("disposition", {}).get("attached_pic")), None)
+    video = video_stream(info)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None:
         raise ProbeError("no video stream (audio-only or not a video file)")
-    if audio is None and require_audio:
-        raise ProbeError("no audio stream: there is no speech to transcribe")
-    duration_ms = _ms(fmt.get("duration")) or _ms(video.get("duration"))
+    duration_ms = _ms(video.get("duration")) or _ms(fmt.get("duration"))
     if not duration_ms or duration_ms <= 0:
         raise ProbeError("duration unknown or zero (truncated or damaged file)")
     fps = _rational(video.get("avg_frame_rate")) or _rational(video.get("r_frame_rate"))

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.probe import ProbeError, parse_probe, trusted_duration_ms
+from pipeline.core.probe import ProbeError, parse_probe, trusted_duration_ms, video_stream
 from pipeline.records import Probe
 
 
@@ -36,8 +36,9 @@ def packets_end_ms(path: str | Path, claimed_ms: int, timeout_s: float = 60.0) -
     to the keyframe before that point, so a file shorter than its header says is read from
     its real last keyframe and its last packet tells the truth. None when nothing is read."""
     start = max(0.0, claimed_ms / 1000 - TAIL_S)
-    cmd = ["ffprobe", "-v", "error", "-read_intervals", f"{start:.3f}%", "-show_entries",
-           "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)]
+    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals",
+           f"{start:.3f}%", "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0",
+           str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
     ends = []
     for line in proc.stdout.splitlines():
@@ -47,7 +48,15 @@ def packets_end_ms(path: str | Path, claimed_ms: int, timeout_s: float = 60.0) -
     return round(max(ends) * 1000) if ends else None
 
 
-def probe(path: str | Path, require_audio: bool = True) -> Probe:
-    info = parse_probe(run_ffprobe(path), require_audio=require_audio)
-    duration = trusted_duration_ms(info.duration_ms, packets_end_ms(path, info.duration_ms))
+def probe(path: str | Path) -> Probe:
+    """What a file holds, on its picture's timeline: where the video packets end wins over a
+    container duration that a longer audio track (or a forged header) sets."""
+    raw = run_ffprobe(path)
+    info = parse_probe(raw)
+    stream = video_stream(raw) or {}
+    packets = packets_end_ms(path, info.duration_ms)
+    if stream.get("duration") in (None, "N/A") and packets is not None:
+        duration = min(info.duration_ms, packets)  # only the container's: the picture ends
+    else:
+        duration = trusted_duration_ms(info.duration_ms, packets)
     return replace(info, duration_ms=duration) if duration != info.duration_ms else info

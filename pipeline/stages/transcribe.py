@@ -21,6 +21,12 @@ class _Transcribe(ModelDoFn[SpeechRecognizer]):
         import whisperx
 
         asr = self.model()
+        if video.probe.audio_codec is None:  # no sound: no speech, the picture still counts
+            metrics.counter(metrics.VIDEOS_WITHOUT_AUDIO).inc()
+            yield Transcript(video=video, words=(), language=None, speech_ms=0,
+                             asr_model=asr.model_name, asr_backend=asr.backend,
+                             word_timing=asr.word_timing, spoken_language=None)
+            return
         started = time.perf_counter()
         audio = whisperx.load_audio(storage.local_path(video.media.path))
         result = asr.transcribe_audio(audio)
