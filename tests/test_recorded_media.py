@@ -118,3 +118,34 @@ def test_a_real_trailer_cuts_title_and_music(tmp_path) -> None:
     from_sentences = [s for s in samples for t in s["turns"] for e in t["evidence"]
                       if ":s" in e["source_id"]]
     assert not speech and not from_sentences  # whisper's words on the music were rejected
+
+
+def test_whisper_base_from_pypi_hears_czech_and_english(tmp_path) -> None:
+    """Whisper base, assembled from its PyPI wheels (`make test` fetches it): the spoken
+    language is real, not null, on real Czech speech and on the English call; an annotate
+    run with it stores the language heard."""
+    import whisperx
+
+    from pipeline.io.pypi_models import local_whisper
+    from pipeline.models.whisper import AsrConfig, SpeechRecognizer
+
+    assert local_whisper("base") is not None, "make test fetches whisper base from PyPI"
+    asr = SpeechRecognizer(AsrConfig(model="base", align_model="none"))
+    assert asr.model_name.startswith("base (")
+    czech = _recorded("czech.ogg")
+    lang, p = asr.spoken_language(whisperx.load_audio(str(czech)))
+    assert lang == "cs" and p > 0.5, (lang, p)
+    lang, p = asr.spoken_language(whisperx.load_audio(str(pyannote_sample() / "sample.wav")))
+    assert lang == "en" and p > 0.5, (lang, p)
+    media = tmp_path / "media"
+    media.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=navy:size=160x120:rate=5", "-i", str(czech), "-shortest",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", str(media / "czech.mp4")],
+                   check=True, timeout=120)
+    out = tmp_path / "out"
+    assert cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
+                     "--segmenter", "punctuation", "--asr-model", "base",
+                     "--align-model", "none"]) == cli.EXIT_OK
+    (video,) = read_table(str(out), "videos").to_pylist()
+    assert video["spoken_language"] == "cs" and video["spoken_language_score"] > 0.5

