@@ -415,7 +415,7 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     mo.add_argument("action", choices=["fetch"])
     mo.add_argument("--cache", required=True)
     mo.add_argument("--only", default=None,
-                    help="comma-separated: asr,align,segmenter,clip,whisper-base,whisper-small")
+                    help="comma-separated: asr,align,segmenter,clip,whisper-base")
     c = _sub(sub, fmt, "compact", help="merge each table's small shards into large ones "
                        "(row groups sized for DuckDB; duplicate ids dropped)")
     c.add_argument("out")

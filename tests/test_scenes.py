@@ -55,7 +55,7 @@ def test_sharpest_step_finds_the_jump() -> None:
         scenes.sharpest_step([])
 
 
-def _check_cuts(truths: dict):
+def _check_cuts(truths: dict, detector: str = FRAME_DIFFERENCE):
     def check(plans: list) -> None:
         assert len(plans) == 4
         for plan in plans:
@@ -69,7 +69,7 @@ def _check_cuts(truths: dict):
             assert plan.clips[0].start_ms == 0
             assert abs(plan.clips[-1].end_ms - truth.duration_ms) <= frame_ms
             assert [c.index for c in plan.clips] == list(range(len(plan.clips)))
-            assert all(c.scene_detector == FRAME_DIFFERENCE for c in plan.clips)
+            assert all(c.scene_detector == detector for c in plan.clips)
     return check
 
 
@@ -83,6 +83,30 @@ def test_detected_cuts_are_within_one_frame_of_truth(corpus) -> None:
         assert_that(plans, _check_cuts(truths))
         assert_that((frames_failed, scenes_failed) | beam.Flatten(), lambda f: f == [] or (
             _ for _ in ()).throw(AssertionError(f)), label="no failures")
+
+
+def test_transnetv2_cuts_are_within_one_frame_of_truth(corpus) -> None:
+    """The same contract with TransNetV2 (the weights its PyPI package ships): every cut to
+    the frame, no clip across one."""
+    root, truths = corpus
+    videos = [_video(root / f"{name}.mp4") for name in FPS]
+    with TestPipeline() as p:
+        sampled, _ = (p | beam.Create(videos)
+                      | SampleFrames(FrameConfig(), ClipConfig(model="off")))
+        plans, failed = sampled | DetectScenes(SceneConfig(detector="transnetv2"))
+        assert_that(plans, _check_cuts(truths, "transnetv2"))
+        assert_that(failed, lambda f: f == [] or (_ for _ in ()).throw(AssertionError(f)),
+                    label="no failures")
+
+
+def test_transition_runs_become_cuts() -> None:
+    pts = list(range(0, 1000, 100))
+    # a hard cut (one frame) and a fade (three frames)
+    probs = [0, 0, 0.9, 0, 0, 0.7, 0.8, 0.6, 0, 0]
+    assert scenes.transition_cuts(probs, pts) == [300, 500, 800]
+    assert scenes.transition_cuts([0.0] * 10, pts) == []
+    with pytest.raises(ValueError, match="scene detector"):
+        SceneConfig(detector="pyscenedetect")
 
 
 def test_clip_embeddings_feed_the_detector(corpus, tiny_clip_config: Path) -> None:

@@ -14,6 +14,8 @@ from pipeline.core.settings import Flag, setting
 from pipeline.records import Clip, SampledFrames, VideoClips
 
 FRAME_DIFFERENCE = "frame-difference"
+DETECTORS = ("signature", "transnetv2", "auto")
+TRANSITION_THRESHOLD = 0.5  # TransNetV2's own
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,10 @@ class SceneConfig:
     which catches cuts between scenes of similar colour.
     """
 
+    detector: str = setting("signature", flag=Flag(
+        "scene-detector", "signature: colour-signature distances of the sampled frames, "
+        "cuts refined to the frame; transnetv2: TransNetV2 on every frame (weights from its "
+        "PyPI package); auto: transnetv2 where it is installed", choices=DETECTORS))
     cut_threshold: float = setting(0.35, flag=Flag(
         "cut-threshold", "histogram distance (0-1) that counts as a hard cut"))
     soft_threshold: float = 0.2
@@ -39,6 +45,8 @@ class SceneConfig:
             raise ValueError("need 0 < min clip length <= max clip length")
         if self.keyframes_per_clip < 1:
             raise ValueError("a clip needs at least one keyframe")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"scene detector must be one of {DETECTORS}")
 
 
 @dataclass(frozen=True)
@@ -92,19 +100,49 @@ def clip_spans(cuts_ms: Sequence[int], end_ms: int, sample_ms: Sequence[int],
     return spans
 
 
+def transition_cuts(probabilities: Sequence[float], pts_ms: Sequence[int],
+                    threshold: float = TRANSITION_THRESHOLD) -> list[int]:
+    """Cut times from per-frame transition probabilities (TransNetV2): a shot starts at the
+    first frame after a run of transition frames; a run of more than one frame (a fade, a
+    dissolve) also ends the shot before it where the run begins, so the transition is a
+    span of its own (dropped when shorter than a clip may be)."""
+    marked = np.asarray(probabilities) > threshold
+    cuts = []
+    i, n = 0, len(marked)
+    while i < n:
+        if not marked[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and marked[j + 1]:
+            j += 1
+        if j - i >= 1 and i > 0:
+            cuts.append(pts_ms[i])
+        if j + 1 < n:
+            cuts.append(pts_ms[j + 1])
+        i = j + 1
+    return cuts
+
+
 def plan_clips(sampled: SampledFrames, config: SceneConfig,
-               refine: Callable[[int, int], int]) -> VideoClips:
+               refine: Callable[[int, int], int],
+               cuts_ms: Sequence[int] | None = None, detector: str | None = None
+               ) -> VideoClips:
     """Clips of one video from its sampled frames: candidate cuts from frame differences (and
     CLIP embedding changes where present), each placed by `refine(first, last)` (the
-    timestamp of the first frame of the new scene between two sampled frames), then spans
-    with their keyframes and motion."""
+    timestamp of the first frame of the new scene between two sampled frames), or the cuts
+    another detector found (`cuts_ms`, named `detector`); then spans with their keyframes
+    and motion."""
     distances = np.asarray(sampled.distances, dtype=np.float32)
-    changes = (cosine_change(sampled.embeddings.astype(np.float32))
-               if sampled.embeddings is not None else None)
-    positions = candidate_cuts(distances, changes, config)
-    cuts = [refine(sampled.frame_index[i], sampled.frame_index[i + 1]) for i in positions]
-    detector = (FRAME_DIFFERENCE if changes is None
-                else f"{FRAME_DIFFERENCE}+clip:{sampled.clip_model}")
+    if cuts_ms is None:
+        changes = (cosine_change(sampled.embeddings.astype(np.float32))
+                   if sampled.embeddings is not None else None)
+        positions = candidate_cuts(distances, changes, config)
+        cuts = [refine(sampled.frame_index[i], sampled.frame_index[i + 1]) for i in positions]
+        detector = (FRAME_DIFFERENCE if changes is None
+                    else f"{FRAME_DIFFERENCE}+clip:{sampled.clip_model}")
+    else:
+        cuts = list(cuts_ms)
     spans = clip_spans(cuts, sampled.end_ms, sampled.frame_ms, config)
     position = {t: i for i, t in enumerate(sampled.frame_ms)}
     clips = []
@@ -118,7 +156,8 @@ def plan_clips(sampled: SampledFrames, config: SceneConfig,
         clips.append(Clip(
             video=sampled.video, index=index, start_ms=span.start_ms, end_ms=span.end_ms,
             scene_boundary=span.scene_boundary, keyframe_ms=span.keyframe_ms,
-            scene_detector=detector, frame_fps=sampled.fps, keyframe_embeddings=emb,
+            scene_detector=detector or FRAME_DIFFERENCE, frame_fps=sampled.fps,
+            keyframe_embeddings=emb,
             clip_model=sampled.clip_model,
             motion=float(np.mean(inside)) if inside else None))
     return VideoClips(video=sampled.video, clips=tuple(clips))

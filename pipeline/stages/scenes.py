@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import apache_beam as beam
+import cv2
 import numpy as np
 
 from pipeline import metrics
 from pipeline.core import frames, scenes
 from pipeline.io import storage
 from pipeline.io.video import FrameReader
+from pipeline.models.handler import ModelHandler
+from pipeline.models.transnet import (
+    INPUT_SIZE,
+    TransNetHandler,
+    available,
+    transition_probabilities,
+)
+from pipeline.models.transnet import NAME as TRANSNET
 from pipeline.records import SampledFrames, VideoClips
 from pipeline.stages.failures import apply_stage
+from pipeline.stages.loaded import ModelDoFn
 
 REFINE_SIDE = 96  # cuts are located on small frames; histograms need no detail
+TRANSNET_SIDE = 64  # decoded near TransNetV2's 48x27, then resized to it
 
 
 def refine_cut(reader: FrameReader, first: int, last: int) -> int:
@@ -28,25 +41,51 @@ def refine_cut(reader: FrameReader, first: int, last: int) -> int:
     return reader.pts_ms[first + 1 + scenes.sharpest_step(frames.consecutive_distances(sig))]
 
 
-def detect(sampled: SampledFrames, config: scenes.SceneConfig) -> VideoClips:
-    """The clip plan, with cuts refined on the video's frames (opened only if there are)."""
+def detect(sampled: SampledFrames, config: scenes.SceneConfig,
+           transnet: Any = None) -> VideoClips:
+    """The clip plan, with cuts refined on the video's frames (opened only if there are);
+    with TransNetV2 (`transnet`), its cuts from every frame instead."""
     reader: list[FrameReader] = []
+    path = storage.local_path(sampled.video.media.path)
 
     def refine(first: int, last: int) -> int:
         if not reader:
-            reader.append(FrameReader(storage.local_path(sampled.video.media.path),
-                                      REFINE_SIDE))
+            reader.append(FrameReader(path, REFINE_SIDE))
         return refine_cut(reader[0], first, last)
 
-    return scenes.plan_clips(sampled, config, refine)
+    if transnet is None:
+        return scenes.plan_clips(sampled, config, refine)
+    video = FrameReader(path, TRANSNET_SIDE)
+    small = []
+    for _, chunk in video.chunks(range(len(video))):
+        small += [cv2.resize(f, INPUT_SIZE, interpolation=cv2.INTER_AREA) for f in chunk]
+    probabilities = transition_probabilities(transnet, np.stack(small))
+    cuts = scenes.transition_cuts(probabilities, video.pts_ms)
+    return scenes.plan_clips(sampled, config, refine, cuts, TRANSNET)
 
 
-class _Detect(beam.DoFn):
+def uses_transnet(config: scenes.SceneConfig) -> bool:
+    return config.detector == TRANSNET or (config.detector == "auto" and available())
+
+
+@dataclass(frozen=True)
+class _NoModel(ModelHandler[None]):
+    """The signature detector needs no model."""
+
+    config: Any = None
+
+    def load_model(self) -> None:
+        return None
+
+
+class _Detect(ModelDoFn[Any]):
     def __init__(self, config: scenes.SceneConfig) -> None:
+        self._transnet = uses_transnet(config)
+        super().__init__(TransNetHandler() if self._transnet else _NoModel())
         self._config = config
 
     def process(self, sampled: SampledFrames) -> Iterator[VideoClips]:
-        plan = detect(sampled, self._config)
+        plan = detect(sampled, self._config, self.model() if self._transnet else None)
         metrics.counter(metrics.SCENE_CUTS).inc(sum(c.scene_boundary for c in plan.clips))
         metrics.counter(metrics.CLIPS).inc(len(plan.clips))
         yield plan
