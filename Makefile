@@ -57,6 +57,7 @@ bench: setup
 	$(PY) bench/annotate.py
 	$(PY) bench/signals.py
 	$(PY) bench/eval_run.py
+	$(PY) bench/real_media.py
 	cd bench && ../$(PY) long_video.py
 
 setup: system-packages $(STAMP)
