@@ -170,10 +170,11 @@ def _build(opts: BuildOptions, out: str, annotations: str,
     storage.delete_tree(stage)
     pipeline = test_pipeline or beam.Pipeline(options=opts)
     tables = {t: _read(pipeline, annotations, t) for t in ("videos", "sentences", "clips")}
-    rows, _, rejected = tables | "BuildSamples" >> BuildSamples(
+    rows, flagged, rejected = tables | "BuildSamples" >> BuildSamples(
         config, opts.keep_flagged, run_id, _config_hash(config, opts), opts.split_by,
         policy=policy, duplicates=duplicates)
-    (rejected | "RejectionRows" >> beam.Map(rejection_row, policy.name, run_id)
+    ((rejected, flagged) | "AllRemovals" >> beam.Flatten()
+     | "RejectionRows" >> beam.Map(rejection_row, policy.name, run_id)
      | "WriteRejections" >> WriteTable(stage, "rejections", run_id, shards=1))
     # Hive partitions task=/split=: mixing reads one split of a few tasks, and DuckDB
     # skips the other folders without opening them.

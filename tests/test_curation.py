@@ -80,6 +80,8 @@ def test_the_default_policy_removes_what_each_signal_spoils() -> None:
     assert unsure.drop_sentences == {"v:s1"}  # the identifier was not sure: kept
     still = judge(*_rows(motion_mean=0.0), policy)
     assert set(still.blocked_tasks) == set(policy.still_poisons) and still.keep
+    one_picture = judge(*_rows(motion_mean=0.0, frame_hashes=[5, 5, 7]), policy)
+    assert set(one_picture.blocked_tasks) == set(policy.still_poisons)
     # a multilingual ASR's spoken language wins over the transcript's text language
     heard = judge(*_rows(spoken_language="de", spoken_language_score=0.95), policy)
     assert heard.blocked_tasks == {"silence": "language_de"}
@@ -89,6 +91,32 @@ def test_the_default_policy_removes_what_each_signal_spoils() -> None:
     assert not missing.blocked_tasks  # not measured: nothing removed
     assert not judge(*_rows(), policy, duplicate_of="w").keep
     assert judge(*_rows(), Policy()).rejections == ()  # --policy none
+
+
+def test_a_slideshow_keeps_its_picture_tasks(tmp_path) -> None:
+    """Several different still pictures: every clip is still, but the picture changes
+    across the video, so "when does the video show X" has an answer. Hashes of real frames
+    of ffmpeg's test cards."""
+    import subprocess
+
+    import numpy as np
+    from PIL import Image
+
+    from pipeline.core.signals import dhash, picture_change_bits
+
+    hashes = []
+    for card in ("smptebars", "rgbtestsrc", "pal75bars"):
+        png = tmp_path / f"{card}.png"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"{card}=size=320x240:rate=1", "-frames:v", "1", str(png)],
+                       check=True, timeout=60)
+        gray = np.asarray(Image.open(png).convert("RGB")).astype("float32").mean(axis=2)
+        hashes += [dhash(gray)] * 2  # two keyframes of each slide
+    policy = load_policy(None)
+    assert picture_change_bits(hashes) > policy.still_max_change_bits
+    slides = judge(*_rows(motion_mean=0.0, frame_hashes=hashes), policy)
+    assert not slides.blocked_tasks and slides.keep
+    assert picture_change_bits(hashes[:2]) == 0 and picture_change_bits(None) is None
 
 
 def test_duplicates_keep_the_best_copy() -> None:
@@ -170,6 +198,19 @@ def test_each_fault_is_removed_for_its_reason(curated, tmp_path) -> None:
     funnel = yaml.safe_load((samples / "build.yaml").read_text())["curation"]
     assert funnel["videos_in"] == 7 and funnel["videos_out"] == 6
     assert funnel["removed"]["duplicate_of"] == {"videos": 1}
+    # without --keep-flagged, each sample a quality flag removes is a rejections row too
+    flagged = build(["--annotations", str(out), "--out", str(tmp_path / "flagged")])
+    rows = [r for r in read_table(str(tmp_path / "flagged"), "rejections").to_pylist()
+            if r["scope"] == "sample"]
+    by_flag: dict[str, int] = {}
+    for r in rows:
+        by_flag[r["reason"]] = by_flag.get(r["reason"], 0) + 1
+    assert by_flag and by_flag == flagged.filtered  # every flag counted is a row
+    assert by_flag["dry_run_caption"] > 0  # annotated without a VLM
+    assert all(len(r["item"]) == 24 for r in rows)  # the sample's id
+    removed = yaml.safe_load((tmp_path / "flagged" / "build.yaml").read_text())["curation"][
+        "removed"]
+    assert removed["dry_run_caption"]["samples"] == by_flag["dry_run_caption"]
     assert funnel["removed"]["still_picture"]["samples"] > 0
     assert funnel["hours_out"] < funnel["hours_in"]
     assert funnel["removed"]["unintelligible_speech"]["speech"] == 1

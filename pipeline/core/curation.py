@@ -4,8 +4,11 @@ signals annotate stored, with every removal a record that says why (reasons as d
 A rule removes what its signal spoils and no more: foreign or unintelligible speech removes
 the video's sentences (and silence, which would be learned over speech), burned-in subtitles
 poison the tasks whose answer is the speech, a still picture the tasks grounded in the
-picture, a duplicate the whole re-upload. A signal that was not measured (null: older OUT
-folders, no OCR) never removes anything.
+picture (a picture that never changes across the video: clips without motion whose
+keyframes all look alike; a slideshow or a photo montage is still clip by clip, but "when"
+has an answer there), a duplicate the whole re-upload. A signal that was not measured
+(null: older OUT folders, no OCR) never removes anything. A sample's quality flag (tasks.py)
+is a removal too: a rejections row of scope `sample`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.core.signals import hamming
+from pipeline.core.signals import hamming, picture_change_bits
 from pipeline.errors import UsageError
 
 SPEECH_ANSWER_TASKS = ("tsg_dialogue", "caption_to_dialogue", "dialogue_to_caption", "noise")
@@ -36,6 +39,7 @@ class Policy:
     min_word_score_mean: float | None = None  # unintelligible (or foreign, under .en ASR)
     min_height: int | None = None
     still_max_motion: float | None = None
+    still_max_change_bits: int | None = None  # ... and its keyframes all this alike
     still_poisons: tuple[str, ...] = PICTURE_TASKS
     subtitles_min_overlap: float | None = None
     subtitles_poisons: tuple[str, ...] = SPEECH_ANSWER_TASKS
@@ -69,7 +73,7 @@ class Policy:
 @dataclass(frozen=True)
 class Rejection:
     video_id: str
-    scope: str  # video, sentence, clip or task
+    scope: str  # video, speech, sentence, clip, task, or sample (a quality flag)
     item: str  # the video, sentence or clip id, or the task's name
     reason: str
     value: float | None = None
@@ -166,7 +170,9 @@ def judge(video: dict[str, Any], sentences: Sequence[dict[str, Any]],
     task_rules = (
         ("burned_in_subtitles", _at_least(worst, policy.subtitles_min_overlap), worst,
          policy.subtitles_min_overlap, policy.subtitles_poisons),
-        ("still_picture", _below(video.get("motion_mean"), policy.still_max_motion),
+        ("still_picture", _below(video.get("motion_mean"), policy.still_max_motion)
+         and not _above(picture_change_bits(video.get("frame_hashes")),
+                        policy.still_max_change_bits),
          video.get("motion_mean"), policy.still_max_motion, policy.still_poisons),
         ("talking_head", _at_least(video.get("face_area_mean"),
                                    policy.talking_head_min_face_area),
@@ -250,7 +256,7 @@ def _neg(text: str) -> tuple[int, ...]:
 
 
 PLURAL = {"video": "videos", "speech": "speech", "sentence": "sentences", "clip": "clips",
-          "task": "tasks"}
+          "task": "tasks", "sample": "samples"}
 
 
 def funnel(videos_in: Sequence[dict[str, Any]], videos_out: set[str],

@@ -120,6 +120,15 @@ def hamming(a: int, b: int) -> int:
     return bin((a ^ b) & ((1 << 64) - 1)).count("1")
 
 
+def picture_change_bits(hashes: Sequence[int] | None) -> int | None:
+    """How far apart a video's most different keyframes are (dHash bits): a few bits for one
+    picture throughout, tens for different pictures. None when not measured."""
+    if not hashes:
+        return None
+    return max((hamming(a, b) for i, a in enumerate(hashes) for b in hashes[i + 1:]),
+               default=0)
+
+
 def simhash(words: Sequence[str], n: int = 3) -> int:
     """64-bit simhash of the word n-grams: near-identical transcripts differ in few bits."""
     weights = np.zeros(64)

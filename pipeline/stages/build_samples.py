@@ -52,8 +52,10 @@ class _Build(beam.DoFn):
             if row["quality_flags"] and not self._keep:
                 for flag in row["quality_flags"]:
                     metrics.counter(f"{FILTERED}_{flag}").inc()
+                    # a removal like any other: a rejections row, one per flag it carries
+                    yield beam.pvalue.TaggedOutput(FILTERED, Rejection(
+                        video.video_id, "sample", row["sample_id"], flag))
                 metrics.counter(FILTERED).inc()
-                yield beam.pvalue.TaggedOutput(FILTERED, (row["task"], row["quality_flags"]))
                 continue
             metrics.counter(f"samples_{row['task']}").inc()
             yield row
@@ -72,7 +74,8 @@ class BuildSamples(beam.PTransform):
         self._judge = (split_by, fractions, policy or Policy(), duplicates or {})
 
     def expand(self, tables: dict[str, beam.PCollection]):
-        """Returns (sample rows, filtered (task, flags), rejections)."""
+        """Returns (sample rows, samples filtered by a quality flag, the policy's
+        rejections); both of the latter are Rejection records."""
         keyed = {name: rows | f"Key{name.title()}" >> beam.Map(lambda r: (r["video_id"], r))
                  for name, rows in tables.items()}
         judged = (keyed | "JoinByVideo" >> beam.CoGroupByKey()
