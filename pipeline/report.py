@@ -26,8 +26,9 @@ def _clear_own_files(folder: Path) -> None:
     keyword plot, thumbnails of samples no longer picked); only files of these names."""
     for name in PLOTS:
         (folder / name).unlink(missing_ok=True)
-    for thumb in (folder / "samples").glob("*.jpg") if (folder / "samples").is_dir() else ():
-        thumb.unlink()
+    for sub in ("samples", "rejected"):
+        for thumb in (folder / sub).glob("*.jpg") if (folder / sub).is_dir() else ():
+            thumb.unlink()
 
 
 def _plot_bars(path: Path, labels: list[str], values: list[float], title: str,
@@ -133,6 +134,94 @@ def _viewer_section(scon: Any, out: str, folder: Path) -> str:
                     f"The media of {view.video_id} was not found next to the annotations, "
                     "so the frames are missing.")
             parts.append(sample_view.strip_html(view, thumbs[view.sample_id], note))
+    return "".join(parts)
+
+
+REJECTED_PER_REASON = 3
+
+
+def _rejection_examples(scon: Any, con: Any) -> dict[str, list[dict[str, Any]]]:
+    """reason -> up to REJECTED_PER_REASON removals (from different videos first), each with
+    the moment to show (ms) and the text it concerns."""
+    import duckdb
+
+    try:
+        rows = scon.execute("SELECT video_id, scope, item, reason, value, threshold "
+                            "FROM rejections ORDER BY reason, video_id, item").fetchall()
+    except duckdb.Error:  # no rejections here (samples built before curation)
+        return {}
+    sentences = {r[0]: (r[1], r[2]) for r in con.execute(
+        "SELECT sentence_id, start_ms, text FROM sentences").fetchall()}
+    clips = {}
+    for clip_id, video_id, keyframes, caption, screen in con.execute(
+            "SELECT clip_id, video_id, keyframe_ms, caption, screen_text FROM clips "
+            "ORDER BY video_id, index").fetchall():
+        clips[clip_id] = (keyframes[0] if keyframes else 0, caption, screen)
+        clips.setdefault(f"first:{video_id}", clips[clip_id])
+    out: dict[str, list[dict[str, Any]]] = {}
+    for video_id, scope, item, reason, value, threshold in rows:
+        picked = out.setdefault(reason.split(":")[0], [])
+        if len(picked) >= REJECTED_PER_REASON or any(p["video_id"] == video_id
+                                                     for p in picked):
+            continue
+        if scope == "sentence" and item in sentences:
+            at, text = sentences[item]
+        else:
+            key = item if scope == "clip" else f"first:{video_id}"
+            at, caption, screen = clips.get(key, (0, None, None))
+            text = " / ".join(x for x in (caption, screen and f"on screen: {screen}") if x)
+        picked.append({"video_id": video_id, "scope": scope, "item": item, "reason": reason,
+                       "value": value, "threshold": threshold, "at_ms": at,
+                       "text": text or ""})
+    return out
+
+
+def _rejections_section(scon: Any, con: Any, out: str, folder: Path) -> str:
+    """Look before you tune: a few removals of each reason with a keyframe, the text they
+    concern and the signal's value against the policy's threshold."""
+    from pipeline.core.exporters import ExportError
+    from pipeline.export import resolve_videos
+    from pipeline.io import storage
+    from pipeline.io.video import DecodeError, FrameReader, jpeg_bytes
+
+    title = "<h2>Rejected examples</h2>"
+    examples = _rejection_examples(scon, con)
+    if not examples:
+        return title + "<p>Nothing was rejected (or no rejections table here).</p>"
+    ids = {e["video_id"] for picked in examples.values() for e in picked}
+    try:
+        facts = resolve_videos(out, None, ids)
+    except ExportError:
+        facts = {}
+    (folder / "rejected").mkdir(exist_ok=True)
+    parts = [title, "<p>Up to three removals of each reason, from different videos: the "
+             "frame at the removed item (its first keyframe, or the sentence's start), the "
+             "text it concerns, and the value that crossed the policy's threshold.</p>"]
+    readers: dict[str, Any] = {}
+    for reason, picked in examples.items():
+        parts.append(f"<h3>{html.escape(reason)}</h3><div class='rejected'>")
+        for k, e in enumerate(picked):
+            img = ""
+            media = facts.get(e["video_id"])
+            if media is not None and storage.exists(media.media):
+                try:
+                    reader = readers.setdefault(e["video_id"], FrameReader(
+                        storage.local_path(media.media), THUMB_LONG_SIDE))
+                    (frame,) = reader.frames([reader.index_at(e["at_ms"])])
+                    name = f"rejected/{reason}-{k}.jpg"
+                    (folder / name).write_bytes(jpeg_bytes(frame, 80))
+                    img = f"<img src='{html.escape(name)}' alt='{html.escape(reason)}'>"
+                except (DecodeError, OSError, RuntimeError):
+                    img = ""
+            measured = ("" if e["value"] is None else f"value {e['value']:.3g}"
+                        + ("" if e["threshold"] is None else
+                           f" against threshold {e['threshold']:.3g}"))
+            parts.append(
+                f"<figure>{img}<figcaption><b>{html.escape(e['scope'])}</b> "
+                f"{html.escape(e['item'])} ({html.escape(e['video_id'])}) "
+                f"{html.escape(measured)}<br>{html.escape(e['text'][:200])}</figcaption>"
+                "</figure>")
+        parts.append("</div>")
     return "".join(parts)
 
 
@@ -247,13 +336,16 @@ def write_report(out: str, samples: str | None = None, target: str | None = None
                              else "No build record here."))
     sections.append(_curation_section(record.get("curation"), folder) if record else
                     "<h2>Curation</h2><p>No build record here, so no curation funnel.</p>")
+    sections.append(_rejections_section(scon, con, out, folder))
 
     page = folder / "index.html"
     page.write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>ominous dataset report"
         "</title><style>body{font-family:sans-serif;max-width:60em;margin:auto}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-        "padding:2px 8px}img{display:block;margin:1em 0}" + sample_view.STYLE
+        "padding:2px 8px}img{display:block;margin:1em 0}"
+        ".rejected figure{display:inline-block;width:14em;vertical-align:top;margin:0 1em 1em 0}"
+        + sample_view.STYLE
         + "</style></head><body>"
         f"<h1>Dataset report: {html.escape(str(out))}</h1>" + "".join(sections)
         + "</body></html>", encoding="utf-8")

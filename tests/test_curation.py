@@ -250,3 +250,21 @@ def test_signals_are_stored_and_older_rows_stay_readable(curated, tmp_path, caps
     back = read_table(str(old), "videos").to_pylist()
     assert all(v["motion_mean"] is None and v["frame_hashes"] is None for v in back)
     assert json.dumps(back[0]["video_id"])
+
+
+def test_the_report_shows_rejected_examples_per_reason(curated, tmp_path) -> None:
+    """Look before you tune: each reason with a frame of the removed item, the text it
+    concerns and the value against its threshold."""
+    from pipeline.report import write_report
+
+    out, samples, _ = curated
+    page = write_report(str(out), str(samples), str(tmp_path / "report"))
+    text = page.read_text()
+    section = text[text.index("<h2>Rejected examples</h2>"):]
+    for reason in ("unintelligible_speech", "burned_in_subtitles", "still_picture",
+                   "duplicate_of", "repetition"):
+        assert f"<h3>{reason}</h3>" in section, reason
+    assert "against threshold" in section  # e.g. the still picture's motion against 0.005
+    shots = sorted((tmp_path / "report" / "rejected").glob("*.jpg"))
+    assert len(shots) >= 5 and all(p.stat().st_size > 500 for p in shots)
+    assert all(f"rejected/{p.name}" in section for p in shots)
