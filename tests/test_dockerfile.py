@@ -38,7 +38,7 @@ def test_dockerfile_pins_match_the_lock_file() -> None:
 
 
 def test_models_fetch_fails_clearly_offline(tmp_path: Path, capsys, monkeypatch) -> None:
-    for var in ("HF_HOME", "TORCH_HOME", "NLTK_DATA"):  # the command sets them: restore after
+    for var in ("HF_HOME", "TORCH_HOME", "NLTK_DATA", "OMINOUS_MODELS"):  # it sets them
         monkeypatch.setenv(var, "unset-by-test")
     assert cli.main(["models", "fetch", "--cache", str(tmp_path), "--only",
                      "clip,segmenter"]) == cli.EXIT_FAILED

@@ -269,18 +269,21 @@ def test_quality_flags_filter_and_count() -> None:
                   _clip("q", 1, 500, 7000, True, "[dry-run] not a caption", model="dry-run")],
     }
     flags: dict[str, set] = {}
-    for r in build_video(_info(rows, "q"), BuildConfig()):
+    built = build_video(_info(rows, "q"), BuildConfig())
+    for r in built:
         flags.setdefault(r["task"], set()).update(r["quality_flags"])
     assert {"leak_digits", "leak_seconds", "unaligned_words"} <= flags["tsg_dialogue"]
     assert {"clip_too_short", "dry_run_caption"} <= flags["tsg_caption"]
+    # every flag of every filtered sample is one rejection (scope sample, item its id)
+    want = sorted((r["sample_id"], f) for r in built for f in r["quality_flags"])
     with TestPipeline() as p:
         tables = {n: p | f"C{n}" >> beam.Create(v) for n, v in rows.items()}
         kept, filtered, _ = tables | BuildSamples(BuildConfig(), False, "b", "h")
         assert_that(kept, lambda rs: all(not r["quality_flags"] for r in rs) or pytest.fail("x"),
                     label="kept are clean")
-        assert_that(filtered | beam.Map(lambda f: f[0]) | beam.combiners.Count.PerElement(),
-                    lambda counts: dict(counts)["tsg_dialogue"] == 4 or pytest.fail(str(counts)),
-                    label="filtered counted")
+        assert_that(filtered | beam.Map(lambda f: (f.scope, f.item, f.reason)),
+                    lambda got: sorted((i, r) for s, i, r in got if s == "sample") == want
+                    or pytest.fail(str(got)), label="filtered are rejections")
 
 
 def test_split_by_channel_keeps_a_channel_together() -> None:
