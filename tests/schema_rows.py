@@ -38,3 +38,15 @@ def write_videos(out: Path, media: dict[str, tuple[Path, int]]) -> Path:
                      "provenance": {"pipeline_version": "test", "run_id": "r1"}})
     pq.write_table(conform(rows, "videos"), out / "videos" / "part.parquet")
     return out
+
+
+def write_samples(root: Path, rows: list[dict[str, Any]]) -> Path:
+    """A SAMPLES folder as build lays it out (samples/task=/split=/), from sample rows."""
+    import pyarrow.parquet as pq
+
+    for task, split in sorted({(r["task"], r["split"]) for r in rows}):
+        part = root / "samples" / f"task={task}" / f"split={split}"
+        part.mkdir(parents=True)
+        pq.write_table(conform([r for r in rows if (r["task"], r["split"]) == (task, split)],
+                               "samples"), part / "a.parquet")
+    return root

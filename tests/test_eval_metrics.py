@@ -18,10 +18,10 @@ from collections import Counter
 from pathlib import Path
 
 import jiwer
-import pyarrow.parquet as pq
 import pytest
+import test_evaluate
 from rouge_score import rouge_scorer
-from schema_rows import conform
+from schema_rows import write_samples
 from test_evaluate import _write
 from test_tasks import TABLES, _info
 
@@ -34,6 +34,9 @@ from pipeline.core.tasks import BuildConfig, build_video
 from pipeline.errors import UsageError
 from pipeline.evaluate import EvalError, compare, evaluate, export_eval, read_predictions
 from pipeline.io import commit
+
+rows = test_evaluate.rows  # the evaluator tests' fixtures: one video set for both modules
+samples = test_evaluate.samples
 
 PAIRS = [
     ("The dogs were running in the park.", "A dog runs in the park"),
@@ -116,28 +119,6 @@ def test_iou_and_recall_follow_their_published_definitions(rows) -> None:
                                                          / len(every))
     assert result["grounding"]["samples"] == len(spans)
     assert 0 < result["grounding"]["score"] < 1
-
-
-@pytest.fixture(scope="module")
-def rows() -> list[dict]:
-    out = []
-    for v in ("v1", "one", "empty"):
-        out += [{**r, "split": "test"} for r in build_video(_info(TABLES, v), BuildConfig())]
-    return out
-
-
-def _samples(root: Path, rows: list[dict]) -> Path:
-    for task in {r["task"] for r in rows}:
-        part = root / "samples" / f"task={task}" / "split=test"
-        part.mkdir(parents=True)
-        pq.write_table(conform([r for r in rows if r["task"] == task], "samples"),
-                       part / "a.parquet")
-    return root
-
-
-@pytest.fixture(scope="module")
-def samples(tmp_path_factory, rows) -> Path:
-    return _samples(tmp_path_factory.mktemp("samples"), rows)
 
 
 def test_bad_streaming_lines_and_second_answers_are_reported(rows) -> None:
@@ -267,7 +248,7 @@ def test_compare_names_a_malformed_report(tmp_path, capsys) -> None:
 
 
 def test_half_published_builds_are_refused(rows, tmp_path) -> None:
-    half = _samples(tmp_path / "half", rows)
+    half = write_samples(tmp_path / "half", rows)
     stage = commit.build_stage(str(half), "build-killed")
     Path(stage).mkdir(parents=True)
     commit.mark_complete(stage)

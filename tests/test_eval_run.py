@@ -15,10 +15,9 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from fake_vllm import serve_fake_vllm
-from schema_rows import conform
+from schema_rows import write_samples
 from test_tasks import TABLES, _info
 
 from pipeline import cli
@@ -51,12 +50,7 @@ def eval_set(tmp_path_factory) -> tuple[Path, Path, list[dict]]:
     chosen = ([r for r in rows if r["task"] == "tsg_caption"][:2]
               + [r for r in rows if r["task"] == "rev"][:1]
               + [r for r in rows if r["task"] == "stop"][:1])
-    samples = root / "samples"
-    for task in {r["task"] for r in chosen}:
-        part = samples / "samples" / f"task={task}" / "split=test"
-        part.mkdir(parents=True)
-        pq.write_table(conform([r for r in chosen if r["task"] == task], "samples"),
-                       part / "a.parquet")
+    samples = write_samples(root / "samples", chosen)
     export_eval(str(samples), str(root / "eval"), video_root=str(media))
     return samples, root / "eval", read_prompts(str(root / "eval"))
 

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from PIL import Image
-from schema_rows import conform, write_videos
+from schema_rows import write_samples, write_videos
 from test_evaluate import references
 from test_tasks import TABLES, _info
 
@@ -47,13 +47,7 @@ def build(tmp_path_factory) -> tuple[Path, Path, Path]:
                          "sample_id": f"{r['sample_id']}-{k}"})
         for v in ("v1", "one"):
             (media / f"{v}-{k}.mp4").write_bytes(b"x")
-    samples = root / "samples"
-    for task in {r["task"] for r in rows}:
-        for split in ("train", "val", "test"):
-            part = [r for r in rows if r["task"] == task and r["split"] == split]
-            folder = samples / "samples" / f"task={task}" / f"split={split}"
-            folder.mkdir(parents=True)
-            pq.write_table(conform(part, "samples"), folder / "a.parquet")
+    samples = write_samples(root / "samples", rows)
     (media / "r.mp4").write_bytes(b"x")
     replay = root / "llava.json"
     replay.write_text(json.dumps([{"id": f"r{i}", "video": str(media / "r.mp4"),

@@ -10,10 +10,9 @@ import os
 import subprocess
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from fake_vllm import serve_fake_vllm
-from schema_rows import conform
+from schema_rows import write_samples
 from test_tasks import TABLES, _info
 from test_trainers import DURATIONS_S, HERE, _check, _client, _video
 
@@ -34,12 +33,7 @@ def task_dir(tmp_path_factory) -> tuple[Path, Path, list[dict]]:
         _video(media / f"{vid}.mp4", seconds)
     rows = [{**r, "split": "test"} for v in DURATIONS_S
             for r in build_video(_info(TABLES, v), BuildConfig(window_ms=8000))]
-    samples = root / "samples"
-    for task in {r["task"] for r in rows}:
-        part = samples / "samples" / f"task={task}" / "split=test"
-        part.mkdir(parents=True)
-        pq.write_table(conform([r for r in rows if r["task"] == task], "samples"),
-                       part / "a.parquet")
+    samples = write_samples(root / "samples", rows)
     out = root / "tasks"
     export_lmms_eval(str(samples), str(out), video_root=str(media))
     return out, samples, rows

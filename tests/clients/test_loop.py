@@ -13,10 +13,9 @@ import math
 import shutil
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 import yaml
-from schema_rows import conform, write_videos
+from schema_rows import write_samples, write_videos
 from test_tasks import TABLES, _info
 from test_trainers import DURATIONS_S, _check, _video
 
@@ -44,12 +43,7 @@ def build(tmp_path_factory) -> tuple[Path, Path]:
                       "split": "train"} for r in base]
         if vid == "one":
             rows += [{**r, "split": "test"} for r in base]
-    samples = root / "samples"
-    for task, split in {(r["task"], r["split"]) for r in rows}:
-        part = samples / "samples" / f"task={task}" / f"split={split}"
-        part.mkdir(parents=True)
-        pq.write_table(conform([r for r in rows if (r["task"], r["split"]) == (task, split)],
-                               "samples"), part / "a.parquet")
+    samples = write_samples(root / "samples", rows)
     durations = {p.stem: (p, DURATIONS_S[p.stem.split("-")[0]] * 1000)
                  for p in media.glob("*.mp4")}
     return samples, write_videos(root / "out", durations)
