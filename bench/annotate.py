@@ -22,9 +22,21 @@ def _annotate(media: Path, out: Path, wave_size: int) -> float:
     from pipeline import cli
 
     started = time.perf_counter()
-    status = cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
-                       "--segmenter", "punctuation", "--clip-model", "off",
-                       "--wave-size", str(wave_size)])
+    status = cli.main(
+        [
+            "annotate",
+            "--media-dir",
+            str(media),
+            "--out",
+            str(out),
+            "--segmenter",
+            "punctuation",
+            "--clip-model",
+            "off",
+            "--wave-size",
+            str(wave_size),
+        ]
+    )
     if status != cli.EXIT_OK:
         raise SystemExit(f"annotate failed with exit {status}")
     return time.perf_counter() - started
@@ -32,8 +44,9 @@ def _annotate(media: Path, out: Path, wave_size: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--copies", type=int, default=2,
-                        help="copies of the three-video speaking corpus")
+    parser.add_argument(
+        "--copies", type=int, default=2, help="copies of the three-video speaking corpus"
+    )
     args = parser.parse_args()
     from pipeline import synthetic
     from pipeline.io.parquet import read_table
@@ -61,8 +74,10 @@ def main() -> None:
     print(f"{n} videos, {hours * 60:.2f} min of video")
     print(f"one wave:      {one:6.1f} s  ({hours * 3600 / one:5.2f}x real time)")
     print(f"wave per video:{per_video:6.1f} s  ({hours * 3600 / per_video:5.2f}x real time)")
-    print(f"ratio waves/one wave: {per_video / one:.2f} "
-          f"({(per_video - one) / max(n - 1, 1):.2f} s per extra wave)")
+    print(
+        f"ratio waves/one wave: {per_video / one:.2f} "
+        f"({(per_video - one) / max(n - 1, 1):.2f} s per extra wave)"
+    )
 
 
 if __name__ == "__main__":

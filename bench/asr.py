@@ -24,8 +24,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--align-model", default="none")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--model", default="auto",
-                        help="on a GPU: large-v3 with --device cuda, for the cost estimate")
+    parser.add_argument(
+        "--model",
+        default="auto",
+        help="on a GPU: large-v3 with --device cuda, for the cost estimate",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
 
@@ -40,16 +43,27 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = synthetic.speaking_corpus()[0]
-        long_spec = synthetic.Spec("long", spec.scenes * 4, tuple(
-            synthetic.Line(line.text, line.at_ms + k * 16000)
-            for k in range(4) for line in spec.lines))
+        long_spec = synthetic.Spec(
+            "long",
+            spec.scenes * 4,
+            tuple(
+                synthetic.Line(line.text, line.at_ms + k * 16000)
+                for k in range(4)
+                for line in spec.lines
+            ),
+        )
         synthetic.make_video(long_spec, Path(tmp))
         path = str(Path(tmp) / "long.mp4")
         info = probe(path)
-        video = Video(MediaFile(Source(path, "file"), "long", path), info, sha256_file(path),
-                      "train")
-        config = AsrConfig(model=args.model, align_model=args.align_model, device=args.device,
-                           batch_size=args.batch_size)
+        video = Video(
+            MediaFile(Source(path, "file"), "long", path), info, sha256_file(path), "train"
+        )
+        config = AsrConfig(
+            model=args.model,
+            align_model=args.align_model,
+            device=args.device,
+            batch_size=args.batch_size,
+        )
         stage = _Transcribe(config)
         stage.setup()
         asr = stage._asr
@@ -57,8 +71,12 @@ def main() -> None:
 
         def bare() -> None:
             audio = whisperx.load_audio(path)
-            asr.pipeline.transcribe(audio, batch_size=config.batch_size,
-                                    chunk_size=config.chunk_size, language=config.language)
+            asr.pipeline.transcribe(
+                audio,
+                batch_size=config.batch_size,
+                chunk_size=config.chunk_size,
+                language=config.language,
+            )
 
         def staged() -> None:
             list(stage.process(video))
@@ -66,11 +84,12 @@ def main() -> None:
         t_bare = median_time(bare, args.repeats)
         t_stage = median_time(staged, args.repeats)
     audio_s = info.duration_ms / 1000
-    print(f"audio {audio_s:.1f} s, model {asr.model_name}, word timing {asr.word_timing}, "
-          f"{config.device}/{config.resolved_compute_type}, batch {config.batch_size}")
+    print(
+        f"audio {audio_s:.1f} s, model {asr.model_name}, word timing {asr.word_timing}, "
+        f"{config.device}/{config.resolved_compute_type}, batch {config.batch_size}"
+    )
     print(f"bare whisperx (load_audio + transcribe): {t_bare:.3f} s  RTF {t_bare / audio_s:.3f}")
-    print(f"TranscribeSpeech stage (with word times): {t_stage:.3f} s  RTF "
-          f"{t_stage / audio_s:.3f}")
+    print(f"TranscribeSpeech stage (with word times): {t_stage:.3f} s  RTF {t_stage / audio_s:.3f}")
     print(f"ratio stage / bare: {t_stage / t_bare:.2f} (goal <= 1.10)")
 
 

@@ -34,8 +34,18 @@ def fake_server(latency: float) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(FAKE_SERVER), "--port", str(port),
-                             "--model", MODEL, "--latency", str(latency)])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(FAKE_SERVER),
+            "--port",
+            str(port),
+            "--model",
+            MODEL,
+            "--latency",
+            str(latency),
+        ]
+    )
     url = f"http://127.0.0.1:{port}/v1"
     try:
         for _ in range(100):
@@ -83,8 +93,12 @@ def stage_throughput(url: str, n: int, concurrency: int, model: str = MODEL) -> 
     work = Path(tempfile.mkdtemp())
     make_video(Spec("bench", (("testsrc2", 20_000),), audio=False), work)
     path = str(work / "bench.mp4")
-    video = Video(MediaFile(Source(path, "file"), "bench", path),
-                  Probe(0, 0, None, None, None, None, None, None, None, 0, 0), "", "train")
+    video = Video(
+        MediaFile(Source(path, "file"), "bench", path),
+        Probe(0, 0, None, None, None, None, None, None, None, 0, 0),
+        "",
+        "train",
+    )
     plan = detect(sample_frames(video, FrameConfig(), None), SceneConfig(max_clip_ms=2000))
     clips = [replace(plan.clips[i % len(plan.clips)], index=i) for i in range(n)]
     config = VlmConfig(model=model, base_url=url, concurrency=concurrency)
@@ -99,9 +113,13 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.25)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--requests", type=int, default=240)
-    parser.add_argument("--stage-requests", type=int, default=960,
-                        help="30 s of requests at the defaults: long enough that the pipeline's "
-                        "start and finish weigh as little as in a run of thousands of clips")
+    parser.add_argument(
+        "--stage-requests",
+        type=int,
+        default=960,
+        help="30 s of requests at the defaults: long enough that the pipeline's "
+        "start and finish weigh as little as in a run of thousands of clips",
+    )
     args = parser.parse_args()
     ideal = args.concurrency / args.latency
     # Warm-up, as the client gets one request before its clock starts: the first pipeline in
@@ -111,16 +129,23 @@ def main() -> None:
         client = client_throughput(url, args.requests, args.concurrency)
         stage = stage_throughput(url, args.stage_requests, args.concurrency)
     # The same pipeline with the dry-run captioner: everything but the requests.
-    overhead = args.stage_requests / stage_throughput("", args.stage_requests,
-                                                      args.concurrency, model="dry-run")
+    overhead = args.stage_requests / stage_throughput(
+        "", args.stage_requests, args.concurrency, model="dry-run"
+    )
     print(f"L = {args.latency:g} s, C = {args.concurrency}, ideal C/L = {ideal:.1f} req/s")
-    print(f"  client alone      {client:6.1f} req/s  fraction of C/L {client / ideal:.2f}  "
-          "(goal >= 0.9)")
-    print(f"  CaptionClips      {stage:6.1f} req/s  fraction of C/L {stage / ideal:.2f}  "
-          "(with pipeline start, keyframe decoding and JPEG encoding; goal >= 0.95)")
+    print(
+        f"  client alone      {client:6.1f} req/s  fraction of C/L {client / ideal:.2f}  "
+        "(goal >= 0.9)"
+    )
+    print(
+        f"  CaptionClips      {stage:6.1f} req/s  fraction of C/L {stage / ideal:.2f}  "
+        "(with pipeline start, keyframe decoding and JPEG encoding; goal >= 0.95)"
+    )
     busy = args.stage_requests / stage - overhead
-    print(f"    of which the dry-run pipeline takes {overhead:.1f} s; the requests "
-          f"{busy:.1f} s: {args.stage_requests / busy / ideal:.2f} of C/L")
+    print(
+        f"    of which the dry-run pipeline takes {overhead:.1f} s; the requests "
+        f"{busy:.1f} s: {args.stage_requests / busy / ideal:.2f} of C/L"
+    )
 
 
 if __name__ == "__main__":

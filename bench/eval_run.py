@@ -43,14 +43,22 @@ def eval_set(root: Path, copies: int) -> Path:
         base = build_video(_info(TABLES, vid), BuildConfig(window_ms=8000))
         for k in range(copies):
             (media / f"{vid}-{k}.mp4").symlink_to(media / f"{vid}.mp4")
-            rows += [{**r, "video_id": f"{vid}-{k}", "sample_id": f"{r['sample_id']}-{k}",
-                      "split": "test"} for r in base if r["task"] in ("tsg_caption", "stop",
-                                                                          "rev", "noise")]
+            rows += [
+                {
+                    **r,
+                    "video_id": f"{vid}-{k}",
+                    "sample_id": f"{r['sample_id']}-{k}",
+                    "split": "test",
+                }
+                for r in base
+                if r["task"] in ("tsg_caption", "stop", "rev", "noise")
+            ]
     for task in {r["task"] for r in rows}:
         part = root / "samples" / "samples" / f"task={task}" / "split=test"
         part.mkdir(parents=True)
-        pq.write_table(conform([r for r in rows if r["task"] == task], "samples"),
-                       part / "a.parquet")
+        pq.write_table(
+            conform([r for r in rows if r["task"] == task], "samples"), part / "a.parquet"
+        )
     export_eval(str(root / "samples"), str(root / "eval"), video_root=str(media))
     return root / "eval"
 
@@ -60,8 +68,9 @@ def server_row(eval_dir: Path, latency: float, concurrency: int) -> tuple[int, f
     from pipeline.predict import ServerModel, ShowSettings, read_prompts, run
 
     prompts = read_prompts(str(eval_dir))
-    requests = sum(len(P.stream_steps(p, P.grid_fps(p))) if p["mode"] == "stream" else 1
-                   for p in prompts)
+    requests = sum(
+        len(P.stream_steps(p, P.grid_fps(p))) if p["mode"] == "stream" else 1 for p in prompts
+    )
     settings = ShowSettings(max_frames=4, image_size=112)
     with fake_server(latency) as url, tempfile.TemporaryDirectory() as tmp:
         model = ServerModel(url, MODEL, settings, None, concurrency=concurrency)
@@ -106,12 +115,16 @@ def main() -> None:
         eval_dir = eval_set(Path(tmp), copies)
         n, rps = server_row(eval_dir, latency, args.concurrency)
         ideal = args.concurrency / latency
-        print(f"server back end: {n} requests, {rps:.1f} req/s = {rps / ideal:.2f} of C/L "
-              f"(C={args.concurrency}, L={latency:g} s, ideal {ideal:.1f} req/s)")
+        print(
+            f"server back end: {n} requests, {rps:.1f} req/s = {rps / ideal:.2f} of C/L "
+            f"(C={args.concurrency}, L={latency:g} s, ideal {ideal:.1f} req/s)"
+        )
         steps, cached, fresh = local_row(eval_dir, Path(tmp), limit)
-        print(f"local back end, tiny Qwen2-VL: {steps} streaming steps, {cached:.1f} steps/s "
-              f"with the KV cache, {fresh:.1f} steps/s recomputing every step "
-              f"({cached / fresh:.2f}x)")
+        print(
+            f"local back end, tiny Qwen2-VL: {steps} streaming steps, {cached:.1f} steps/s "
+            f"with the KV cache, {fresh:.1f} steps/s recomputing every step "
+            f"({cached / fresh:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

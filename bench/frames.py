@@ -31,13 +31,32 @@ print(len(sample_frames(video, FrameConfig(), None).frame_ms))
 
 def make_video(path: Path, seconds: int, size: str) -> Path:
     if not path.exists():
-        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                        f"testsrc2=size={size}:rate=30000/1001", "-t", str(seconds),
-                        "-c:v", "libx264", "-preset", "ultrafast", "-g", "60",
-                        "-pix_fmt", "yuv420p", str(path)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size={size}:rate=30000/1001",
+                "-t",
+                str(seconds),
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "60",
+                "-pix_fmt",
+                "yuv420p",
+                str(path),
+            ],
+            check=True,
+        )
     return path
-
-
 
 
 def peak_rss_mb(path: Path) -> tuple[float, str]:
@@ -59,35 +78,60 @@ def main() -> None:
     work.mkdir(exist_ok=True)
     clip = make_video(work / f"hd-{args.seconds}s.mp4", args.seconds, "1280x720")
     path = str(clip)
-    video = Video(MediaFile(Source(path, "file"), "bench", path),
-                  Probe(0, 0, None, None, None, None, None, None, None, 0, 0), "", "train")
+    video = Video(
+        MediaFile(Source(path, "file"), "bench", path),
+        Probe(0, 0, None, None, None, None, None, None, None, 0, 0),
+        "",
+        "train",
+    )
     counted: dict[str, int] = {}
 
     def stage() -> None:
         counted["stage"] = len(sample_frames(video, FrameConfig(), None).frame_ms)
 
     def ffmpeg() -> None:
-        raw = subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", path, "-vf",
-                              "fps=1,scale=224:-2", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                             check=True, capture_output=True).stdout
+        raw = subprocess.run(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-i",
+                path,
+                "-vf",
+                "fps=1,scale=224:-2",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "rgb24",
+                "-",
+            ],
+            check=True,
+            capture_output=True,
+        ).stdout
         counted["ffmpeg"] = len(raw) // (224 * 126 * 3)
 
     t_stage = median_time(stage, args.repeats)
     t_ffmpeg = median_time(ffmpeg, args.repeats)
     print(f"{args.seconds} s 1280x720 at 29.97 fps, sampled at 1 fps to 224 px:")
     print(f"  SampleFrames (decord)   {t_stage:6.2f} s  {counted['stage'] / t_stage:7.1f} frames/s")
-    print(f"  ffmpeg -vf fps=1        {t_ffmpeg:6.2f} s  {counted['ffmpeg'] / t_ffmpeg:7.1f} "
-          "frames/s")
-    print(f"  speed ratio (stage frames/s over ffmpeg frames/s): "
-          f"{(counted['stage'] / t_stage) / (counted['ffmpeg'] / t_ffmpeg):.2f}  (goal >= 1.0)")
+    print(
+        f"  ffmpeg -vf fps=1        {t_ffmpeg:6.2f} s  {counted['ffmpeg'] / t_ffmpeg:7.1f} frames/s"
+    )
+    print(
+        f"  speed ratio (stage frames/s over ffmpeg frames/s): "
+        f"{(counted['stage'] / t_stage) / (counted['ffmpeg'] / t_ffmpeg):.2f}  (goal >= 1.0)"
+    )
 
     short = make_video(work / "sd-120s.mp4", 120, "640x360")
     long = make_video(work / f"sd-{args.long_seconds}s.mp4", args.long_seconds, "640x360")
     rss_short, n_short = peak_rss_mb(short)
     rss_long, n_long = peak_rss_mb(long)
-    print(f"peak RSS, 640x360: 120 s video ({n_short} frames) {rss_short:.0f} MB; "
-          f"{args.long_seconds} s video ({n_long} frames) {rss_long:.0f} MB; "
-          f"ratio {rss_long / rss_short:.2f}")
+    print(
+        f"peak RSS, 640x360: 120 s video ({n_short} frames) {rss_short:.0f} MB; "
+        f"{args.long_seconds} s video ({n_long} frames) {rss_long:.0f} MB; "
+        f"ratio {rss_long / rss_short:.2f}"
+    )
 
 
 if __name__ == "__main__":

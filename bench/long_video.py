@@ -21,15 +21,44 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def _looped(source: Path, seconds: float, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(source),
-                    "-t", str(seconds), "-c", "copy", str(dest)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(source),
+            "-t",
+            str(seconds),
+            "-c",
+            "copy",
+            str(dest),
+        ],
+        check=True,
+    )
     return dest
 
 
 def _annotate_peak(media: Path, out: Path) -> tuple[int, float]:
     started = time.perf_counter()
-    _, peak = run_measured(["-m", "pipeline", "annotate", "--media-dir", str(media), "--out",
-                            str(out), "--segmenter", "punctuation", "--clip-model", "off"])
+    _, peak = run_measured(
+        [
+            "-m",
+            "pipeline",
+            "annotate",
+            "--media-dir",
+            str(media),
+            "--out",
+            str(out),
+            "--segmenter",
+            "punctuation",
+            "--clip-model",
+            "off",
+        ]
+    )
     return peak, time.perf_counter() - started
 
 
@@ -49,8 +78,10 @@ def main() -> None:
         peak_short, t_short = _annotate_peak(short.parent, root / "out-short")
         peak_long, t_long = _annotate_peak(long.parent, root / "out-long")
     print(f"10 min video: peak {peak_short} MB, {t_short:.0f} s")
-    print(f"{args.hours:g} h video:   peak {peak_long} MB, {t_long:.0f} s "
-          f"(goal < 3072 MB; ratio to 10 min {peak_long / peak_short:.2f})")
+    print(
+        f"{args.hours:g} h video:   peak {peak_long} MB, {t_long:.0f} s "
+        f"(goal < 3072 MB; ratio to 10 min {peak_long / peak_short:.2f})"
+    )
 
 
 if __name__ == "__main__":

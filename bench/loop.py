@@ -17,9 +17,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           str(ROOT / "tests" / "clients" / "test_loop.py"), "--durations=0"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(ROOT / "tests" / "clients" / "test_loop.py"),
+            "--durations=0",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1800,
+    )
     if done.returncode:
         sys.exit(done.stdout[-3000:] + done.stderr[-3000:])
     for line in done.stdout.splitlines():

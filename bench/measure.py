@@ -40,10 +40,12 @@ def _report() -> None:
 
 def run_measured(args: list[str]) -> tuple[str, int]:
     """(stdout, peak RSS in MB) of `python bench/measure.py ARGS` in a fresh process."""
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                          check=False)
-    peak = [int(line.split()[1]) for line in proc.stderr.splitlines()
-            if line.startswith("PEAK_RSS_MB")]
+    proc = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=False
+    )
+    peak = [
+        int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_RSS_MB")
+    ]
     if proc.returncode != 0 or not peak:
         raise SystemExit(f"{args} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     return proc.stdout, peak[-1]

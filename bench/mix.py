@@ -67,22 +67,46 @@ def main() -> None:
     replay = work / "replay.jsonl"
     with replay.open("w") as f:
         for i in range(100_000):
-            f.write(json.dumps({"id": f"r{i}", "video": f"v/{i}.mp4", "conversations": [
-                {"from": "human", "value": "<video>\nWhat happens?"},
-                {"from": "gpt", "value": "Someone cooks."}]}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"r{i}",
+                        "video": f"v/{i}.mp4",
+                        "conversations": [
+                            {"from": "human", "value": "<video>\nWhat happens?"},
+                            {"from": "gpt", "value": "Someone cooks."},
+                        ],
+                    }
+                )
+                + "\n"
+            )
     recipe = f"ORNS1111 ({args.size})"
     start = time.perf_counter()
-    report, peak_mb = run_measured(["-m", "pipeline", "mix", "--samples", str(work),
-                                    "--recipe", recipe, "--replay", str(replay),
-                                    "--out", str(work / "mix")])
+    report, peak_mb = run_measured(
+        [
+            "-m",
+            "pipeline",
+            "mix",
+            "--samples",
+            str(work),
+            "--recipe",
+            recipe,
+            "--replay",
+            str(replay),
+            "--out",
+            str(work / "mix"),
+        ]
+    )
     mix_s = time.perf_counter() - start
     per = int(args.size.rstrip("kK")) * 1000 // 4 if args.size[-1] in "kK" else int(args.size) // 4
     start = time.perf_counter()
     duckdb.connect().execute(BASELINE.format(root=work, per=per, target=work / "base.parquet"))
     base_s = time.perf_counter() - start
     print(f"{args.rows} sample rows, recipe {recipe}, 100k replay records")
-    print(f"  ominous mix (own process, incl. start-up and replay): {mix_s:6.2f} s  "
-          f"peak RSS {peak_mb} MB\n    {report.strip()}")
+    print(
+        f"  ominous mix (own process, incl. start-up and replay): {mix_s:6.2f} s  "
+        f"peak RSS {peak_mb} MB\n    {report.strip()}"
+    )
     print(f"  DuckDB SQL, same sampling of R, N, S only:            {base_s:6.2f} s")
     print(f"  ratio (mix time over baseline time): {mix_s / base_s:.2f}")
 

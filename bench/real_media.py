@@ -31,8 +31,9 @@ def asr_rows(smoke: bool) -> None:
 
     sample = pyannote_sample()
     audio = whisperx.load_audio(str(sample / "sample.wav"))
-    said = " ".join(line.split(" ", 5)[5] for line in
-                    (sample / "sample.stm").read_text().splitlines())
+    said = " ".join(
+        line.split(" ", 5)[5] for line in (sample / "sample.stm").read_text().splitlines()
+    )
     if smoke:
         audio = audio[: 16_000 * 10]
     czech = whisperx.load_audio(str(MEDIA / "czech.ogg"))
@@ -46,8 +47,10 @@ def asr_rows(smoke: bool) -> None:
         heard = " ".join(w.text for w in result.words)
         error = jiwer.wer(_words(said), _words(heard)) if not smoke else float("nan")
         lang = asr.spoken_language(czech)
-        print(f"asr {asr.model_name}: WER {error:.3f} on the phone call, "
-              f"{seconds / minutes:.1f} s per minute of audio, Czech heard as {lang}")
+        print(
+            f"asr {asr.model_name}: WER {error:.3f} on the phone call, "
+            f"{seconds / minutes:.1f} s per minute of audio, Czech heard as {lang}"
+        )
 
 
 def scene_rows(smoke: bool) -> None:
@@ -65,15 +68,19 @@ def scene_rows(smoke: bool) -> None:
     for detector in ("signature", "transnetv2"):
         start = time.perf_counter()
         sampled = sample_frames(video, FrameConfig(), None)
-        plan = detect(sampled, SceneConfig(detector=detector),
-                      transnet if detector == "transnetv2" else None)
+        plan = detect(
+            sampled, SceneConfig(detector=detector), transnet if detector == "transnetv2" else None
+        )
         seconds = time.perf_counter() - start
-        recall, precision = hard_cut_scores([c.start_ms / 1000 for c in plan.clips
-                                             if c.scene_boundary])
+        recall, precision = hard_cut_scores(
+            [c.start_ms / 1000 for c in plan.clips if c.scene_boundary]
+        )
         f1 = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
-        print(f"scenes {detector}: F1 {f1:.2f} (recall {recall:.2f}, precision "
-              f"{precision:.2f}) on the trailer's hard cuts, {seconds / minutes:.1f} s per "
-              "minute of video (frame sampling included)")
+        print(
+            f"scenes {detector}: F1 {f1:.2f} (recall {recall:.2f}, precision "
+            f"{precision:.2f}) on the trailer's hard cuts, {seconds / minutes:.1f} s per "
+            "minute of video (frame sampling included)"
+        )
         if smoke:
             return
 

@@ -23,9 +23,23 @@ def _annotate(media: Path, out: Path, inspect: int) -> float:
     from pipeline import cli
 
     started = time.perf_counter()
-    status = cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
-                       "--segmenter", "punctuation", "--clip-model", "off",
-                       "--inspect-keyframes", str(inspect), "--wave-size", "0"])
+    status = cli.main(
+        [
+            "annotate",
+            "--media-dir",
+            str(media),
+            "--out",
+            str(out),
+            "--segmenter",
+            "punctuation",
+            "--clip-model",
+            "off",
+            "--inspect-keyframes",
+            str(inspect),
+            "--wave-size",
+            "0",
+        ]
+    )
     if status != cli.EXIT_OK:
         raise SystemExit(f"annotate failed with exit {status}")
     return time.perf_counter() - started
@@ -61,19 +75,24 @@ def main() -> None:
         sentences = read_table(str(root / "out-1-0"), "sentences").to_pylist()
         started = time.perf_counter()
         for s in sentences:
-            sentence_signals(s["text"], [w["score"] or 0 for w in s["words"]], s["start_ms"],
-                             s["end_ms"])
+            sentence_signals(
+                s["text"], [w["score"] or 0 for w in s["words"]], s["start_ms"], s["end_ms"]
+            )
         texts = [s["text"] for s in sentences]
         speech_signals(texts, [0.9] * len(texts), 10_000, 20_000)
         identify(" ".join(texts))
         speech_s = time.perf_counter() - started
         clips = read_table(str(root / "out-1-0"), "clips", ["clip_id"]).num_rows
     share = (with_ - without) / with_
-    print(f"{clips} clips; annotate without keyframe inspection {without:.1f} s, with "
-          f"{with_:.1f} s (medians of {args.repeats}; all: {runs}): inspection {share:.1%} of "
-          "the wall time (goal <= 15%)")
-    print(f"speech signals and text language for {len(sentences)} sentences: "
-          f"{speech_s * 1000:.1f} ms ({speech_s / with_:.2%})")
+    print(
+        f"{clips} clips; annotate without keyframe inspection {without:.1f} s, with "
+        f"{with_:.1f} s (medians of {args.repeats}; all: {runs}): inspection {share:.1%} of "
+        "the wall time (goal <= 15%)"
+    )
+    print(
+        f"speech signals and text language for {len(sentences)} sentences: "
+        f"{speech_s * 1000:.1f} ms ({speech_s / with_:.2%})"
+    )
 
 
 if __name__ == "__main__":

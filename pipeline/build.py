@@ -40,39 +40,100 @@ class BuildOptions(PipelineOptions):
         add = parser.add_argument
         add("--annotations", default=None, help="annotate's OUT (default: --out)")
         add("--seed", type=int, default=0)
-        add("--sample_fps", "--sample-fps", dest="sample_fps", default="2",
-            help="frame grid of streaming samples, a number or a ratio like 30000/1001")
-        add("--timestamp_style", "--timestamp-style", dest="timestamp_style",
-            default="seconds", choices=templates.TIMESTAMP_STYLES)
+        add(
+            "--sample_fps",
+            "--sample-fps",
+            dest="sample_fps",
+            default="2",
+            help="frame grid of streaming samples, a number or a ratio like 30000/1001",
+        )
+        add(
+            "--timestamp_style",
+            "--timestamp-style",
+            dest="timestamp_style",
+            default="seconds",
+            choices=templates.TIMESTAMP_STYLES,
+        )
         add("--window_ms", "--window-ms", dest="window_ms", type=int, default=60_000)
-        add("--sample_min_clip_ms", "--sample-min-clip-ms", dest="sample_min_clip_ms", type=int,
-            default=1000, help="clips shorter than this are flagged")
-        add("--sample_max_clip_ms", "--sample-max-clip-ms", dest="sample_max_clip_ms", type=int,
-            default=60_000, help="clips longer than this are flagged")
-        add("--max_unaligned", "--max-unaligned", dest="max_unaligned", type=float,
-            default=0.5, help="sentences with more interpolated words than this are flagged")
-        add("--min_silence_ms", "--min-silence-ms", dest="min_silence_ms", type=int,
-            default=2000)
-        add("--silence_margin_ms", "--silence-margin-ms", dest="silence_margin_ms", type=int,
-            default=500, help="silence windows keep this far from any speech")
-        add("--rev_query_position", "--rev-query-position", dest="rev_query_position",
-            default="both", choices=(*templates.REV_QUERY_POSITIONS, "both"),
+        add(
+            "--sample_min_clip_ms",
+            "--sample-min-clip-ms",
+            dest="sample_min_clip_ms",
+            type=int,
+            default=1000,
+            help="clips shorter than this are flagged",
+        )
+        add(
+            "--sample_max_clip_ms",
+            "--sample-max-clip-ms",
+            dest="sample_max_clip_ms",
+            type=int,
+            default=60_000,
+            help="clips longer than this are flagged",
+        )
+        add(
+            "--max_unaligned",
+            "--max-unaligned",
+            dest="max_unaligned",
+            type=float,
+            default=0.5,
+            help="sentences with more interpolated words than this are flagged",
+        )
+        add("--min_silence_ms", "--min-silence-ms", dest="min_silence_ms", type=int, default=2000)
+        add(
+            "--silence_margin_ms",
+            "--silence-margin-ms",
+            dest="silence_margin_ms",
+            type=int,
+            default=500,
+            help="silence windows keep this far from any speech",
+        )
+        add(
+            "--rev_query_position",
+            "--rev-query-position",
+            dest="rev_query_position",
+            default="both",
+            choices=(*templates.REV_QUERY_POSITIONS, "both"),
             help="where rev's query is asked: at the window's start (before; recipes call "
-                 "it rev-pre), at a drawn frame before the evidence (inline; rev-rev), or "
-                 "one sample of each (both, so a recipe picks without a second build)")
-        add("--pair_template", "--pair-template", dest="pair_template", default="target",
+            "it rev-pre), at a drawn frame before the evidence (inline; rev-rev), or "
+            "one sample of each (both, so a recipe picks without a second build)",
+        )
+        add(
+            "--pair_template",
+            "--pair-template",
+            dest="pair_template",
+            default="target",
             choices=tuple(templates.PAIR_TEMPLATES),
             help="caption<->speech answers: the target text alone (target), or the seed's "
-                 "one-string form that repeats the question (seed; flagged repeats_prompt)")
-        add("--split_by", "--split-by", dest="split_by", default="video",
-            choices=["video", "channel"])
-        add("--keep_flagged", "--keep-flagged", dest="keep_flagged", action="store_true",
-            default=False, help="keep samples with quality flags instead of filtering them")
-        add("--policy", default="default",
+            "one-string form that repeats the question (seed; flagged repeats_prompt)",
+        )
+        add(
+            "--split_by",
+            "--split-by",
+            dest="split_by",
+            default="video",
+            choices=["video", "channel"],
+        )
+        add(
+            "--keep_flagged",
+            "--keep-flagged",
+            dest="keep_flagged",
+            action="store_true",
+            default=False,
+            help="keep samples with quality flags instead of filtering them",
+        )
+        add(
+            "--policy",
+            default="default",
             help="curation policy: default (workflows/curation/default.yaml), none, or a "
-                 "YAML file; every removal is counted and written to SAMPLES/rejections/")
-        add("--overwrite", action="store_true", default=False,
-            help="replace an existing samples table in --out")
+            "YAML file; every removal is counted and written to SAMPLES/rejections/",
+        )
+        add(
+            "--overwrite",
+            action="store_true",
+            default=False,
+            help="replace an existing samples table in --out",
+        )
         add("--build_run_id", "--build-run-id", dest="build_run_id", default=None)
 
 
@@ -92,17 +153,28 @@ class BuildError(UsageError):
 
 def build_config(opts: BuildOptions) -> BuildConfig:
     return BuildConfig(
-        seed=opts.seed, sample_fps=Fraction(opts.sample_fps),
-        timestamp_style=opts.timestamp_style, window_ms=opts.window_ms,
-        min_clip_ms=opts.sample_min_clip_ms, max_clip_ms=opts.sample_max_clip_ms,
-        max_unaligned=opts.max_unaligned, min_silence_ms=opts.min_silence_ms,
+        seed=opts.seed,
+        sample_fps=Fraction(opts.sample_fps),
+        timestamp_style=opts.timestamp_style,
+        window_ms=opts.window_ms,
+        min_clip_ms=opts.sample_min_clip_ms,
+        max_clip_ms=opts.sample_max_clip_ms,
+        max_unaligned=opts.max_unaligned,
+        min_silence_ms=opts.min_silence_ms,
         silence_margin_ms=opts.silence_margin_ms,
-        rev_query_position=opts.rev_query_position, pair_template=opts.pair_template)
+        rev_query_position=opts.rev_query_position,
+        pair_template=opts.pair_template,
+    )
 
 
 def _config_hash(config: BuildConfig, opts: BuildOptions) -> str:
-    doc = {**asdict(config), "sample_fps": str(config.sample_fps), "split_by": opts.split_by,
-           "keep_flagged": opts.keep_flagged, "generator": templates.GENERATOR_VERSION}
+    doc = {
+        **asdict(config),
+        "sample_fps": str(config.sample_fps),
+        "split_by": opts.split_by,
+        "keep_flagged": opts.keep_flagged,
+        "generator": templates.GENERATOR_VERSION,
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -115,11 +187,19 @@ def _read(p: beam.Pipeline, annotations: str, table: str) -> beam.PCollection:
 
 def _newest_videos(annotations: str) -> list[dict[str, Any]]:
     """Each video's newest annotation row (as build takes it), with what curation reads."""
-    columns = ["video_id", "duration_ms", "height", "frame_hashes", "transcript_fingerprint",
-               "provenance"]
+    columns = [
+        "video_id",
+        "duration_ms",
+        "height",
+        "frame_hashes",
+        "transcript_fingerprint",
+        "provenance",
+    ]
     rows: dict[str, dict[str, Any]] = {}
-    for r in sorted(read_table(annotations, "videos", columns).to_pylist(),
-                    key=lambda r: r["provenance"]["run_id"] or ""):
+    for r in sorted(
+        read_table(annotations, "videos", columns).to_pylist(),
+        key=lambda r: r["provenance"]["run_id"] or "",
+    ):
         rows[r["video_id"]] = r
     return list(rows.values())
 
@@ -127,11 +207,10 @@ def _newest_videos(annotations: str) -> list[dict[str, Any]]:
 def _filtered(counted: dict[str, int]) -> dict[str, int]:
     """Samples left out per quality flag, from the run's `filtered_<flag>` counters."""
     prefix = f"{FILTERED}_"
-    return {k[len(prefix):]: v for k, v in counted.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in counted.items() if k.startswith(prefix)}
 
 
-def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None
-        ) -> BuildSummary:
+def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> BuildSummary:
     """Build into SAMPLES/_build_staging/<run>/, then replace SAMPLES' samples table whole: a build
     that fails or is killed leaves the previous samples as they were."""
     opts = BuildOptions(argv)
@@ -146,45 +225,71 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
             try:
                 num_rows(shard)
             except (OSError, ValueError) as exc:
-                raise BuildError(f"{shard} is not a readable Parquet file ({exc}); run "
-                                 f"ominous validate {annotations}, and remove or restore "
-                                 "it") from exc
+                raise BuildError(
+                    f"{shard} is not a readable Parquet file ({exc}); run "
+                    f"ominous validate {annotations}, and remove or restore "
+                    "it"
+                ) from exc
     with commit.exclusive(out):  # RunInProgress: a UsageError
         commit.recover_build(out)
         return _build(opts, out, annotations, test_pipeline)
 
 
-def _build(opts: BuildOptions, out: str, annotations: str,
-           test_pipeline: beam.Pipeline | None) -> BuildSummary:
+def _build(
+    opts: BuildOptions, out: str, annotations: str, test_pipeline: beam.Pipeline | None
+) -> BuildSummary:
     if table_files(out, "samples") and not opts.overwrite:
-        raise BuildError(f"{table_dir(out, 'samples')} already holds samples; pass "
-                         "--overwrite to replace them, or build into another --out")
+        raise BuildError(
+            f"{table_dir(out, 'samples')} already holds samples; pass "
+            "--overwrite to replace them, or build into another --out"
+        )
     config = build_config(opts)
     policy = load_policy(opts.policy)  # PolicyError: a UsageError, as BuildError is
     videos_in = _newest_videos(annotations)
-    duplicates = duplicate_groups([Fingerprint(
-        v["video_id"], v["duration_ms"], v["height"], tuple(v["frame_hashes"] or ()),
-        v["transcript_fingerprint"]) for v in videos_in], policy)
+    duplicates = duplicate_groups(
+        [
+            Fingerprint(
+                v["video_id"],
+                v["duration_ms"],
+                v["height"],
+                tuple(v["frame_hashes"] or ()),
+                v["transcript_fingerprint"],
+            )
+            for v in videos_in
+        ],
+        policy,
+    )
     run_id = opts.build_run_id or time.strftime("build-%Y%m%dT%H%M%S")
     stage = commit.build_stage(out, run_id)
     storage.delete_tree(stage)
     pipeline = test_pipeline or beam.Pipeline(options=opts)
     tables = {t: _read(pipeline, annotations, t) for t in ("videos", "sentences", "clips")}
     rows, flagged, rejected = tables | "BuildSamples" >> BuildSamples(
-        config, opts.keep_flagged, run_id, _config_hash(config, opts), opts.split_by,
-        policy=policy, duplicates=duplicates)
-    ((rejected, flagged) | "AllRemovals" >> beam.Flatten()
-     | "RejectionRows" >> beam.Map(rejection_row, policy.name, run_id)
-     | "WriteRejections" >> WriteTable(stage, "rejections", run_id, shards=1))
+        config,
+        opts.keep_flagged,
+        run_id,
+        _config_hash(config, opts),
+        opts.split_by,
+        policy=policy,
+        duplicates=duplicates,
+    )
+    (
+        (rejected, flagged)
+        | "AllRemovals" >> beam.Flatten()
+        | "RejectionRows" >> beam.Map(rejection_row, policy.name, run_id)
+        | "WriteRejections" >> WriteTable(stage, "rejections", run_id, shards=1)
+    )
     # Hive partitions task=/split=: mixing reads one split of a few tasks, and DuckDB
     # skips the other folders without opening them.
     partitions = [(task, split) for task in TASKS for split in SPLITS]
     parts = rows | "ByTaskSplit" >> beam.Partition(
-        lambda r, n: partitions.index((r["task"], r["split"])), len(partitions))
+        lambda r, n: partitions.index((r["task"], r["split"])), len(partitions)
+    )
     shards = opts.view_as(OutputOptions).table_shards
     for (task, split), part in zip(partitions, parts, strict=True):
         part | f"Write_{task}_{split}" >> WriteTable(
-            stage, "samples", run_id, f"task={task}/split={split}", shards)
+            stage, "samples", run_id, f"task={task}/split={split}", shards
+        )
     started = time.time()
     with progress.annotate_bar(len(videos_in), desc="build"):
         result = pipeline.run()
@@ -194,25 +299,57 @@ def _build(opts: BuildOptions, out: str, annotations: str,
     drop_empty_shards(stage, "rejections")
     written = read_table(stage, "samples", ["task", "split", "video_id"])
     counts = {r["values"]: r["counts"] for r in pc.value_counts(written["task"]).to_pylist()}
-    summary = BuildSummary(run_id, out, len(pc.unique(written["video_id"])),
-                           {t: counts.get(t, 0) for t in TASKS},
-                           _filtered(counted), counted)
-    held = {(r["task"], r["split"]) for r in
-            written.select(["task", "split"]).group_by(["task", "split"]).aggregate([]).to_pylist()}
-    storage.write_text(storage.join(stage, "README.md"), dataset_card(
-        {t: tuple(s for s in SPLITS if (t, s) in held) for t in TASKS}, run_id))
-    storage.write_text(storage.join(stage, "build.yaml"), yaml.safe_dump({
-        "run_id": run_id, "annotations": annotations, "config": {
-            **asdict(config), "sample_fps": str(config.sample_fps)},
-        "config_hash": _config_hash(config, opts), "videos": summary.videos,
-        "samples": summary.samples, "filtered": summary.filtered,
-        "curation": funnel(videos_in, set(pc.unique(written["video_id"]).to_pylist()),
-                           read_table(stage, "rejections").to_pylist(), counted, policy.name),
-    }, sort_keys=False))
+    summary = BuildSummary(
+        run_id,
+        out,
+        len(pc.unique(written["video_id"])),
+        {t: counts.get(t, 0) for t in TASKS},
+        _filtered(counted),
+        counted,
+    )
+    held = {
+        (r["task"], r["split"])
+        for r in written.select(["task", "split"])
+        .group_by(["task", "split"])
+        .aggregate([])
+        .to_pylist()
+    }
+    storage.write_text(
+        storage.join(stage, "README.md"),
+        dataset_card({t: tuple(s for s in SPLITS if (t, s) in held) for t in TASKS}, run_id),
+    )
+    storage.write_text(
+        storage.join(stage, "build.yaml"),
+        yaml.safe_dump(
+            {
+                "run_id": run_id,
+                "annotations": annotations,
+                "config": {**asdict(config), "sample_fps": str(config.sample_fps)},
+                "config_hash": _config_hash(config, opts),
+                "videos": summary.videos,
+                "samples": summary.samples,
+                "filtered": summary.filtered,
+                "curation": funnel(
+                    videos_in,
+                    set(pc.unique(written["video_id"]).to_pylist()),
+                    read_table(stage, "rejections").to_pylist(),
+                    counted,
+                    policy.name,
+                ),
+            },
+            sort_keys=False,
+        ),
+    )
     commit.mark_complete(stage)
     commit.publish_build(stage, out, run_id)
-    runs.write_record(out, run_id, "build", opts, started,
-                      {"videos": summary.videos, "samples": summary.samples,
-                       "filtered": summary.filtered}, counted,
-                      _config_hash(config, opts))
+    runs.write_record(
+        out,
+        run_id,
+        "build",
+        opts,
+        started,
+        {"videos": summary.videos, "samples": summary.samples, "filtered": summary.filtered},
+        counted,
+        _config_hash(config, opts),
+    )
     return summary

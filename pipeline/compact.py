@@ -22,8 +22,13 @@ from pipeline.io.parquet import ROW_GROUP_ROWS, read_file, table_dir, table_file
 from pipeline.io.schemas import TABLES
 
 TMP = ".tmp"
-ID_COLUMN = {"videos": "video_id", "sentences": "sentence_id", "clips": "clip_id",
-             "samples": "sample_id", "failures": "failure_id"}
+ID_COLUMN = {
+    "videos": "video_id",
+    "sentences": "sentence_id",
+    "clips": "clip_id",
+    "samples": "sample_id",
+    "failures": "failure_id",
+}
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,7 @@ def _dedupe(table: pa.Table, key: str) -> tuple[pa.Table, int]:
     """One row per id: the newest run's (by run id, as build chooses), else the first.
     Ids repeat after an interrupted compaction (same rows) or a rerun with --force."""
     best: dict[object, tuple[str, int]] = {}
-    for i, (value, run) in enumerate(zip(table[key].to_pylist(), _run_ids(table),
-                                         strict=True)):
+    for i, (value, run) in enumerate(zip(table[key].to_pylist(), _run_ids(table), strict=True)):
         if value not in best or (run or "") > best[value][0]:
             best[value] = (run or "", i)
     keep = sorted(i for _, i in best.values())
@@ -97,9 +101,13 @@ def write_table_file(path: str, data: pa.Table) -> None:
     FileSystems.rename([tmp], [path])
 
 
-def compact(out: str, tables: tuple[str, ...] = TABLES, rows_per_file: int = 5_000_000
-            ) -> list[CompactSummary]:
+def compact(
+    out: str, tables: tuple[str, ...] = TABLES, rows_per_file: int = 5_000_000
+) -> list[CompactSummary]:
     """Holds OUT like an annotate does: merging shards a wave is publishing would lose rows."""
     with commit.exclusive(out):
-        return [compact_table(out, t, rows_per_file) for t in tables
-                if storage.exists(table_dir(out, t))]
+        return [
+            compact_table(out, t, rows_per_file)
+            for t in tables
+            if storage.exists(table_dir(out, t))
+        ]

@@ -27,8 +27,9 @@ def _type(spec: Any) -> str:
     if spec.get("type") == "list":
         return f"list<{_type(spec['items'])}>"
     if spec.get("type") == "struct":
-        return "struct<" + ", ".join(f"{f['name']}: {_type(f['type'])}"
-                                     for f in spec["fields"]) + ">"
+        return (
+            "struct<" + ", ".join(f"{f['name']}: {_type(f['type'])}" for f in spec["fields"]) + ">"
+        )
     return str(spec.get("type"))
 
 
@@ -37,23 +38,37 @@ def _cell(text: Any) -> str:
 
 
 def tables_page() -> str:
-    lines = ["# Tables", "", "Generated from `schemas/` by `python -m pipeline.docs`; do not edit.",
-             ""]
+    lines = [
+        "# Tables",
+        "",
+        "Generated from `schemas/` by `python -m pipeline.docs`; do not edit.",
+        "",
+    ]
     for name in TABLE_ORDER:
         doc = yaml.safe_load((SCHEMA_DIR / f"{name}.yaml").read_text())
         if name == "common":
             lines += ["## Shared types (common.yaml)", ""]
             for type_name, spec in doc["types"].items():
                 lines += [f"### {type_name}", "", "| field | type | doc |", "| --- | --- | --- |"]
-                lines += [f"| {f['name']} | `{_cell(_type(f['type']))}` | {_cell(f.get('doc'))} |"
-                          for f in spec["fields"]]
+                lines += [
+                    f"| {f['name']} | `{_cell(_type(f['type']))}` | {_cell(f.get('doc'))} |"
+                    for f in spec["fields"]
+                ]
                 lines.append("")
             continue
-        lines += [f"## {name} (schema v{doc['version']})", "", _cell(doc.get("doc")), "",
-                  "| column | type | nullable | doc |", "| --- | --- | --- | --- |"]
-        lines += [f"| {f['name']} | `{_cell(_type(f['type']))}` | "
-                  f"{'yes' if f.get('nullable', True) else 'no'} | {_cell(f.get('doc'))} |"
-                  for f in doc["fields"]]
+        lines += [
+            f"## {name} (schema v{doc['version']})",
+            "",
+            _cell(doc.get("doc")),
+            "",
+            "| column | type | nullable | doc |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {f['name']} | `{_cell(_type(f['type']))}` | "
+            f"{'yes' if f.get('nullable', True) else 'no'} | {_cell(f.get('doc'))} |"
+            for f in doc["fields"]
+        ]
         lines.append("")
     return "\n".join(lines)
 
@@ -62,13 +77,26 @@ def cli_page() -> str:
     from pipeline.cli import build_parser, phase_help
 
     parser = build_parser(WIDTH)
-    lines = ["# Command line", "",
-             "Generated from the parsers by `python -m pipeline.docs`; do not edit. `annotate`, "
-             "`build` and `run` accept every Beam pipeline option too.", "",
-             "```", parser.format_help().rstrip(), "```", ""]
+    lines = [
+        "# Command line",
+        "",
+        "Generated from the parsers by `python -m pipeline.docs`; do not edit. `annotate`, "
+        "`build` and `run` accept every Beam pipeline option too.",
+        "",
+        "```",
+        parser.format_help().rstrip(),
+        "```",
+        "",
+    ]
     for command in ("annotate", "build", "run"):
-        lines += [f"## ominous {command}", "", "```", phase_help(command, WIDTH).rstrip(),
-                  "```", ""]
+        lines += [
+            f"## ominous {command}",
+            "",
+            "```",
+            phase_help(command, WIDTH).rstrip(),
+            "```",
+            "",
+        ]
     subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, sub in subs.choices.items():
         if name in ("annotate", "build", "run"):

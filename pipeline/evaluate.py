@@ -56,8 +56,9 @@ def _time(doc: dict[str, Any]) -> float | str | None:
     return float(when)
 
 
-def read_predictions(path: str, families: dict[str, str]
-                     ) -> tuple[dict[str, list[Response]], list[str]]:
+def read_predictions(
+    path: str, families: dict[str, str]
+) -> tuple[dict[str, list[Response]], list[str]]:
     """Predictions by sample id, and one message per line that could not be used.
 
     `families`: sample id -> task family of the split. A streaming response needs a finite
@@ -92,12 +93,16 @@ def read_predictions(path: str, families: dict[str, str]
             problems.append(f"line {number}: sample {sample!r} is not in the split")
             continue
         if families[sample] == "streaming" and when is None:
-            problems.append(f"line {number}: sample {sample!r} is a streaming sample: its "
-                            "response needs a time (seconds)")
+            problems.append(
+                f"line {number}: sample {sample!r} is a streaming sample: its "
+                "response needs a time (seconds)"
+            )
             continue
         if families[sample] == "grounding" and sample in first_line:
-            problems.append(f"line {number}: a second answer for grounding sample {sample!r}"
-                            f" (line {first_line[sample]} is the one scored)")
+            problems.append(
+                f"line {number}: a second answer for grounding sample {sample!r}"
+                f" (line {first_line[sample]} is the one scored)"
+            )
             continue
         first_line.setdefault(sample, number)
         out.setdefault(sample, []).append(Response(doc.get("text", ""), when))
@@ -119,8 +124,7 @@ def video_durations(samples: str, annotations: str | None) -> dict[str, int]:
     build recorded in SAMPLES/build.yaml when it is still there; {} when neither is."""
     if annotations is None:
         about = Path(samples) / "build.yaml"
-        recorded = yaml.safe_load(about.read_text()).get("annotations") if about.is_file() \
-            else None
+        recorded = yaml.safe_load(about.read_text()).get("annotations") if about.is_file() else None
         if not recorded or not table_files(recorded, "videos"):
             return {}
         annotations = recorded
@@ -128,8 +132,11 @@ def video_durations(samples: str, annotations: str | None) -> dict[str, int]:
         raise EvalError(f"no videos table in {annotations}: pass annotate's OUT")
     from pipeline.export import newest_videos
 
-    return {v: r["duration_ms"] for v, r in newest_videos(annotations).items()
-            if r["duration_ms"] is not None}
+    return {
+        v: r["duration_ms"]
+        for v, r in newest_videos(annotations).items()
+        if r["duration_ms"] is not None
+    }
 
 
 def _new_output(out: str) -> Path:
@@ -139,33 +146,51 @@ def _new_output(out: str) -> Path:
     return target
 
 
-def evaluate(samples: str, predictions: str, out: str, split: str = "test",
-             name: str | None = None, reference: str = "clip",
-             annotations: str | None = None,
-             buckets: tuple[evaluation.Bucket, ...] = evaluation.VIDEO_MME_BUCKETS
-             ) -> EvalSummary:
+def evaluate(
+    samples: str,
+    predictions: str,
+    out: str,
+    split: str = "test",
+    name: str | None = None,
+    reference: str = "clip",
+    annotations: str | None = None,
+    buckets: tuple[evaluation.Bucket, ...] = evaluation.VIDEO_MME_BUCKETS,
+) -> EvalSummary:
     """Score a predictions file; `reference` says which timeline its times are on (`clip`:
     the window's, as the default eval prompts give them; `video`: the video's)."""
     target = _new_output(out)
     rows = test_rows(samples, split)
-    got, problems = read_predictions(predictions, {r["sample_id"]: r["task_family"]
-                                                   for r in rows})
+    got, problems = read_predictions(predictions, {r["sample_id"]: r["task_family"] for r in rows})
     durations = video_durations(samples, annotations)
     try:
         scored = evaluation.score(rows, got, reference, durations, buckets)
     except ValueError as exc:
         raise EvalError(str(exc)) from exc
     target.mkdir(parents=True, exist_ok=True)
-    doc = {"name": name or target.name, "samples": samples, "predictions": predictions,
-           "split": split, "time_reference": reference, "overall": scored["overall"],
-           "grounding": scored["grounding"], "tasks": scored["tasks"],
-           "buckets": scored["buckets"], "bucket_bounds_s": {
-               b.name: [b.low_s, b.high_s] for b in buckets},
-           "outside_buckets": scored.get("outside_buckets"), "problems": problems}
+    doc = {
+        "name": name or target.name,
+        "samples": samples,
+        "predictions": predictions,
+        "split": split,
+        "time_reference": reference,
+        "overall": scored["overall"],
+        "grounding": scored["grounding"],
+        "tasks": scored["tasks"],
+        "buckets": scored["buckets"],
+        "bucket_bounds_s": {b.name: [b.low_s, b.high_s] for b in buckets},
+        "outside_buckets": scored.get("outside_buckets"),
+        "problems": problems,
+    }
     (target / EVAL_FILE).write_text(json.dumps(doc, indent=1, allow_nan=False))
     (target / "eval.md").write_text(_markdown([doc]))
-    return EvalSummary(out, scored["overall"], scored["tasks"], tuple(problems),
-                       scored["grounding"], scored["buckets"])
+    return EvalSummary(
+        out,
+        scored["overall"],
+        scored["tasks"],
+        tuple(problems),
+        scored["grounding"],
+        scored["buckets"],
+    )
 
 
 def _pct(value: float | None) -> str:
@@ -187,27 +212,38 @@ def _markdown(docs: list[dict[str, Any]]) -> str:
     for d in docs:
         cells = [_pct(d["tasks"][t]["score"]) if t in d["tasks"] else "-" for t in tasks]
         g = d.get("grounding") or {}
-        lines.append(f"| {d['name']} | " + " | ".join(cells)
-                     + f" | {_pct(d['overall'])} | {_pct(g.get(GROUNDING))} |")
+        lines.append(
+            f"| {d['name']} | "
+            + " | ".join(cells)
+            + f" | {_pct(d['overall'])} | {_pct(g.get(GROUNDING))} |"
+        )
     if buckets:
-        lines += ["", "| run | " + " | ".join(buckets) + " | overall |",
-                  "|" + "---|" * (len(buckets) + 2)]
+        lines += [
+            "",
+            "| run | " + " | ".join(buckets) + " | overall |",
+            "|" + "---|" * (len(buckets) + 2),
+        ]
         for d in docs:
             got = d.get("buckets") or {}
             cells = [_pct((got.get(b) or {}).get("overall")) for b in buckets]
             lines.append(f"| {d['name']} | " + " | ".join(cells) + f" | {_pct(d['overall'])} |")
-    notes = ["", "Scores x100. " + HEADLINES + " Buckets: the overall over the samples of "
-             "videos of that duration (Video-MME's: short < 2 min, medium 4-15 min, long "
-             "30-60 min, unless set otherwise); - where a run has none."]
+    notes = [
+        "",
+        "Scores x100. " + HEADLINES + " Buckets: the overall over the samples of "
+        "videos of that duration (Video-MME's: short < 2 min, medium 4-15 min, long "
+        "30-60 min, unless set otherwise); - where a run has none.",
+    ]
     return "\n".join(lines + notes) + "\n"
 
 
 GROUNDING = evaluation.GROUNDING_HEADLINE
-HEADLINES = ("tsg tasks: R@1 at IoU 0.5 of text->span answers (mIoU and R@0.3/0.7 in "
-             "eval.json); caption<->speech: SQuAD F1; silence, stop, noise, contrast: pass rate; "
-             "rev: share answered within 1 s of the evidence; narration: share of cuts "
-             "narrated within 2 s; overall: the mean of the task cells; grounding: R@1 at "
-             "IoU 0.5 over the text->span samples of both tsg tasks.")
+HEADLINES = (
+    "tsg tasks: R@1 at IoU 0.5 of text->span answers (mIoU and R@0.3/0.7 in "
+    "eval.json); caption<->speech: SQuAD F1; silence, stop, noise, contrast: pass rate; "
+    "rev: share answered within 1 s of the evidence; narration: share of cuts "
+    "narrated within 2 s; overall: the mean of the task cells; grounding: R@1 at "
+    "IoU 0.5 over the text->span samples of both tsg tasks."
+)
 
 
 def read_report(report: str) -> dict[str, Any]:
@@ -217,15 +253,20 @@ def read_report(report: str) -> dict[str, Any]:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise EvalError(f"cannot read eval report {path}: {exc}") from exc
-    ok = (isinstance(doc, dict) and isinstance(doc.get("name"), str)
-          and _number(doc.get("overall")) and isinstance(doc.get("tasks"), dict)
-          and all(isinstance(v, dict) and _number(v.get("score"))
-                  for v in doc["tasks"].values())
-          and isinstance(doc.get("grounding") or {}, dict)
-          and isinstance(doc.get("buckets") or {}, dict))
+    ok = (
+        isinstance(doc, dict)
+        and isinstance(doc.get("name"), str)
+        and _number(doc.get("overall"))
+        and isinstance(doc.get("tasks"), dict)
+        and all(isinstance(v, dict) and _number(v.get("score")) for v in doc["tasks"].values())
+        and isinstance(doc.get("grounding") or {}, dict)
+        and isinstance(doc.get("buckets") or {}, dict)
+    )
     if not ok:
-        raise EvalError(f"{path} is not an eval report (ominous eval writes one): it needs a "
-                        "name, an overall number and tasks with a score each")
+        raise EvalError(
+            f"{path} is not an eval report (ominous eval writes one): it needs a "
+            "name, an overall number and tasks with a score each"
+        )
     return doc
 
 
@@ -251,8 +292,13 @@ def compare(reports: list[str], out: str) -> Path:
     return png
 
 
-def heatmap(rows: list[str], columns: list[str], values: list[list[float | None]],
-            png: Path, title: str | None = None) -> None:
+def heatmap(
+    rows: list[str],
+    columns: list[str],
+    values: list[list[float | None]],
+    png: Path,
+    title: str | None = None,
+) -> None:
     """A table of scores (0..1, None: no value) as a coloured grid with the numbers x100."""
     import matplotlib
 
@@ -266,8 +312,15 @@ def heatmap(rows: list[str], columns: list[str], values: list[list[float | None]
     ax.set_yticks(range(len(rows)), rows)
     for i, row in enumerate(grid):
         for j, v in enumerate(row):
-            ax.text(j, i, "-" if math.isnan(v) else f"{v:.1f}", ha="center", va="center",
-                    color="white" if math.isnan(v) or v < 60 else "black", fontsize=8)
+            ax.text(
+                j,
+                i,
+                "-" if math.isnan(v) else f"{v:.1f}",
+                ha="center",
+                va="center",
+                color="white" if math.isnan(v) or v < 60 else "black",
+                fontsize=8,
+            )
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
@@ -279,9 +332,9 @@ def _seconds(ms: int, origin: int) -> float:
     return round((ms - origin) / 1000, 3)
 
 
-def prompt_and_reference(row: dict[str, Any], media: str, reference: str = "clip",
-                         duration_ms: int | None = None
-                         ) -> tuple[dict[str, Any], dict[str, Any]]:
+def prompt_and_reference(
+    row: dict[str, Any], media: str, reference: str = "clip", duration_ms: int | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """What a model runner gets (no answers), and what eval compares its answers with.
 
     `clip`: the runner shows the window (`video_start`..`video_end`) and every time counts
@@ -291,14 +344,23 @@ def prompt_and_reference(row: dict[str, Any], media: str, reference: str = "clip
     {time, kind, text, span} (time null for a grounding answer, span null where none)."""
     window = [row["clip_start_ms"] / 1000, row["clip_end_ms"] / 1000]
     if reference == "video" and duration_ms is None:
-        raise ExportError(f"video {row['video_id']}: its duration is unknown; "
-                          "--time-reference video needs --annotations")
+        raise ExportError(
+            f"video {row['video_id']}: its duration is unknown; "
+            "--time-reference video needs --annotations"
+        )
     origin = row["clip_start_ms"] if reference == "clip" else 0
     shown = window if reference == "clip" else [0.0, duration_ms / 1000]
-    base = {"sample_id": row["sample_id"], "task": row["task"], "video": media,
-            "video_start": shown[0], "video_end": shown[1], "window": window,
-            "time_reference": reference, "frame_fps_num": row["sample_fps_num"],
-            "frame_fps_den": row["sample_fps_den"]}
+    base = {
+        "sample_id": row["sample_id"],
+        "task": row["task"],
+        "video": media,
+        "video_start": shown[0],
+        "video_end": shown[1],
+        "window": window,
+        "time_reference": reference,
+        "frame_fps_num": row["sample_fps_num"],
+        "frame_fps_den": row["sample_fps_den"],
+    }
     said = [t for t in row["turns"] if t["kind"] != "frames"]
     if row["task_family"] == "grounding":
         question = next(t for t in said if t["role"] == "user")["text"]
@@ -306,21 +368,41 @@ def prompt_and_reference(row: dict[str, Any], media: str, reference: str = "clip
         g = row["grounding"]
         if reference == "video":
             question, answer = grounding_texts(row, Context(media, "video", 3, duration_ms))
-        span = ([_seconds(g["span_start_ms"], origin), _seconds(g["span_end_ms"], origin)]
-                if "text-to-span" in g["template_id"] else None)
-        return ({**base, "mode": "chat", "messages": [{"role": "user", "content": question}]},
-                {**base, "target": [{"time": None, "kind": "answer", "text": answer,
-                                     "span": span}]})
-    stream = [{"time": _seconds(t["start_ms"], origin), "content": t["text"]}
-              for t in said if t["role"] == "user"]
-    targets = [{"time": _seconds(t["start_ms"], origin), "kind": t["kind"],
-                "text": t["text"] if t["target_override"] is None else "", "span": None}
-               for t in said if t["role"] == "assistant"]
+        span = (
+            [_seconds(g["span_start_ms"], origin), _seconds(g["span_end_ms"], origin)]
+            if "text-to-span" in g["template_id"]
+            else None
+        )
+        return (
+            {**base, "mode": "chat", "messages": [{"role": "user", "content": question}]},
+            {**base, "target": [{"time": None, "kind": "answer", "text": answer, "span": span}]},
+        )
+    stream = [
+        {"time": _seconds(t["start_ms"], origin), "content": t["text"]}
+        for t in said
+        if t["role"] == "user"
+    ]
+    targets = [
+        {
+            "time": _seconds(t["start_ms"], origin),
+            "kind": t["kind"],
+            "text": t["text"] if t["target_override"] is None else "",
+            "span": None,
+        }
+        for t in said
+        if t["role"] == "assistant"
+    ]
     return ({**base, "mode": "stream", "stream": stream}, {**base, "target": targets})
 
 
-def export_eval(samples: str, out: str, split: str = "test", annotations: str | None = None,
-                video_root: str | None = None, reference: str = "clip") -> dict[str, Any]:
+def export_eval(
+    samples: str,
+    out: str,
+    split: str = "test",
+    annotations: str | None = None,
+    video_root: str | None = None,
+    reference: str = "clip",
+) -> dict[str, Any]:
     """eval_prompts.jsonl and eval_references.jsonl for a split of a samples table."""
     from pipeline.export import check_media_exist, resolve_videos
 
@@ -342,8 +424,14 @@ def export_eval(samples: str, out: str, split: str = "test", annotations: str | 
     target.mkdir(parents=True, exist_ok=True)
     write_atomic(target / PROMPTS, "\n".join(prompts) + "\n")
     write_atomic(target / REFERENCES, "\n".join(references) + "\n")
-    about = {"format": "eval", "split": split, "samples": len(rows), "source": samples,
-             "time_reference": reference, "files": [PROMPTS, REFERENCES]}
+    about = {
+        "format": "eval",
+        "split": split,
+        "samples": len(rows),
+        "source": samples,
+        "time_reference": reference,
+        "files": [PROMPTS, REFERENCES],
+    }
     write_atomic(target / "export.yaml", yaml.safe_dump(about, sort_keys=False))
     return about
 

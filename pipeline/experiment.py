@@ -60,8 +60,10 @@ def read_experiment(path: str) -> tuple[str, list[Arm], int]:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ExperimentError(f"cannot read experiment file {path}: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("arms"), list) or not doc["arms"]:
-        raise ExperimentError(f"{path}: expected a mapping with `arms`, a list of recipes "
-                              "(\"+10k\") or {name, recipe} entries")
+        raise ExperimentError(
+            f"{path}: expected a mapping with `arms`, a list of recipes "
+            '("+10k") or {name, recipe} entries'
+        )
     arms = []
     baseline = doc.get("baseline")
     if baseline is not None:
@@ -72,8 +74,7 @@ def read_experiment(path: str) -> tuple[str, list[Arm], int]:
         if isinstance(entry, str):
             entry = {"name": entry, "recipe": entry}
         if not (isinstance(entry, dict) and isinstance(entry.get("recipe"), str)):
-            raise ExperimentError(f"{path}: arm {k} needs a recipe (a string, or "
-                                  "{name, recipe})")
+            raise ExperimentError(f"{path}: arm {k} needs a recipe (a string, or {{name, recipe}})")
         name = str(entry.get("name", entry["recipe"]))
         arms.append(Arm(name, entry["recipe"], slug(name)))
     folders = [a.folder for a in arms]
@@ -98,9 +99,18 @@ class PlanSummary:
     eval_samples: int
 
 
-def plan(experiment: str, samples: str, out: str, fmt: str, replay: str | None = None,
-         scale: float = 1.0, annotations: str | None = None, video_root: str | None = None,
-         allow_repeat: bool = False, noise_target: str = "marker") -> PlanSummary:
+def plan(
+    experiment: str,
+    samples: str,
+    out: str,
+    fmt: str,
+    replay: str | None = None,
+    scale: float = 1.0,
+    annotations: str | None = None,
+    video_root: str | None = None,
+    allow_repeat: bool = False,
+    noise_target: str = "marker",
+) -> PlanSummary:
     """Every arm's mixture and export, one shared eval set, and the README, published as one
     folder; every count is checked first, so a short recipe writes nothing."""
     from pipeline.evaluate import export_eval
@@ -125,15 +135,13 @@ def plan(experiment: str, samples: str, out: str, fmt: str, replay: str | None =
             recipe = scaled(load_recipe(arm.recipe), scale)
             check_counts(samples, recipe, replay_rows, "train", allow_repeat)
         except RecipeError as exc:
-            raise ExperimentError(f"arm {arm.name!r} ({recipe_text(arm, scale)}): {exc}"
-                                  ) from exc
+            raise ExperimentError(f"arm {arm.name!r} ({recipe_text(arm, scale)}): {exc}") from exc
         recipes[arm.name] = recipe
     work = final.parent / f".{final.name}.plan-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
     try:
         reference = exporters.default_reference(fmt)
-        about = export_eval(samples, str(work / "eval"), "test", annotations, video_root,
-                            reference)
+        about = export_eval(samples, str(work / "eval"), "test", annotations, video_root, reference)
         planned: dict[str, dict[str, Any]] = {}
         for arm in arms:
             folder = work / arm.folder
@@ -141,22 +149,51 @@ def plan(experiment: str, samples: str, out: str, fmt: str, replay: str | None =
             if arm.recipe is None:
                 planned[arm.name] = {"folder": arm.folder, "baseline": True}
                 continue
-            got = mix(samples, recipes[arm.name], str(folder / "mix"), seed, replay,
-                      "train", allow_repeat, limit)
-            done = export(str(folder / "mix"), fmt, str(folder / "export"), annotations,
-                          video_root, noise_target=noise_target)
+            got = mix(
+                samples,
+                recipes[arm.name],
+                str(folder / "mix"),
+                seed,
+                replay,
+                "train",
+                allow_repeat,
+                limit,
+            )
+            done = export(
+                str(folder / "mix"),
+                fmt,
+                str(folder / "export"),
+                annotations,
+                video_root,
+                noise_target=noise_target,
+            )
             planned[arm.name] = {
-                "folder": arm.folder, "recipe": arm.recipe, "size": recipes[arm.name].size,
+                "folder": arm.folder,
+                "recipe": arm.recipe,
+                "size": recipes[arm.name].size,
                 "recipe_name": recipes[arm.name].name,
-                "counts": got.counts, "samples": done.samples, "replay": done.replay,
-                "skipped": done.skipped, "files": [Path(f).name for f in done.files],
-                "video_folder": done.video_folder}
-        doc = {"experiment": name, "source": experiment, "samples": samples,
-               "annotations": annotations, "video_root": video_root, "replay": replay,
-               "format": fmt, "scale": scale, "seed": seed, "noise_target": noise_target,
-               "time_reference": reference, "eval": {"split": "test",
-                                                     "samples": about["samples"]},
-               "arms": planned}
+                "counts": got.counts,
+                "samples": done.samples,
+                "replay": done.replay,
+                "skipped": done.skipped,
+                "files": [Path(f).name for f in done.files],
+                "video_folder": done.video_folder,
+            }
+        doc = {
+            "experiment": name,
+            "source": experiment,
+            "samples": samples,
+            "annotations": annotations,
+            "video_root": video_root,
+            "replay": replay,
+            "format": fmt,
+            "scale": scale,
+            "seed": seed,
+            "noise_target": noise_target,
+            "time_reference": reference,
+            "eval": {"split": "test", "samples": about["samples"]},
+            "arms": planned,
+        }
         (work / PLAN_FILE).write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
         (work / "README.md").write_text(readme(doc), encoding="utf-8")
         if final.exists():
@@ -164,8 +201,7 @@ def plan(experiment: str, samples: str, out: str, fmt: str, replay: str | None =
         os.replace(work, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return PlanSummary(out, {a: p.get("counts", {}) for a, p in planned.items()},
-                       about["samples"])
+    return PlanSummary(out, {a: p.get("counts", {}) for a, p in planned.items()}, about["samples"])
 
 
 def recipe_text(arm: Arm, scale: float) -> str:
@@ -179,57 +215,75 @@ def train_command(fmt: str, arm: dict[str, Any]) -> str:
     ckpt = f"{folder}/checkpoint"
     if fmt == "llamafactory":
         dataset = llamafactory_dataset(arm["recipe_name"])
-        return (f"llamafactory-cli train --stage sft --do_train --model_name_or_path "
-                f"Qwen/Qwen2-VL-7B-Instruct --template qwen2_vl --finetuning_type full "
-                f"--dataset_dir {data} --dataset {dataset} --cutoff_len 32768 "
-                f"--per_device_train_batch_size 1 --gradient_accumulation_steps 16 "
-                f"--learning_rate 1e-5 --num_train_epochs 1 --bf16 --output_dir {ckpt}")
+        return (
+            f"llamafactory-cli train --stage sft --do_train --model_name_or_path "
+            f"Qwen/Qwen2-VL-7B-Instruct --template qwen2_vl --finetuning_type full "
+            f"--dataset_dir {data} --dataset {dataset} --cutoff_len 32768 "
+            f"--per_device_train_batch_size 1 --gradient_accumulation_steps 16 "
+            f"--learning_rate 1e-5 --num_train_epochs 1 --bf16 --output_dir {ckpt}"
+        )
     if fmt == "swift":
-        return (f"swift sft --model Qwen/Qwen2-VL-7B-Instruct --tuner_type full --dataset "
-                f"{data}/mixture.jsonl --torch_dtype bfloat16 --num_train_epochs 1 "
-                f"--learning_rate 1e-5 --output_dir {ckpt}")
+        return (
+            f"swift sft --model Qwen/Qwen2-VL-7B-Instruct --tuner_type full --dataset "
+            f"{data}/mixture.jsonl --torch_dtype bfloat16 --num_train_epochs 1 "
+            f"--learning_rate 1e-5 --output_dir {ckpt}"
+        )
     if fmt == "llava":
-        return (f"torchrun --nproc_per_node 8 llava/train/train_mem.py --model_name_or_path "
-                f"lmms-lab/LongVA-7B --version qwen_1_5 --data_path {data}/mixture_llava.yaml "
-                f"--video_folder {arm.get('video_folder') or '/'} --mm_tunable_parts "
-                f"mm_mlp_adapter,mm_language_model --bf16 True --num_train_epochs 1 "
-                f"--learning_rate 1e-5 --output_dir {ckpt}  # in a LLaVA-NeXT checkout")
+        return (
+            f"torchrun --nproc_per_node 8 llava/train/train_mem.py --model_name_or_path "
+            f"lmms-lab/LongVA-7B --version qwen_1_5 --data_path {data}/mixture_llava.yaml "
+            f"--video_folder {arm.get('video_folder') or '/'} --mm_tunable_parts "
+            f"mm_mlp_adapter,mm_language_model --bf16 True --num_train_epochs 1 "
+            f"--learning_rate 1e-5 --output_dir {ckpt}  # in a LLaVA-NeXT checkout"
+        )
     if fmt == "livecc":
-        return (f"torchrun --standalone --nproc_per_node 8 train.py --pretrained_model_name_or_"
-                f"path chenjoya/LiveCC-7B-Base --annotation_paths {data}/mixture_livecc.jsonl "
-                f"--do_train True --bf16 True --num_train_epochs 1 --learning_rate 1e-5 "
-                f"--output_dir {ckpt}  # in a LiveCC checkout")
+        return (
+            f"torchrun --standalone --nproc_per_node 8 train.py --pretrained_model_name_or_"
+            f"path chenjoya/LiveCC-7B-Base --annotation_paths {data}/mixture_livecc.jsonl "
+            f"--do_train True --bf16 True --num_train_epochs 1 --learning_rate 1e-5 "
+            f"--output_dir {ckpt}  # in a LiveCC checkout"
+        )
     if fmt == "videollm-online":
-        return (f"python -m train --llm_pretrained meta-llama/Meta-Llama-3-8B-Instruct "
-                f"--train_datasets ominous --output_dir {ckpt}  # in a VideoLLM-online "
-                f"checkout, with {data}/mixture_videollm_online.json registered as the "
-                "`ominous` dataset and its frame features encoded (docs/mixing-and-exporting.md)")
+        return (
+            f"python -m train --llm_pretrained meta-llama/Meta-Llama-3-8B-Instruct "
+            f"--train_datasets ominous --output_dir {ckpt}  # in a VideoLLM-online "
+            f"checkout, with {data}/mixture_videollm_online.json registered as the "
+            "`ominous` dataset and its frame features encoded (docs/mixing-and-exporting.md)"
+        )
     return f"# your trainer, on {data}/mixture_streaming.json"
 
 
 def readme(doc: dict[str, Any]) -> str:
     fmt = doc["format"]
-    lines = [f"# Experiment {doc['experiment']}", "",
-             f"Planned from `{doc['source']}` on the build `{doc['samples']}`"
-             + (f", replay `{doc['replay']}`" if doc["replay"] else "")
-             + f", format `{fmt}`, scale {doc['scale']:g}, seed {doc['seed']}.", "",
-             f"Every arm is evaluated on the same prompts: `eval/eval_prompts.jsonl`, "
-             f"{doc['eval']['samples']} samples of the test split (no mixture draws from it), "
-             f"times on the {doc['time_reference']}'s timeline.", "",
-             "1. Train each arm (below; run from where EXP is, or replace `EXP`).",
-             "2. Predict: write each arm's answers to `EXP/<folder>/predictions.jsonl` "
-             "(`ominous eval run --prompts EXP/eval --out ... --model-path CHECKPOINT` or "
-             "`--model-url`: docs/evaluation.md); the baseline's "
-             "come from the untrained model.",
-             "3. Score: `ominous experiment score EXP` writes `EXP/scores.md` and "
-             "`EXP/scores.png`.", "",
-             "| arm | folder | recipe | samples | replay |", "|---|---|---|---|---|"]
+    lines = [
+        f"# Experiment {doc['experiment']}",
+        "",
+        f"Planned from `{doc['source']}` on the build `{doc['samples']}`"
+        + (f", replay `{doc['replay']}`" if doc["replay"] else "")
+        + f", format `{fmt}`, scale {doc['scale']:g}, seed {doc['seed']}.",
+        "",
+        f"Every arm is evaluated on the same prompts: `eval/eval_prompts.jsonl`, "
+        f"{doc['eval']['samples']} samples of the test split (no mixture draws from it), "
+        f"times on the {doc['time_reference']}'s timeline.",
+        "",
+        "1. Train each arm (below; run from where EXP is, or replace `EXP`).",
+        "2. Predict: write each arm's answers to `EXP/<folder>/predictions.jsonl` "
+        "(`ominous eval run --prompts EXP/eval --out ... --model-path CHECKPOINT` or "
+        "`--model-url`: docs/evaluation.md); the baseline's "
+        "come from the untrained model.",
+        "3. Score: `ominous experiment score EXP` writes `EXP/scores.md` and `EXP/scores.png`.",
+        "",
+        "| arm | folder | recipe | samples | replay |",
+        "|---|---|---|---|---|",
+    ]
     for name, arm in doc["arms"].items():
         if arm.get("baseline"):
             lines.append(f"| {name} (baseline) | {arm['folder']} | - | - | - |")
         else:
-            lines.append(f"| {name} | {arm['folder']} | `{arm['recipe']}` (size "
-                         f"{arm['size']}) | {arm['samples']} | {arm['replay']} |")
+            lines.append(
+                f"| {name} | {arm['folder']} | `{arm['recipe']}` (size "
+                f"{arm['size']}) | {arm['samples']} | {arm['replay']} |"
+            )
     lines += ["", "## Training commands", ""]
     for name, arm in doc["arms"].items():
         if arm.get("baseline"):
@@ -256,20 +310,31 @@ def score(exp: str, predictions: str = PREDICTIONS) -> tuple[Path, Path]:
         doc = yaml.safe_load((root / PLAN_FILE).read_text(encoding="utf-8"))
         arms = doc["arms"]
     except (OSError, yaml.YAMLError, TypeError, KeyError) as exc:
-        raise ExperimentError(f"{exp} holds no experiment plan ({PLAN_FILE}): run ominous "
-                              f"experiment plan first ({exc})") from exc
+        raise ExperimentError(
+            f"{exp} holds no experiment plan ({PLAN_FILE}): run ominous "
+            f"experiment plan first ({exc})"
+        ) from exc
     rows: dict[str, dict[str, float | None]] = {}
     for name, arm in arms.items():
         path = root / arm["folder"] / predictions
         if not path.is_file():
             rows[name] = dict.fromkeys(COLUMNS)
             continue
-        got = evaluate(doc["samples"], str(path), str(root / arm["folder"] / "eval-report"),
-                       "test", name, doc["time_reference"], doc.get("annotations"))
+        got = evaluate(
+            doc["samples"],
+            str(path),
+            str(root / arm["folder"] / "eval-report"),
+            "test",
+            name,
+            doc["time_reference"],
+            doc.get("annotations"),
+        )
         buckets = got.buckets or {}
-        rows[name] = {**{b: (buckets.get(b) or {}).get("overall") for b in COLUMNS[:3]},
-                      "overall": got.overall,
-                      "grounding": got.grounding["score"] if got.grounding else None}
+        rows[name] = {
+            **{b: (buckets.get(b) or {}).get("overall") for b in COLUMNS[:3]},
+            "overall": got.overall,
+            "grounding": got.grounding["score"] if got.grounding else None,
+        }
     baseline = next((n for n, a in arms.items() if a.get("baseline")), None)
     base = rows.get(baseline) if baseline else None
     order = ([baseline] if baseline else []) + [n for n in rows if n != baseline]
@@ -281,15 +346,24 @@ def score(exp: str, predictions: str = PREDICTIONS) -> tuple[Path, Path]:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     from pipeline.evaluate import HEADLINES
 
-    lines += ["", "Scores x100 on the shared test prompts; in brackets the difference from the "
-              "baseline. short / medium / long: the overall over videos of that duration "
-              "(Video-MME's buckets: < 2 min, 4-15 min, 30-60 min). " + HEADLINES,
-              "An empty row: no predictions yet."]
+    lines += [
+        "",
+        "Scores x100 on the shared test prompts; in brackets the difference from the "
+        "baseline. short / medium / long: the overall over videos of that duration "
+        "(Video-MME's buckets: < 2 min, 4-15 min, 30-60 min). " + HEADLINES,
+        "An empty row: no predictions yet.",
+    ]
     md = root / "scores.md"
     md.write_text("\n".join(lines) + "\n", encoding="utf-8")
     png = root / "scores.png"
-    heatmap(order, list(COLUMNS), [[rows[n][c] for c in COLUMNS] for n in order], png,
-            title=str(doc.get("experiment", "")))
-    (root / "scores.json").write_text(json.dumps({n: rows[n] for n in order}, indent=1,
-                                                 allow_nan=False))
+    heatmap(
+        order,
+        list(COLUMNS),
+        [[rows[n][c] for c in COLUMNS] for n in order],
+        png,
+        title=str(doc.get("experiment", "")),
+    )
+    (root / "scores.json").write_text(
+        json.dumps({n: rows[n] for n in order}, indent=1, allow_nan=False)
+    )
     return md, png

@@ -51,16 +51,16 @@ def _name(uri: str) -> str:
 
 def newest_videos(annotations: str) -> dict[str, dict[str, Any]]:
     """video_id -> its newest annotation's media, duration and provenance, as build takes it."""
-    t = read_table(annotations, "videos", ["video_id", "media_uri", "duration_ms",
-                                           "provenance"])
+    t = read_table(annotations, "videos", ["video_id", "media_uri", "duration_ms", "provenance"])
     rows: dict[str, dict[str, Any]] = {}
     for r in sorted(t.to_pylist(), key=lambda r: r["provenance"]["run_id"] or ""):
         rows[r["video_id"]] = r
     return rows
 
 
-def resolve_videos(annotations: str | None, video_root: str | None, ids: set[str]
-            ) -> dict[str, VideoFacts]:
+def resolve_videos(
+    annotations: str | None, video_root: str | None, ids: set[str]
+) -> dict[str, VideoFacts]:
     """video_id -> where its media is now, and its duration when the annotations say.
 
     With --video-root: ROOT/<the stored file name> (or ROOT/<id>.mp4 without annotations).
@@ -75,16 +75,21 @@ def resolve_videos(annotations: str | None, video_root: str | None, ids: set[str
     for vid in sorted(ids):
         row = rows.get(vid)
         if row is None and annotations is not None and video_root is None:
-            raise ExportError(f"video {vid} is not in {annotations}/videos: pass the "
-                              "annotations the samples were built from")
+            raise ExportError(
+                f"video {vid} is not in {annotations}/videos: pass the "
+                "annotations the samples were built from"
+            )
         name = _name(row["media_uri"]) if row else f"{vid}.mp4"
         if video_root is not None:
             media = storage.join(video_root, name)
         else:
             moved = storage.join(annotations, "media", name)
             media = moved if storage.exists(moved) else row["media_uri"]
-        out[vid] = VideoFacts(_absolute(media), row["duration_ms"] if row else None,
-                              row["provenance"]["run_id"] if row else None)
+        out[vid] = VideoFacts(
+            _absolute(media),
+            row["duration_ms"] if row else None,
+            row["provenance"]["run_id"] if row else None,
+        )
     return out
 
 
@@ -96,11 +101,16 @@ def check_media_exist(videos: dict[str, VideoFacts]) -> None:
     missing = sorted(v.media for v in videos.values() if not storage.exists(v.media))
     if missing:
         shown = "\n  ".join(missing[:MISSING_SHOWN])
-        more = f"\n  ... and {len(missing) - MISSING_SHOWN} more" if (
-            len(missing) > MISSING_SHOWN) else ""
-        raise ExportError(f"{len(missing)} of {len(videos)} videos are missing:\n  {shown}"
-                          f"{more}\npass --annotations (annotate's OUT, with its media/) or "
-                          "--video-root (the folder that holds the media files)")
+        more = (
+            f"\n  ... and {len(missing) - MISSING_SHOWN} more"
+            if (len(missing) > MISSING_SHOWN)
+            else ""
+        )
+        raise ExportError(
+            f"{len(missing)} of {len(videos)} videos are missing:\n  {shown}"
+            f"{more}\npass --annotations (annotate's OUT, with its media/) or "
+            "--video-root (the folder that holds the media files)"
+        )
 
 
 def _video_folder(videos: dict[str, VideoFacts]) -> str | None:
@@ -111,8 +121,9 @@ def _video_folder(videos: dict[str, VideoFacts]) -> str | None:
     return os.path.commonpath([os.path.dirname(m) for m in local])
 
 
-def _spoken_words(annotations: str, videos: dict[str, VideoFacts]
-                  ) -> dict[str, list[tuple[int, int, str]]]:
+def _spoken_words(
+    annotations: str, videos: dict[str, VideoFacts]
+) -> dict[str, list[tuple[int, int, str]]]:
     """video_id -> (start_ms, end_ms, word) of its newest annotation's sentences."""
     t = read_table(annotations, "sentences", ["video_id", "start_ms", "words", "provenance"])
     out: dict[str, list[tuple[int, int, str]]] = {v: [] for v in videos}
@@ -126,14 +137,24 @@ def _spoken_words(annotations: str, videos: dict[str, VideoFacts]
 def _frame_fps(rows: list[dict[str, Any]]) -> float:
     rates = {Fraction(r["sample_fps_num"], r["sample_fps_den"]) for r in rows}
     if len(rates) > 1:
-        raise ExportError(f"videollm-online needs one feature frame rate; the mixture has "
-                          f"{sorted(map(str, rates))}: build with one --sample-fps")
+        raise ExportError(
+            f"videollm-online needs one feature frame rate; the mixture has "
+            f"{sorted(map(str, rates))}: build with one --sample-fps"
+        )
     return float(rates.pop()) if rates else 2.0
 
 
-def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
-           video_root: str | None = None, reference: str | None = None, decimals: int = 1,
-           commentary: bool = False, noise_target: str = "marker") -> ExportSummary:
+def export(
+    mix_dir: str,
+    fmt: str,
+    out: str,
+    annotations: str | None = None,
+    video_root: str | None = None,
+    reference: str | None = None,
+    decimals: int = 1,
+    commentary: bool = False,
+    noise_target: str = "marker",
+) -> ExportSummary:
     """`commentary` (livecc): also each narration window's own speech as a LiveCC
     commentary record, from the sentences' word times in `annotations`. `noise_target`:
     `marker` (the notes' `<|im_start|><|im_end|>`) or `end` (stop's bare end token)."""
@@ -141,8 +162,10 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
         raise ExportError(f"unknown format {fmt!r}; known: {', '.join(exporters.FORMATS)}")
     marker = exporters.noise_marker(fmt, noise_target)
     if commentary and (fmt != "livecc" or annotations is None):
-        raise ExportError("--livecc-commentary needs --format livecc and --annotations (the "
-                          "sentences' word times)")
+        raise ExportError(
+            "--livecc-commentary needs --format livecc and --annotations (the "
+            "sentences' word times)"
+        )
     reference = reference or exporters.default_reference(fmt)
     exporters.check_reference(fmt, reference)
     mix = Path(mix_dir)
@@ -150,8 +173,11 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
     if not meta_file.is_file():
         raise ExportError(f"{mix_dir} holds no mixture (mixture.yaml): run ominous mix first")
     meta = yaml.safe_load(meta_file.read_text())
-    rows = (pq.read_table(mix / "mixture.parquet").to_pylist()
-            if (mix / "mixture.parquet").is_file() else [])
+    rows = (
+        pq.read_table(mix / "mixture.parquet").to_pylist()
+        if (mix / "mixture.parquet").is_file()
+        else []
+    )
     videos = resolve_videos(annotations, video_root, {r["video_id"] for r in rows})
     check_media_exist(videos)
     folder = _video_folder(videos) if fmt == "llava" else None
@@ -196,17 +222,23 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
     everything = records + replay
     n_samples = len(records) - sum(added.values())
     name = meta["recipe"]
-    header = {"export_version": exporters.EXPORT_VERSION, "recipe": name, "seed": meta["seed"],
-              "time_reference": reference, "time_unit": "seconds", "decimals": decimals,
-              "noise_target": noise_target}
+    header = {
+        "export_version": exporters.EXPORT_VERSION,
+        "recipe": name,
+        "seed": meta["seed"],
+        "time_reference": reference,
+        "time_unit": "seconds",
+        "decimals": decimals,
+        "noise_target": noise_target,
+    }
     target = Path(out)
     files = _render(fmt, everything, name, header, folder, replay, target.resolve())
     target.mkdir(parents=True, exist_ok=True)
     info = target / "dataset_info.json"
     if "dataset_info.json" in files and info.is_file():  # other mixtures exported here stay
         files["dataset_info.json"] = json.dumps(
-            {**json.loads(info.read_text()), **json.loads(files["dataset_info.json"])},
-            indent=2)
+            {**json.loads(info.read_text()), **json.loads(files["dataset_info.json"])}, indent=2
+        )
     written = []
     for file_name, text in files.items():
         path = target / file_name
@@ -215,40 +247,74 @@ def export(mix_dir: str, fmt: str, out: str, annotations: str | None = None,
         os.replace(tmp, path)
         written.append(path)
     about = target / "export.yaml"
-    about.write_text(yaml.safe_dump({
-        **header, "format": fmt, "samples": n_samples, "replay": len(replay),
-        "skipped": dict(sorted(skipped.items())), "added": dict(added),
-        "video_folder": folder,
-        **({"frame_fps": fps} if fps else {}), "files": [p.name for p in written]},
-        sort_keys=False))
+    about.write_text(
+        yaml.safe_dump(
+            {
+                **header,
+                "format": fmt,
+                "samples": n_samples,
+                "replay": len(replay),
+                "skipped": dict(sorted(skipped.items())),
+                "added": dict(added),
+                "video_folder": folder,
+                **({"frame_fps": fps} if fps else {}),
+                "files": [p.name for p in written],
+            },
+            sort_keys=False,
+        )
+    )
     written.append(about)
-    return ExportSummary(tuple(str(p) for p in written), n_samples, len(replay),
-                         dict(skipped), folder, dict(added))
+    return ExportSummary(
+        tuple(str(p) for p in written), n_samples, len(replay), dict(skipped), folder, dict(added)
+    )
 
 
-def _render(fmt: str, records: list[Any], name: str, header: dict[str, Any],
-            folder: str | None, replay: list[Any], where: Path) -> dict[str, str]:
+def _render(
+    fmt: str,
+    records: list[Any],
+    name: str,
+    header: dict[str, Any],
+    folder: str | None,
+    replay: list[Any],
+    where: Path,
+) -> dict[str, str]:
     """File name -> text; `where` is the output folder's absolute path."""
     if fmt == "swift":
-        return {"mixture.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                         for r in records)}
+        return {"mixture.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)}
     if fmt == "livecc":
         return {"mixture_livecc.jsonl": exporters.jsonl_with_seeks(records)}
     data = f"mixture_{fmt.replace('-', '_')}.json"
     files = {data: json.dumps(records, ensure_ascii=False, indent=1)}
     if fmt == "llava":
         # their loader opens json_path as given: an absolute path works from any directory
-        files["mixture_llava.yaml"] = yaml.safe_dump({
-            "datasets": [{"json_path": str(where / data), "sampling_strategy": "all"}],
-            "ominous": {**header, "video_folder": folder}}, sort_keys=False)
+        files["mixture_llava.yaml"] = yaml.safe_dump(
+            {
+                "datasets": [{"json_path": str(where / data), "sampling_strategy": "all"}],
+                "ominous": {**header, "video_folder": folder},
+            },
+            sort_keys=False,
+        )
     if fmt == "llamafactory":
         columns = {"messages": "conversations", "videos": "videos"}
         if any("images" in r for r in replay):
             columns["images"] = "images"
-        files["dataset_info.json"] = json.dumps({llamafactory_dataset(name): {
-            "file_name": data, "formatting": "sharegpt", "columns": columns,
-            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human",
-                     "assistant_tag": "gpt", "system_tag": "system"}}}, indent=2)
+        files["dataset_info.json"] = json.dumps(
+            {
+                llamafactory_dataset(name): {
+                    "file_name": data,
+                    "formatting": "sharegpt",
+                    "columns": columns,
+                    "tags": {
+                        "role_tag": "from",
+                        "content_tag": "value",
+                        "user_tag": "human",
+                        "assistant_tag": "gpt",
+                        "system_tag": "system",
+                    },
+                }
+            },
+            indent=2,
+        )
     return files
 
 

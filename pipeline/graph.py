@@ -72,19 +72,26 @@ def _history(out: str, hashes: frozenset[str]) -> tuple[frozenset[str], dict[str
     failed."""
     done_table = read_table(out, "videos", ["source_uri", "provenance"])
     done = frozenset(
-        uri for uri, prov in zip(done_table["source_uri"].to_pylist(),
-                                 done_table["provenance"].to_pylist(), strict=True)
-        if prov["config_hash"] in hashes)
+        uri
+        for uri, prov in zip(
+            done_table["source_uri"].to_pylist(), done_table["provenance"].to_pylist(), strict=True
+        )
+        if prov["config_hash"] in hashes
+    )
     failed = read_table(out, "failures", ["source_uri"])["source_uri"]
     counts = pc.value_counts(failed).to_pylist() if len(failed) else []
     return done, {c["values"]: c["counts"] for c in counts}
 
 
-def _pending(sources: list[Source], done: frozenset[str], attempts: dict[str, int],
-             force: bool) -> tuple[list[Source], int]:
+def _pending(
+    sources: list[Source], done: frozenset[str], attempts: dict[str, int], force: bool
+) -> tuple[list[Source], int]:
     """Drop sources already annotated with the same settings; number the retries of failures."""
-    pending = [replace(s, attempt=attempts.get(s.uri, 0) + 1) for s in sources
-               if force or s.uri not in done]
+    pending = [
+        replace(s, attempt=attempts.get(s.uri, 0) + 1)
+        for s in sources
+        if force or s.uri not in done
+    ]
     return pending, len(sources) - len(pending)
 
 
@@ -116,13 +123,13 @@ def _plan(argv: list[str] | None) -> _Plan:
     configs = stage_configs(opts)
     commit.recover(out)  # what a killed run left, before reading what is done
     run_id = opts.run_id or time.strftime("run-%Y%m%dT%H%M%S")
-    ctx = RunContext(run_id=run_id, config_hash=configs.content_hash(),
-                     pipeline_version=__version__)
+    ctx = RunContext(
+        run_id=run_id, config_hash=configs.content_hash(), pipeline_version=__version__
+    )
     all_sources = _sources(opts)
     done_uris, attempts = _history(out, configs.done_hashes())
     sources, skipped = _pending(all_sources, done_uris, attempts, opts.force)
-    log.info("%d sources, %d already done, %d to annotate", len(all_sources), skipped,
-             len(sources))
+    log.info("%d sources, %d already done, %d to annotate", len(all_sources), skipped, len(sources))
     return _Plan(opts, out, ctx, sources, len(all_sources), skipped, configs.done_hashes())
 
 
@@ -135,34 +142,61 @@ def construct(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
     caption_cache = opts.caption_cache or storage.join(out, "cache", "captions")
     srcs = p | "Sources" >> beam.Create(plan.sources)
     videos, acquire_failed = srcs | "AcquireVideos" >> AcquireVideos(
-        media_dir, configs.download, opts.val_fraction, opts.test_fraction,
-        input_root=opts.media_dir)
+        media_dir,
+        configs.download,
+        opts.val_fraction,
+        opts.test_fraction,
+        input_root=opts.media_dir,
+    )
     transcripts, asr_failed = videos | "TranscribeSpeech" >> TranscribeSpeech(configs.asr)
-    annotated, seg_failed = transcripts | "SegmentSentences" >> SegmentSentences(
-        configs.segmenter)
-    sampled, frames_failed = videos | "SampleFrames" >> SampleFrames(
-        configs.frames, configs.clip)
+    annotated, seg_failed = transcripts | "SegmentSentences" >> SegmentSentences(configs.segmenter)
+    sampled, frames_failed = videos | "SampleFrames" >> SampleFrames(configs.frames, configs.clip)
     plans, scenes_failed = sampled | "DetectScenes" >> DetectScenes(configs.scenes)
     inspected, inspect_failed = plans | "InspectKeyframes" >> InspectKeyframes(configs.inspect)
     captioned, caption_failed = (
-        inspected | "PlannedClips" >> beam.FlatMap(lambda video_clips: video_clips.clips)
-        | "CaptionClips" >> CaptionClips(configs.vlm, caption_cache))
-    complete = {"speech": annotated, "plan": plans,
-                "captioned": captioned} | "AssembleVideos" >> AssembleVideos()
+        inspected
+        | "PlannedClips" >> beam.FlatMap(lambda video_clips: video_clips.clips)
+        | "CaptionClips" >> CaptionClips(configs.vlm, caption_cache)
+    )
+    complete = {
+        "speech": annotated,
+        "plan": plans,
+        "captioned": captioned,
+    } | "AssembleVideos" >> AssembleVideos()
     done, score_failed = complete | "ScoreClips" >> ScoreClips(configs.clip)
     target, shards = commit.wave_dir(out, wave), opts.view_as(OutputOptions).table_shards
-    (done | "VideoRows" >> beam.Map(rows.video_row, ctx)
-     | "Progress" >> beam.Map(progress.video_done)
-     | "WriteVideos" >> WriteTable(target, "videos", wave, shards=shards))
-    (done | "SentenceRows" >> beam.FlatMap(rows.sentence_rows, ctx)
-     | "WriteSentences" >> WriteTable(target, "sentences", wave, shards=shards))
-    (done | "ClipRows" >> beam.FlatMap(rows.clip_rows, ctx)
-     | "WriteClips" >> WriteTable(target, "clips", wave, shards=shards))
-    ((acquire_failed, asr_failed, seg_failed, frames_failed, scenes_failed,
-      inspect_failed, caption_failed, score_failed) | "AllFailures" >> beam.Flatten()
-     | "FailureRows" >> beam.Map(rows.failure_row, ctx)
-     | "FailureProgress" >> beam.Map(progress.source_failed)
-     | "WriteFailures" >> WriteTable(target, "failures", wave, shards=shards))
+    (
+        done
+        | "VideoRows" >> beam.Map(rows.video_row, ctx)
+        | "Progress" >> beam.Map(progress.video_done)
+        | "WriteVideos" >> WriteTable(target, "videos", wave, shards=shards)
+    )
+    (
+        done
+        | "SentenceRows" >> beam.FlatMap(rows.sentence_rows, ctx)
+        | "WriteSentences" >> WriteTable(target, "sentences", wave, shards=shards)
+    )
+    (
+        done
+        | "ClipRows" >> beam.FlatMap(rows.clip_rows, ctx)
+        | "WriteClips" >> WriteTable(target, "clips", wave, shards=shards)
+    )
+    (
+        (
+            acquire_failed,
+            asr_failed,
+            seg_failed,
+            frames_failed,
+            scenes_failed,
+            inspect_failed,
+            caption_failed,
+            score_failed,
+        )
+        | "AllFailures" >> beam.Flatten()
+        | "FailureRows" >> beam.Map(rows.failure_row, ctx)
+        | "FailureProgress" >> beam.Map(progress.source_failed)
+        | "WriteFailures" >> WriteTable(target, "failures", wave, shards=shards)
+    )
 
 
 def construct_search(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
@@ -171,15 +205,23 @@ def construct_search(p: beam.Pipeline, plan: _Plan, wave: str) -> None:
     opts, ctx = plan.opts, plan.ctx
     download = stage_configs(opts).download
     stage = commit.wave_dir(plan.out, wave)
-    found, failed = (p | "Searches" >> beam.Create(plan.sources)
-                     | "SearchVideos" >> SearchVideos(download.blocklist, opts.max_videos,
-                                                      download.extra))
-    (found | "Encode" >> beam.Map(source_to_json)
-     | "WriteFound" >> beam.io.WriteToText(storage.join(stage, FOUND, wave),
-                                           file_name_suffix=".jsonl"))
-    (failed | "FailureRows" >> beam.Map(rows.failure_row, ctx)
-     | "WriteFailures" >> WriteTable(stage, "failures", wave,
-                                     shards=opts.view_as(OutputOptions).table_shards))
+    found, failed = (
+        p
+        | "Searches" >> beam.Create(plan.sources)
+        | "SearchVideos" >> SearchVideos(download.blocklist, opts.max_videos, download.extra)
+    )
+    (
+        found
+        | "Encode" >> beam.Map(source_to_json)
+        | "WriteFound"
+        >> beam.io.WriteToText(storage.join(stage, FOUND, wave), file_name_suffix=".jsonl")
+    )
+    (
+        failed
+        | "FailureRows" >> beam.Map(rows.failure_row, ctx)
+        | "WriteFailures"
+        >> WriteTable(stage, "failures", wave, shards=opts.view_as(OutputOptions).table_shards)
+    )
 
 
 def _commit(out: str, wave: str) -> dict[str, int]:
@@ -197,13 +239,15 @@ def _search(plan: _Plan) -> tuple[_Plan, dict[str, int], dict[str, int]]:
     result = pipeline.run()
     result.wait_until_finish()
     stage = commit.wave_dir(plan.out, wave)
-    found = [source_from_json(line)
-             for f in storage.glob(storage.join(stage, FOUND, "*.jsonl"))
-             for line in storage.read_text(f).splitlines() if line.strip()]
+    found = [
+        source_from_json(line)
+        for f in storage.glob(storage.join(stage, FOUND, "*.jsonl"))
+        for line in storage.read_text(f).splitlines()
+        if line.strip()
+    ]
     written, counted = _commit(plan.out, wave), runs.counters(result)
     done, attempts = _history(plan.out, plan.done_hashes)
-    sources, skipped = _pending(sorted(found, key=lambda s: s.uri), done, attempts,
-                                plan.opts.force)
+    sources, skipped = _pending(sorted(found, key=lambda s: s.uri), done, attempts, plan.opts.force)
     counted[metrics.VIDEOS_SKIPPED_DONE] = skipped
     log.info("searches found %d videos, %d already done", len(found), skipped)
     return replace(plan, sources=sources, skipped=skipped), written, counted
@@ -213,7 +257,7 @@ def _waves(sources: list[Source], size: int) -> list[list[Source]]:
     if not sources:
         return []
     size = size or len(sources)
-    return [sources[i:i + size] for i in range(0, len(sources), size)]
+    return [sources[i : i + size] for i in range(0, len(sources), size)]
 
 
 def _add_counts(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:
@@ -221,9 +265,17 @@ def _add_counts(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:
 
 
 def _summary(plan: _Plan, written: dict[str, int], counted: dict[str, int]) -> RunSummary:
-    return RunSummary(plan.ctx.run_id, plan.out, plan.n_sources, plan.skipped,
-                      written.get("videos", 0), written.get("sentences", 0),
-                      written.get("clips", 0), written.get("failures", 0), counted)
+    return RunSummary(
+        plan.ctx.run_id,
+        plan.out,
+        plan.n_sources,
+        plan.skipped,
+        written.get("videos", 0),
+        written.get("sentences", 0),
+        written.get("clips", 0),
+        written.get("failures", 0),
+        counted,
+    )
 
 
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
@@ -239,13 +291,17 @@ def _run(plan: _Plan, test_pipeline: beam.Pipeline | None) -> RunSummary:
     counted: dict[str, int] = {}
     if plan.opts.keywords:
         if test_pipeline is not None:
-            raise UsageError("a keyword run is two pipelines (search, then annotate): "
-                             "drive it through cli.main, not a test pipeline")
+            raise UsageError(
+                "a keyword run is two pipelines (search, then annotate): "
+                "drive it through cli.main, not a test pipeline"
+            )
         plan, written, counted = _search(plan)
     waves = _waves(plan.sources, plan.opts.wave_size)
     if test_pipeline is not None and len(waves) > 1:
-        raise UsageError(f"a test pipeline drives one wave, and {len(plan.sources)} sources "
-                         f"make {len(waves)}: raise --wave-size")
+        raise UsageError(
+            f"a test pipeline drives one wave, and {len(plan.sources)} sources "
+            f"make {len(waves)}: raise --wave-size"
+        )
     with progress.annotate_bar(len(plan.sources)):
         written, counted = _run_waves(plan, waves, test_pipeline, written, counted, started)
     if not waves and plan.opts.keywords:
@@ -253,9 +309,14 @@ def _run(plan: _Plan, test_pipeline: beam.Pipeline | None) -> RunSummary:
     return _summary(plan, written, counted)
 
 
-def _run_waves(plan: _Plan, waves: list[list[Source]], test_pipeline: beam.Pipeline | None,
-               written: dict[str, int], counted: dict[str, int], started: float
-               ) -> tuple[dict[str, int], dict[str, int]]:
+def _run_waves(
+    plan: _Plan,
+    waves: list[list[Source]],
+    test_pipeline: beam.Pipeline | None,
+    written: dict[str, int],
+    counted: dict[str, int],
+    started: float,
+) -> tuple[dict[str, int], dict[str, int]]:
     for i, sources in enumerate(waves):
         wave = f"{plan.ctx.run_id}-w{i:05d}"
         pipeline = test_pipeline or beam.Pipeline(options=plan.opts)
@@ -265,15 +326,30 @@ def _run_waves(plan: _Plan, waves: list[list[Source]], test_pipeline: beam.Pipel
         rows_in_wave = _commit(plan.out, wave)
         written = _add_counts(written, rows_in_wave)
         counted = _add_counts(counted, runs.counters(result))
-        log.info("wave %d/%d committed (%d sources): %s", i + 1, len(waves), len(sources),
-                 rows_in_wave)
+        log.info(
+            "wave %d/%d committed (%d sources): %s", i + 1, len(waves), len(sources), rows_in_wave
+        )
         _record(plan, _summary(plan, written, counted), started, f"{i + 1}/{len(waves)}")
     return written, counted
 
 
 def _record(plan: _Plan, summary: RunSummary, started: float, waves: str) -> None:
     """Rewritten after every wave, so a killed run still says how far it got."""
-    runs.write_record(plan.out, plan.ctx.run_id, "annotate", plan.opts, started, {
-        "sources": summary.sources, "skipped_done": summary.skipped_done,
-        "videos": summary.videos, "sentences": summary.sentences, "clips": summary.clips,
-        "failures": summary.failures, "waves": waves}, summary.counters, plan.ctx.config_hash)
+    runs.write_record(
+        plan.out,
+        plan.ctx.run_id,
+        "annotate",
+        plan.opts,
+        started,
+        {
+            "sources": summary.sources,
+            "skipped_done": summary.skipped_done,
+            "videos": summary.videos,
+            "sentences": summary.sentences,
+            "clips": summary.clips,
+            "failures": summary.failures,
+            "waves": waves,
+        },
+        summary.counters,
+        plan.ctx.config_hash,
+    )

@@ -27,10 +27,23 @@ from pipeline.core.exporters import ExportError
 from pipeline.core.tasks import GROUNDING_TASKS
 
 GROUP = "ominous"
-SCORER = ("__init__.py", "core/__init__.py", "core/evaluation.py", "core/templates.py",
-          "core/signals.py")
-ROW_KEYS = ("sample_id", "task", "task_family", "video_id", "clip_start_ms", "clip_end_ms",
-            "grounding", "turns")
+SCORER = (
+    "__init__.py",
+    "core/__init__.py",
+    "core/evaluation.py",
+    "core/templates.py",
+    "core/signals.py",
+)
+ROW_KEYS = (
+    "sample_id",
+    "task",
+    "task_family",
+    "video_id",
+    "clip_start_ms",
+    "clip_end_ms",
+    "grounding",
+    "turns",
+)
 CUT_TIMEOUT_S = 600
 
 UTILS = '''"""ominous tasks for lmms-eval (written by `ominous export --format lmms-eval`)."""
@@ -73,32 +86,67 @@ def aggregate(items):
 
 def _cut(source: str, start_s: float, end_s: float, target: Path) -> None:
     """The window [start, end) of a video as its own file (frame-accurate: re-encoded)."""
-    cmd = ["ffmpeg", "-v", "error", "-y", "-ss", f"{start_s:.3f}", "-i", source,
-           "-t", f"{end_s - start_s:.3f}", "-map", "0:v:0", "-map", "0:a:0?",
-           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-           str(target)]
+    cmd = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-ss",
+        f"{start_s:.3f}",
+        "-i",
+        source,
+        "-t",
+        f"{end_s - start_s:.3f}",
+        "-map",
+        "0:v:0",
+        "-map",
+        "0:a:0?",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        str(target),
+    ]
     try:
         subprocess.run(cmd, check=True, capture_output=True, timeout=CUT_TIMEOUT_S)
     except subprocess.CalledProcessError as exc:
-        raise ExportError(f"cannot cut {start_s:g}-{end_s:g} s from {source}: "
-                          f"{exc.stderr.decode('utf-8', 'replace')[-300:]}") from exc
+        raise ExportError(
+            f"cannot cut {start_s:g}-{end_s:g} s from {source}: "
+            f"{exc.stderr.decode('utf-8', 'replace')[-300:]}"
+        ) from exc
     except subprocess.TimeoutExpired as exc:
         raise ExportError(f"cutting {source} took over {CUT_TIMEOUT_S} s") from exc
 
 
 def task_yaml(task: str, data: Path, max_new_tokens: int) -> dict[str, Any]:
     return {
-        "task": f"{GROUP}_{task}", "dataset_path": "json",
+        "task": f"{GROUP}_{task}",
+        "dataset_path": "json",
         "dataset_kwargs": {"data_files": {"test": str(data)}},
-        "test_split": "test", "output_type": "generate_until",
+        "test_split": "test",
+        "output_type": "generate_until",
         "doc_to_visual": Function("utils.doc_to_visual"),
-        "doc_to_text": Function("utils.doc_to_text"), "doc_to_target": "answer",
-        "generation_kwargs": {"max_new_tokens": max_new_tokens, "temperature": 0,
-                              "do_sample": False},
+        "doc_to_text": Function("utils.doc_to_text"),
+        "doc_to_target": "answer",
+        "generation_kwargs": {
+            "max_new_tokens": max_new_tokens,
+            "temperature": 0,
+            "do_sample": False,
+        },
         "process_results": Function("utils.process_results"),
-        "metric_list": [{"metric": "ominous_score", "aggregation": Function("utils.aggregate"),
-                         "higher_is_better": True}],
-        "metadata": [{"version": 1.0}]}
+        "metric_list": [
+            {
+                "metric": "ominous_score",
+                "aggregation": Function("utils.aggregate"),
+                "higher_is_better": True,
+            }
+        ],
+        "metadata": [{"version": 1.0}],
+    }
 
 
 class Function(str):
@@ -116,9 +164,14 @@ def _dump(doc: dict[str, Any]) -> str:
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
-def export_lmms_eval(samples: str, out: str, split: str = "test",
-                     annotations: str | None = None, video_root: str | None = None,
-                     max_new_tokens: int = 128) -> dict[str, Any]:
+def export_lmms_eval(
+    samples: str,
+    out: str,
+    split: str = "test",
+    annotations: str | None = None,
+    video_root: str | None = None,
+    max_new_tokens: int = 128,
+) -> dict[str, Any]:
     from pipeline.evaluate import EvalError, prompt_and_reference, test_rows, write_atomic
     from pipeline.export import check_media_exist, resolve_videos
 
@@ -127,8 +180,10 @@ def export_lmms_eval(samples: str, out: str, split: str = "test",
     except EvalError as exc:
         raise ExportError(str(exc)) from exc
     if not rows:
-        raise ExportError(f"no grounding samples in split {split!r} of {samples}: lmms-eval "
-                          "tasks ask one question, which only grounding samples do")
+        raise ExportError(
+            f"no grounding samples in split {split!r} of {samples}: lmms-eval "
+            "tasks ask one question, which only grounding samples do"
+        )
     target = Path(out)
     if target.exists() and not target.is_dir():
         raise ExportError(f"--out {out} is a file, not a folder")
@@ -144,26 +199,43 @@ def export_lmms_eval(samples: str, out: str, split: str = "test",
         if not (target / clip).is_file():
             _cut(media, prompt["video_start"], prompt["video_end"], target / clip)
         kept = {k: row[k] for k in ROW_KEYS}
-        docs.setdefault(row["task"], []).append(json.dumps({
-            "sample_id": row["sample_id"], "video": media, "clip": str(clip),
-            "window": prompt["window"], "question": prompt["messages"][-1]["content"],
-            "answer": ref["target"][0]["text"], "row": json.dumps(kept, ensure_ascii=False)},
-            ensure_ascii=False))
+        docs.setdefault(row["task"], []).append(
+            json.dumps(
+                {
+                    "sample_id": row["sample_id"],
+                    "video": media,
+                    "clip": str(clip),
+                    "window": prompt["window"],
+                    "question": prompt["messages"][-1]["content"],
+                    "answer": ref["target"][0]["text"],
+                    "row": json.dumps(kept, ensure_ascii=False),
+                },
+                ensure_ascii=False,
+            )
+        )
     for task, lines in docs.items():
         data = (target / "data" / f"{task}.jsonl").resolve()
         write_atomic(data, "\n".join(lines) + "\n")
-        write_atomic(target / f"{GROUP}_{task}.yaml", _dump(task_yaml(task, data,
-                                                                       max_new_tokens)))
-    write_atomic(target / f"{GROUP}.yaml", yaml.safe_dump(
-        {"group": GROUP, "task": [f"{GROUP}_{t}" for t in sorted(docs)]}, sort_keys=False))
+        write_atomic(target / f"{GROUP}_{task}.yaml", _dump(task_yaml(task, data, max_new_tokens)))
+    write_atomic(
+        target / f"{GROUP}.yaml",
+        yaml.safe_dump(
+            {"group": GROUP, "task": [f"{GROUP}_{t}" for t in sorted(docs)]}, sort_keys=False
+        ),
+    )
     write_atomic(target / "utils.py", UTILS)
     package = Path(__file__).resolve().parent
     for name in SCORER:
         copy = target / "_ominous" / "pipeline" / name
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(package / name, copy)
-    about = {"format": "lmms-eval", "split": split, "source": samples, "group": GROUP,
-             "tasks": {f"{GROUP}_{t}": len(v) for t, v in sorted(docs.items())},
-             "left_out": "streaming tasks (no one-question form)"}
+    about = {
+        "format": "lmms-eval",
+        "split": split,
+        "source": samples,
+        "group": GROUP,
+        "tasks": {f"{GROUP}_{t}": len(v) for t, v in sorted(docs.items())},
+        "left_out": "streaming tasks (no one-question form)",
+    }
     write_atomic(target / "export.yaml", yaml.safe_dump(about, sort_keys=False))
     return about

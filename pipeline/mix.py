@@ -42,8 +42,10 @@ def _draw_order(key: str, seed: int) -> str:
 
 def _shortfall(letter: str, tasks: tuple[str, ...], want: int, have: int, split: str) -> str:
     what = "the replay set" if letter == REPLAY else f"tasks {', '.join(tasks)}"
-    return (f"component {letter} needs {want} samples but {what} has {have} in split "
-            f"'{split}': lower the size, build from more videos, or pass --allow-repeat")
+    return (
+        f"component {letter} needs {want} samples but {what} has {have} in split "
+        f"'{split}': lower the size, build from more videos, or pass --allow-repeat"
+    )
 
 
 def _replicas(want: int, have: int, allow_repeat: bool, message: str) -> int:
@@ -55,9 +57,16 @@ def _replicas(want: int, have: int, allow_repeat: bool, message: str) -> int:
     return -(-want // have)
 
 
-def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | None = None,
-        split: str = "train", allow_repeat: bool = False,
-        replay_limit: int | None = None) -> MixSummary:
+def mix(
+    samples: str,
+    recipe: Recipe,
+    out: str,
+    seed: int = 0,
+    replay: str | None = None,
+    split: str = "train",
+    allow_repeat: bool = False,
+    replay_limit: int | None = None,
+) -> MixSummary:
     """Draw into a hidden sibling folder, then move the files into OUT (mixture.yaml last): a
     mix that fails leaves OUT as it was. `replay_limit`: a "+Nk" recipe's whole replay set is
     its first `replay_limit` rows in the seeded order (an experiment's --scale)."""
@@ -77,8 +86,7 @@ def mix(samples: str, recipe: Recipe, out: str, seed: int = 0, replay: str | Non
     return replace(summary, out=out)
 
 
-def _samples_view(samples: str, recipe: Recipe, replay: str | None
-                  ) -> duckdb.DuckDBPyConnection:
+def _samples_view(samples: str, recipe: Recipe, replay: str | None) -> duckdb.DuckDBPyConnection:
     """A connection with the samples as a view, once the recipe's inputs are known to be
     there (the replay file when it draws replay; samples built with variants when it picks
     one)."""
@@ -86,8 +94,10 @@ def _samples_view(samples: str, recipe: Recipe, replay: str | None
     files = [str(f) for f in table_files(samples, "samples")]
     counts = recipe.counts()
     if REPLAY in counts and counts[REPLAY] and not replay:
-        raise RecipeError(f"{recipe.name} draws {counts[REPLAY]} replay samples (O): pass "
-                          "--replay FILE (LLaVA/LongVA JSON or JSONL)")
+        raise RecipeError(
+            f"{recipe.name} draws {counts[REPLAY]} replay samples (O): pass "
+            "--replay FILE (LLaVA/LongVA JSON or JSONL)"
+        )
     if recipe.replay_all and not replay:
         raise RecipeError(f"{recipe.name} adds to a replay set: pass --replay FILE")
     if not files and any(n for letter, n in counts.items() if letter != REPLAY):
@@ -95,13 +105,17 @@ def _samples_view(samples: str, recipe: Recipe, replay: str | None
     con = duckdb.connect()
     if files:
         listed = ", ".join(_quote(f) for f in files)
-        con.execute(f"CREATE VIEW samples AS SELECT * FROM read_parquet([{listed}], "
-                    "hive_partitioning = true, union_by_name = true)")
-    columns = ({c[0] for c in con.execute("DESCRIBE samples").fetchall()} if files else set())
+        con.execute(
+            f"CREATE VIEW samples AS SELECT * FROM read_parquet([{listed}], "
+            "hive_partitioning = true, union_by_name = true)"
+        )
+    columns = {c[0] for c in con.execute("DESCRIBE samples").fetchall()} if files else set()
     if recipe.variants and "variant" not in columns:
-        raise RecipeError(f"{recipe.name} picks a task variant "
-                          f"({', '.join(f'{t}={v}' for t, v in recipe.variants)}) but "
-                          f"{samples} was built before samples had variants: build it again")
+        raise RecipeError(
+            f"{recipe.name} picks a task variant "
+            f"({', '.join(f'{t}={v}' for t, v in recipe.variants)}) but "
+            f"{samples} was built before samples had variants: build it again"
+        )
     return con
 
 
@@ -109,12 +123,19 @@ def _where(recipe: Recipe, letter: str, split: str) -> str:
     tasks = recipe.tasks(letter)
     task_list = ", ".join(_quote(t) for t in tasks)
     return f"task IN ({task_list}) AND split = {_quote(split)}" + "".join(
-        f" AND (task <> {_quote(t)} OR variant = {_quote(v)})" for t, v in recipe.variants
-        if t in tasks)
+        f" AND (task <> {_quote(t)} OR variant = {_quote(v)})"
+        for t, v in recipe.variants
+        if t in tasks
+    )
 
 
-def check_counts(samples: str, recipe: Recipe, replay_rows: int | None, split: str = "train",
-                 allow_repeat: bool = False) -> dict[str, int]:
+def check_counts(
+    samples: str,
+    recipe: Recipe,
+    replay_rows: int | None,
+    split: str = "train",
+    allow_repeat: bool = False,
+) -> dict[str, int]:
     """What mix would draw per component, raising mix's own RecipeError where the samples
     (or `replay_rows` replay records) are too few; writes nothing."""
     con = _samples_view(samples, recipe, "given" if replay_rows is not None else None)
@@ -128,18 +149,28 @@ def check_counts(samples: str, recipe: Recipe, replay_rows: int | None, split: s
             continue
         where = _where(recipe, letter, split)
         have = con.execute(f"SELECT count(*) FROM samples WHERE {where}").fetchone()[0]
-        _replicas(want, have, allow_repeat,
-                  _shortfall(letter, recipe.tasks(letter), want, have, split))
+        _replicas(
+            want, have, allow_repeat, _shortfall(letter, recipe.tasks(letter), want, have, split)
+        )
     return counts
 
 
-def _mix(samples: str, recipe: Recipe, target: Path, seed: int, replay: str | None,
-         split: str, allow_repeat: bool, replay_limit: int | None = None) -> MixSummary:
+def _mix(
+    samples: str,
+    recipe: Recipe,
+    target: Path,
+    seed: int,
+    replay: str | None,
+    split: str,
+    allow_repeat: bool,
+    replay_limit: int | None = None,
+) -> MixSummary:
     con = _samples_view(samples, recipe, replay)
     counts = recipe.counts()
     parts = []
-    for letter, want in tqdm(counts.items(), desc=f"mix {recipe.name}", unit="component",
-                             disable=None):
+    for letter, want in tqdm(
+        counts.items(), desc=f"mix {recipe.name}", unit="component", disable=None
+    ):
         if letter == REPLAY or want == 0:
             continue
         tasks = recipe.tasks(letter)
@@ -151,7 +182,7 @@ def _mix(samples: str, recipe: Recipe, target: Path, seed: int, replay: str | No
             SELECT * FROM (
               SELECT s.sample_id, {_quote(letter)} AS component, r.pass
               FROM (SELECT sample_id FROM samples WHERE {where}) s, range({passes}) r(pass)
-              ORDER BY r.pass, {_draw_order('s.sample_id', seed)}
+              ORDER BY r.pass, {_draw_order("s.sample_id", seed)}
               LIMIT {want})""")
     rows = 0
     mixture = target / "mixture.parquet"
@@ -160,25 +191,45 @@ def _mix(samples: str, recipe: Recipe, target: Path, seed: int, replay: str | No
         con.execute(f"""COPY (
             SELECT s.* REPLACE ({_quote(recipe.name)} AS mixture), p.component, p.pass
             FROM ({union}) p JOIN samples s USING (sample_id)
-            ORDER BY p.component, {_draw_order('p.sample_id', seed)}, p.pass
+            ORDER BY p.component, {_draw_order("p.sample_id", seed)}, p.pass
         ) TO {_quote(str(mixture))} (FORMAT parquet, COMPRESSION zstd)""")
         rows = con.execute(f"SELECT count(*) FROM {_quote(str(mixture))}").fetchone()[0]
-    n_replay = _write_replay(target, recipe, counts.get(REPLAY, 0), replay, seed, allow_repeat,
-                             replay_limit)
+    n_replay = _write_replay(
+        target, recipe, counts.get(REPLAY, 0), replay, seed, allow_repeat, replay_limit
+    )
     real = {letter: n for letter, n in counts.items() if letter != REPLAY}
     if recipe.replay_all or REPLAY in counts:
         real[REPLAY] = n_replay
-    (target / "mixture.yaml").write_text(yaml.safe_dump({
-        "recipe": recipe.name, "size": recipe.size, "seed": seed, "split": split,
-        "allow_repeat": allow_repeat, "samples": samples, "replay": replay,
-        "counts": real, "weights": dict(recipe.weights), "rows": rows + n_replay,
-        "variants": dict(recipe.variants),
-    }, sort_keys=False))
+    (target / "mixture.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "recipe": recipe.name,
+                "size": recipe.size,
+                "seed": seed,
+                "split": split,
+                "allow_repeat": allow_repeat,
+                "samples": samples,
+                "replay": replay,
+                "counts": real,
+                "weights": dict(recipe.weights),
+                "rows": rows + n_replay,
+                "variants": dict(recipe.variants),
+            },
+            sort_keys=False,
+        )
+    )
     return MixSummary(str(target), recipe.name, real, n_replay)
 
 
-def _write_replay(target: Path, recipe: Recipe, want: int, replay: str | None, seed: int,
-                  allow_repeat: bool, limit: int | None = None) -> int:
+def _write_replay(
+    target: Path,
+    recipe: Recipe,
+    want: int,
+    replay: str | None,
+    seed: int,
+    allow_repeat: bool,
+    limit: int | None = None,
+) -> int:
     """Replay rows pass through unchanged (their order and choice are seeded)."""
     path = target / "replay.jsonl"
     if replay is None:
@@ -192,10 +243,11 @@ def _write_replay(target: Path, recipe: Recipe, want: int, replay: str | None, s
 
     ranked = [rec for _, rec in sorted(enumerate(records), key=lambda ir: order(*ir))]
     if recipe.replay_all:
-        chosen: list[dict[str, Any]] = (records if limit is None else ranked[:limit])
+        chosen: list[dict[str, Any]] = records if limit is None else ranked[:limit]
     else:
-        passes = _replicas(want, len(ranked), allow_repeat,
-                           _shortfall(REPLAY, (), want, len(ranked), "replay"))
+        passes = _replicas(
+            want, len(ranked), allow_repeat, _shortfall(REPLAY, (), want, len(ranked), "replay")
+        )
         chosen = (ranked * passes)[:want]
     with path.open("w", encoding="utf-8") as f:
         for rec in tqdm(chosen, desc="replay rows", unit="row", disable=None):

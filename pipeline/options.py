@@ -27,15 +27,30 @@ class OutputOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser: Any) -> None:
-        parser.add_argument("--out", default=None,
-                            help="output folder: annotate's tables, or build's samples")
-        parser.add_argument("--table_shards", "--table-shards", dest="table_shards", type=int,
-                            default=1, help="Parquet files per table per wave (per partition "
-                                            "in build); 0 lets the runner decide")
+        parser.add_argument(
+            "--out", default=None, help="output folder: annotate's tables, or build's samples"
+        )
+        parser.add_argument(
+            "--table_shards",
+            "--table-shards",
+            dest="table_shards",
+            type=int,
+            default=1,
+            help="Parquet files per table per wave (per partition "
+            "in build); 0 lets the runner decide",
+        )
 
 
-STAGE_CONFIGS = (AsrConfig, SegmenterConfig, DownloadConfig, FrameConfig, SceneConfig,
-                 InspectConfig, ClipConfig, VlmConfig)
+STAGE_CONFIGS = (
+    AsrConfig,
+    SegmenterConfig,
+    DownloadConfig,
+    FrameConfig,
+    SceneConfig,
+    InspectConfig,
+    ClipConfig,
+    VlmConfig,
+)
 
 
 class AnnotateOptions(PipelineOptions):
@@ -45,25 +60,65 @@ class AnnotateOptions(PipelineOptions):
     def _add_argparse_args(cls, parser: Any) -> None:
         add = parser.add_argument
         add("--urls", default=None, help="text file with one video URL per line")
-        add("--keywords", action="append", default=[],
-            help="keyword YAML file or folder (repeatable): search YouTube with yt-dlp")
-        add("--max_videos", "--max-videos", dest="max_videos", type=int, default=None,
-            help="cap on videos per run after keyword search (first N by URL)")
-        add("--media_dir", "--media-dir", dest="media_dir", default=None,
-            help="folder of local media files")
-        add("--media_store", "--media-store", dest="media_store", default=None,
-            help="where acquired media is kept (default OUT/media)")
-        add("--run_id", "--run-id", dest="run_id", default=None,
-            help="name of this run (default: time-based)")
-        add("--wave_size", "--wave-size", dest="wave_size", type=int, default=50,
+        add(
+            "--keywords",
+            action="append",
+            default=[],
+            help="keyword YAML file or folder (repeatable): search YouTube with yt-dlp",
+        )
+        add(
+            "--max_videos",
+            "--max-videos",
+            dest="max_videos",
+            type=int,
+            default=None,
+            help="cap on videos per run after keyword search (first N by URL)",
+        )
+        add(
+            "--media_dir",
+            "--media-dir",
+            dest="media_dir",
+            default=None,
+            help="folder of local media files",
+        )
+        add(
+            "--media_store",
+            "--media-store",
+            dest="media_store",
+            default=None,
+            help="where acquired media is kept (default OUT/media)",
+        )
+        add(
+            "--run_id",
+            "--run-id",
+            dest="run_id",
+            default=None,
+            help="name of this run (default: time-based)",
+        )
+        add(
+            "--wave_size",
+            "--wave-size",
+            dest="wave_size",
+            type=int,
+            default=50,
             help="sources per wave: each wave is one pipeline whose output is committed when "
-                 "it ends, so a killed run loses at most one wave; 0 = all in one wave")
-        add("--force", action="store_true", default=False,
-            help="re-annotate sources that are already done with the same settings")
+            "it ends, so a killed run loses at most one wave; 0 = all in one wave",
+        )
+        add(
+            "--force",
+            action="store_true",
+            default=False,
+            help="re-annotate sources that are already done with the same settings",
+        )
         for config in STAGE_CONFIGS:
             add_flags(add, config)
-        add("--caption_cache", "--caption-cache", dest="caption_cache", default=None,
-            help="caption cache folder (default OUT/cache/captions); any Beam filesystem")
+        add(
+            "--caption_cache",
+            "--caption-cache",
+            dest="caption_cache",
+            default=None,
+            help="caption cache folder (default OUT/cache/captions); any Beam filesystem",
+        )
         add("--val_fraction", "--val-fraction", dest="val_fraction", type=float, default=0.05)
         add("--test_fraction", "--test-fraction", dest="test_fraction", type=float, default=0.05)
 
@@ -95,9 +150,10 @@ class StageConfigs:
         return frozenset({self._hash(self._content()), self._hash(legacy)})
 
     def _content(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {name: content(getattr(self, name))
-                               for name in ("asr", "segmenter", "frames", "scenes", "clip",
-                                            "vlm")}
+        doc: dict[str, Any] = {
+            name: content(getattr(self, name))
+            for name in ("asr", "segmenter", "frames", "scenes", "clip", "vlm")
+        }
         doc["version"] = __version__
         return doc
 
@@ -109,7 +165,12 @@ class StageConfigs:
 def stage_configs(opts: AnnotateOptions) -> StageConfigs:
     """Each stage's config from the parsed options, field by field (core/settings.py)."""
     return StageConfigs(
-        asr=from_options(AsrConfig, opts), segmenter=from_options(SegmenterConfig, opts),
-        download=from_options(DownloadConfig, opts), frames=from_options(FrameConfig, opts),
-        scenes=from_options(SceneConfig, opts), clip=from_options(ClipConfig, opts),
-        vlm=from_options(VlmConfig, opts), inspect=from_options(InspectConfig, opts))
+        asr=from_options(AsrConfig, opts),
+        segmenter=from_options(SegmenterConfig, opts),
+        download=from_options(DownloadConfig, opts),
+        frames=from_options(FrameConfig, opts),
+        scenes=from_options(SceneConfig, opts),
+        clip=from_options(ClipConfig, opts),
+        vlm=from_options(VlmConfig, opts),
+        inspect=from_options(InspectConfig, opts),
+    )

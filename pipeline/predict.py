@@ -67,35 +67,51 @@ class Model(Protocol):
 
     def chat(self, prompt: dict[str, Any], frames: list[P.Shown]) -> str: ...
 
-    def stream(self, prompt: dict[str, Any], frames: list[P.Shown], steps: list[float]
-               ) -> list[P.Said]: ...
+    def stream(
+        self, prompt: dict[str, Any], frames: list[P.Shown], steps: list[float]
+    ) -> list[P.Said]: ...
 
 
 class ServerModel:
     """An OpenAI-compatible chat server, asked through the caption stage's client."""
 
-    def __init__(self, url: str, model: str, settings: ShowSettings, api_key_env: str | None,
-                 timeout_s: float = 120.0, retries: int = 4, backoff_s: float = 1.0,
-                 concurrency: int = 8, sleep: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        settings: ShowSettings,
+        api_key_env: str | None,
+        timeout_s: float = 120.0,
+        retries: int = 4,
+        backoff_s: float = 1.0,
+        concurrency: int = 8,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         from pipeline.models.vlm import ChatClient
 
         extra = {"sleep": sleep} if sleep else {}
-        self.client = ChatClient(url, api_key_env, timeout_s, retries, backoff_s, 60.0,
-                                 concurrency, **extra)
+        self.client = ChatClient(
+            url, api_key_env, timeout_s, retries, backoff_s, 60.0, concurrency, **extra
+        )
         self.name, self.settings, self.concurrency = model, settings, concurrency
 
     def _ask(self, messages: list[dict[str, Any]]) -> str:
-        body = {"model": self.name, "messages": messages,
-                "max_tokens": self.settings.max_tokens, "temperature": 0.0}
+        body = {
+            "model": self.name,
+            "messages": messages,
+            "max_tokens": self.settings.max_tokens,
+            "temperature": 0.0,
+        }
         text, _, _ = self.client.complete(body)
         return text.strip()
 
     def chat(self, prompt: dict[str, Any], frames: list[P.Shown]) -> str:
         question = prompt["messages"][-1]["content"]
-        return self._ask(P.chat_messages(frames[-self.settings.max_frames:], question))
+        return self._ask(P.chat_messages(frames[-self.settings.max_frames :], question))
 
-    def stream(self, prompt: dict[str, Any], frames: list[P.Shown], steps: list[float]
-               ) -> list[P.Said]:
+    def stream(
+        self, prompt: dict[str, Any], frames: list[P.Shown], steps: list[float]
+    ) -> list[P.Said]:
         replies: list[P.Said] = []
         for t in steps:
             dialogue = P.dialogue_until(prompt, t, replies)
@@ -126,10 +142,15 @@ def read_prompts(path: str) -> list[dict[str, Any]]:
             doc = json.loads(line)
         except ValueError as exc:
             raise PredictError(f"{file} line {number}: not JSON ({exc})") from exc
-        if not isinstance(doc, dict) or doc.get("mode") not in ("chat", "stream") or not all(
-                k in doc for k in ("sample_id", "video", "video_start", "video_end")):
-            raise PredictError(f"{file} line {number}: not an eval prompt (ominous export "
-                               "--format eval writes them)")
+        if (
+            not isinstance(doc, dict)
+            or doc.get("mode") not in ("chat", "stream")
+            or not all(k in doc for k in ("sample_id", "video", "video_start", "video_end"))
+        ):
+            raise PredictError(
+                f"{file} line {number}: not an eval prompt (ominous export "
+                "--format eval writes them)"
+            )
         prompts.append(doc)
     if not prompts:
         raise PredictError(f"{file} holds no prompts")
@@ -141,8 +162,10 @@ def shown_times(prompt: dict[str, Any], settings: ShowSettings) -> list[float]:
     (the window, or the whole video); a chat prompt keeps at most max_frames, evenly."""
     start, end = prompt["video_start"], prompt["video_end"]
     origin = P.origin_s(prompt)
-    times = P.stream_steps({"window": [start, end], "time_reference": "video"},
-                           Fraction(settings.fps).limit_denominator(1000))
+    times = P.stream_steps(
+        {"window": [start, end], "time_reference": "video"},
+        Fraction(settings.fps).limit_denominator(1000),
+    )
     times = [round(t - origin, 3) for t in times]
     if prompt["mode"] == "chat" and len(times) > settings.max_frames:
         step = len(times) / settings.max_frames
@@ -155,8 +178,12 @@ def _frames(prompt: dict[str, Any], settings: ShowSettings) -> list[P.Shown]:
 
     times = shown_times(prompt, settings)
     origin = P.origin_s(prompt)
-    jpegs = frames_at(prompt["video"], [round((t + origin) * 1000) for t in times],
-                      settings.image_size, settings.jpeg_quality)
+    jpegs = frames_at(
+        prompt["video"],
+        [round((t + origin) * 1000) for t in times],
+        settings.image_size,
+        settings.jpeg_quality,
+    )
     return [P.Shown(t, j) for t, j in zip(times, jpegs, strict=True)]
 
 
@@ -166,8 +193,10 @@ def answer(model: Model, prompt: dict[str, Any], settings: ShowSettings) -> list
     if prompt["mode"] == "chat":
         return [{"sample_id": prompt["sample_id"], "text": model.chat(prompt, frames)}]
     steps = P.stream_steps(prompt, P.grid_fps(prompt))
-    return [{"sample_id": prompt["sample_id"], "time": r.time, "text": r.text}
-            for r in model.stream(prompt, frames, steps)]
+    return [
+        {"sample_id": prompt["sample_id"], "time": r.time, "text": r.text}
+        for r in model.stream(prompt, frames, steps)
+    ]
 
 
 @dataclass(frozen=True)
@@ -184,8 +213,9 @@ class RunSummary:
 FAILURES: tuple[type[BaseException], ...] = (CaptionError, OSError, ValueError, RuntimeError)
 
 
-def run(prompts_path: str, out: str, model: Model, settings: ShowSettings,
-        progress: bool | None = None) -> RunSummary:
+def run(
+    prompts_path: str, out: str, model: Model, settings: ShowSettings, progress: bool | None = None
+) -> RunSummary:
     prompts = read_prompts(prompts_path)
     target = Path(out)
     if target.is_dir():
@@ -201,12 +231,18 @@ def run(prompts_path: str, out: str, model: Model, settings: ShowSettings,
     lock = threading.Lock()
     failed = 0
     redact = getattr(model, "redact", lambda text: text)
-    with (target.open("a", encoding="utf-8") as preds,
-          done_file.open("a", encoding="utf-8") as dones,
-          fail_file.open("w", encoding="utf-8") as fails,
-          ThreadPoolExecutor(max_workers=max(1, model.concurrency)) as pool,
-          tqdm(total=len(todo), desc="eval run", unit="sample",
-               disable=None if progress is None else not progress) as bar):
+    with (
+        target.open("a", encoding="utf-8") as preds,
+        done_file.open("a", encoding="utf-8") as dones,
+        fail_file.open("w", encoding="utf-8") as fails,
+        ThreadPoolExecutor(max_workers=max(1, model.concurrency)) as pool,
+        tqdm(
+            total=len(todo),
+            desc="eval run",
+            unit="sample",
+            disable=None if progress is None else not progress,
+        ) as bar,
+    ):
         futures = {pool.submit(answer, model, p, settings): p for p in todo}
         for future in as_completed(futures):
             prompt = futures[future]
@@ -214,8 +250,12 @@ def run(prompts_path: str, out: str, model: Model, settings: ShowSettings,
                 lines = future.result()
             except FAILURES as exc:
                 reason = getattr(exc, "reason", type(exc).__name__)
-                row = {"sample_id": prompt["sample_id"], "task": prompt.get("task"),
-                       "reason": reason, "message": redact(str(exc))[:500]}
+                row = {
+                    "sample_id": prompt["sample_id"],
+                    "task": prompt.get("task"),
+                    "reason": reason,
+                    "message": redact(str(exc))[:500],
+                }
                 with lock:
                     fails.write(json.dumps(row, ensure_ascii=False) + "\n")
                     fails.flush()

@@ -19,6 +19,7 @@ def sentence_id(video_id: str, index: int) -> str:
 def clip_id(video_id: str, index: int) -> str:
     return f"{video_id}:c{index}"
 
+
 SourceKind = Literal["url", "file", "search"]
 
 

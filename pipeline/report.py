@@ -17,8 +17,16 @@ from pipeline.io.query import connect
 
 SAMPLES_PER_TASK = 3
 THUMB_LONG_SIDE = 192
-PLOTS = ("keywords.png", "categories.png", "video_durations.png", "sentence_durations.png",
-         "clip_durations.png", "samples.png", "failures.png", "curation.png")
+PLOTS = (
+    "keywords.png",
+    "categories.png",
+    "video_durations.png",
+    "sentence_durations.png",
+    "clip_durations.png",
+    "samples.png",
+    "failures.png",
+    "curation.png",
+)
 
 
 def _clear_own_files(folder: Path) -> None:
@@ -31,8 +39,7 @@ def _clear_own_files(folder: Path) -> None:
             thumb.unlink()
 
 
-def _plot_bars(path: Path, labels: list[str], values: list[float], title: str,
-               xlabel: str) -> None:
+def _plot_bars(path: Path, labels: list[str], values: list[float], title: str, xlabel: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,13 +74,15 @@ def _plot_hist(path: Path, values: list[float], title: str, xlabel: str) -> None
 def _table(rows: list[tuple], header: tuple[str, ...], empty: str = "None.") -> str:
     """A table, or the sentence `empty` says when there are no rows."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
-                   for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>" if rows else f"<p>{html.escape(empty)}</p>"
 
 
-def _thumbnails(strips: list[sample_view.Strip], media: dict[str, str | None], folder: Path
-                ) -> dict[str, list[str | None]]:
+def _thumbnails(
+    strips: list[sample_view.Strip], media: dict[str, str | None], folder: Path
+) -> dict[str, list[str | None]]:
     """sample id -> its thumbnail files (relative to the page), decoded once per video."""
     from pipeline.io import storage
     from pipeline.io.video import DecodeError, FrameReader, jpeg_bytes
@@ -105,34 +114,51 @@ def _viewer_section(scon: Any, out: str, folder: Path) -> str:
     from pipeline.io import storage
 
     title = "<h2>Samples on their timeline</h2>"
-    rows = scon.execute("SELECT sample_id, task, split, video_id, clip_start_ms, clip_end_ms, "
-                        "turns, quality_flags FROM samples").fetchall()
-    names = ("sample_id", "task", "split", "video_id", "clip_start_ms", "clip_end_ms",
-             "turns", "quality_flags")
+    rows = scon.execute(
+        "SELECT sample_id, task, split, video_id, clip_start_ms, clip_end_ms, "
+        "turns, quality_flags FROM samples"
+    ).fetchall()
+    names = (
+        "sample_id",
+        "task",
+        "split",
+        "video_id",
+        "clip_start_ms",
+        "clip_end_ms",
+        "turns",
+        "quality_flags",
+    )
     rows = [dict(zip(names, r, strict=True)) for r in rows]
     if not rows:
         return title + "<p>No samples to show.</p>"
     chosen = sample_view.pick(rows, SAMPLES_PER_TASK)
-    strips = {r["sample_id"]: sample_view.strip(r) for picked in chosen.values()
-              for r in picked}
+    strips = {r["sample_id"]: sample_view.strip(r) for picked in chosen.values() for r in picked}
     ids = {v.video_id for v in strips.values()}
     try:  # one read of the videos table for all of them
         facts = resolve_videos(out, None, ids)
     except ExportError:  # samples built from other annotations: no media to show
         facts = {}
-    media = {vid: facts[vid].media if vid in facts and storage.exists(facts[vid].media)
-             else None for vid in ids}
+    media = {
+        vid: facts[vid].media if vid in facts and storage.exists(facts[vid].media) else None
+        for vid in ids
+    }
     thumbs = _thumbnails(list(strips.values()), media, folder)
-    parts = [title, f"<p>Up to {SAMPLES_PER_TASK} samples of each task, from different videos "
-             "where there are; each turn is numbered at its time under the frames of its "
-             "window, and listed below.</p>"]
+    parts = [
+        title,
+        f"<p>Up to {SAMPLES_PER_TASK} samples of each task, from different videos "
+        "where there are; each turn is numbered at its time under the frames of its "
+        "window, and listed below.</p>",
+    ]
     for task, picked in chosen.items():
         parts.append(f"<h3>{html.escape(task)}</h3>")
         for row in picked:
             view = strips[row["sample_id"]]
-            note = ("" if media[view.video_id] else
-                    f"The media of {view.video_id} was not found next to the annotations, "
-                    "so the frames are missing.")
+            note = (
+                ""
+                if media[view.video_id]
+                else f"The media of {view.video_id} was not found next to the annotations, "
+                "so the frames are missing."
+            )
             parts.append(sample_view.strip_html(view, thumbs[view.sample_id], note))
     return "".join(parts)
 
@@ -146,23 +172,27 @@ def _rejection_examples(scon: Any, con: Any) -> dict[str, list[dict[str, Any]]]:
     import duckdb
 
     try:
-        rows = scon.execute("SELECT video_id, scope, item, reason, value, threshold "
-                            "FROM rejections ORDER BY reason, video_id, item").fetchall()
+        rows = scon.execute(
+            "SELECT video_id, scope, item, reason, value, threshold "
+            "FROM rejections ORDER BY reason, video_id, item"
+        ).fetchall()
     except duckdb.Error:  # no rejections here (samples built before curation)
         return {}
-    sentences = {r[0]: (r[1], r[2]) for r in con.execute(
-        "SELECT sentence_id, start_ms, text FROM sentences").fetchall()}
+    sentences = {
+        r[0]: (r[1], r[2])
+        for r in con.execute("SELECT sentence_id, start_ms, text FROM sentences").fetchall()
+    }
     clips = {}
     for clip_id, video_id, keyframes, caption, screen in con.execute(
-            "SELECT clip_id, video_id, keyframe_ms, caption, screen_text FROM clips "
-            "ORDER BY video_id, index").fetchall():
+        "SELECT clip_id, video_id, keyframe_ms, caption, screen_text FROM clips "
+        "ORDER BY video_id, index"
+    ).fetchall():
         clips[clip_id] = (keyframes[0] if keyframes else 0, caption, screen)
         clips.setdefault(f"first:{video_id}", clips[clip_id])
     out: dict[str, list[dict[str, Any]]] = {}
     for video_id, scope, item, reason, value, threshold in rows:
         picked = out.setdefault(reason.split(":")[0], [])
-        if len(picked) >= REJECTED_PER_REASON or any(p["video_id"] == video_id
-                                                     for p in picked):
+        if len(picked) >= REJECTED_PER_REASON or any(p["video_id"] == video_id for p in picked):
             continue
         if scope == "sentence" and item in sentences:
             at, text = sentences[item]
@@ -170,9 +200,18 @@ def _rejection_examples(scon: Any, con: Any) -> dict[str, list[dict[str, Any]]]:
             key = item if scope == "clip" else f"first:{video_id}"
             at, caption, screen = clips.get(key, (0, None, None))
             text = " / ".join(x for x in (caption, screen and f"on screen: {screen}") if x)
-        picked.append({"video_id": video_id, "scope": scope, "item": item, "reason": reason,
-                       "value": value, "threshold": threshold, "at_ms": at,
-                       "text": text or ""})
+        picked.append(
+            {
+                "video_id": video_id,
+                "scope": scope,
+                "item": item,
+                "reason": reason,
+                "value": value,
+                "threshold": threshold,
+                "at_ms": at,
+                "text": text or "",
+            }
+        )
     return out
 
 
@@ -194,9 +233,12 @@ def _rejections_section(scon: Any, con: Any, out: str, folder: Path) -> str:
     except ExportError:
         facts = {}
     (folder / "rejected").mkdir(exist_ok=True)
-    parts = [title, "<p>Up to three removals of each reason, from different videos: the "
-             "frame at the removed item (its first keyframe, or the sentence's start), the "
-             "text it concerns, and the value that crossed the policy's threshold.</p>"]
+    parts = [
+        title,
+        "<p>Up to three removals of each reason, from different videos: the "
+        "frame at the removed item (its first keyframe, or the sentence's start), the "
+        "text it concerns, and the value that crossed the policy's threshold.</p>",
+    ]
     readers: dict[str, Any] = {}
     for reason, picked in examples.items():
         parts.append(f"<h3>{html.escape(reason)}</h3><div class='rejected'>")
@@ -205,22 +247,27 @@ def _rejections_section(scon: Any, con: Any, out: str, folder: Path) -> str:
             media = facts.get(e["video_id"])
             if media is not None and storage.exists(media.media):
                 try:
-                    reader = readers.setdefault(e["video_id"], FrameReader(
-                        storage.local_path(media.media), THUMB_LONG_SIDE))
+                    reader = readers.setdefault(
+                        e["video_id"], FrameReader(storage.local_path(media.media), THUMB_LONG_SIDE)
+                    )
                     (frame,) = reader.frames([reader.index_at(e["at_ms"])])
                     name = f"rejected/{reason}-{k}.jpg"
                     (folder / name).write_bytes(jpeg_bytes(frame, 80))
                     img = f"<img src='{html.escape(name)}' alt='{html.escape(reason)}'>"
                 except (DecodeError, OSError, RuntimeError):
                     img = ""
-            measured = ("" if e["value"] is None else f"value {e['value']:.3g}"
-                        + ("" if e["threshold"] is None else
-                           f" against threshold {e['threshold']:.3g}"))
+            measured = (
+                ""
+                if e["value"] is None
+                else f"value {e['value']:.3g}"
+                + ("" if e["threshold"] is None else f" against threshold {e['threshold']:.3g}")
+            )
             parts.append(
                 f"<figure>{img}<figcaption><b>{html.escape(e['scope'])}</b> "
                 f"{html.escape(e['item'])} ({html.escape(e['video_id'])}) "
                 f"{html.escape(measured)}<br>{html.escape(e['text'][:200])}</figcaption>"
-                "</figure>")
+                "</figure>"
+            )
         parts.append("</div>")
     return "".join(parts)
 
@@ -232,15 +279,25 @@ def _curation_section(funnel: dict[str, Any] | None, folder: Path) -> str:
     removed = funnel.get("removed", {})
     scopes = ("videos", "speech", "sentences", "clips", "tasks", "samples")
     rows = [(reason, *(counts.get(k, 0) for k in scopes)) for reason, counts in removed.items()]
-    _plot_bars(folder / "curation.png", ["in", "out"], [funnel["hours_in"], funnel["hours_out"]],
-               f"hours of video in and out (policy {funnel['policy']})", "hours")
-    head = (f"<p>policy <b>{html.escape(str(funnel['policy']))}</b>: {funnel['videos_in']} "
-            f"videos ({funnel['hours_in']} h) in, {funnel['videos_out']} videos "
-            f"({funnel['hours_out']} h) with samples out. Each removal is a row in "
-            "SAMPLES/rejections (<code>ominous query SAMPLES @rejected</code>).</p>")
-    return ("<h2>Curation</h2>" + head + "<img src='curation.png'>"
-            + _table(rows, ("reason", "videos", "speech", "sentences", "clips", "tasks",
-                            "samples")))
+    _plot_bars(
+        folder / "curation.png",
+        ["in", "out"],
+        [funnel["hours_in"], funnel["hours_out"]],
+        f"hours of video in and out (policy {funnel['policy']})",
+        "hours",
+    )
+    head = (
+        f"<p>policy <b>{html.escape(str(funnel['policy']))}</b>: {funnel['videos_in']} "
+        f"videos ({funnel['hours_in']} h) in, {funnel['videos_out']} videos "
+        f"({funnel['hours_out']} h) with samples out. Each removal is a row in "
+        "SAMPLES/rejections (<code>ominous query SAMPLES @rejected</code>).</p>"
+    )
+    return (
+        "<h2>Curation</h2>"
+        + head
+        + "<img src='curation.png'>"
+        + _table(rows, ("reason", "videos", "speech", "sentences", "clips", "tasks", "samples"))
+    )
 
 
 def write_report(out: str, samples: str | None = None, target: str | None = None) -> Path:
@@ -253,46 +310,89 @@ def write_report(out: str, samples: str | None = None, target: str | None = None
     def q(sql: str, c: Any = con) -> list[tuple]:
         return c.execute(sql).fetchall()
 
-    (n_videos, hours), = q("SELECT count(*), coalesce(sum(duration_ms), 0) / 3.6e6 FROM videos")
+    ((n_videos, hours),) = q("SELECT count(*), coalesce(sum(duration_ms), 0) / 3.6e6 FROM videos")
     speech_h = q("SELECT coalesce(sum(speech_ms), 0) / 3.6e6 FROM videos")[0][0]
-    counts = {t: q(f"SELECT count(*) FROM {t}", scon if t == "samples" else con)[0][0]
-              for t in ("sentences", "clips", "samples", "failures")}
+    counts = {
+        t: q(f"SELECT count(*) FROM {t}", scon if t == "samples" else con)[0][0]
+        for t in ("sentences", "clips", "samples", "failures")
+    }
     sections: list[str] = []
-    summary = [("videos", n_videos), ("hours of video", f"{hours:.2f}"),
-               ("hours of speech", f"{speech_h:.2f}"), *counts.items()]
+    summary = [
+        ("videos", n_videos),
+        ("hours of video", f"{hours:.2f}"),
+        ("hours of speech", f"{speech_h:.2f}"),
+        *counts.items(),
+    ]
     sections.append("<h2>Summary</h2>" + _table(summary, ("what", "value")))
 
-    keywords = q("SELECT k, count(*) FROM (SELECT unnest(keywords) AS k FROM videos) "
-                 "GROUP BY k ORDER BY 2 DESC, 1 LIMIT 40")
-    categories = q("SELECT c, count(*) FROM (SELECT unnest(categories) AS c FROM videos) "
-                   "GROUP BY c ORDER BY 2 DESC, 1")
+    keywords = q(
+        "SELECT k, count(*) FROM (SELECT unnest(keywords) AS k FROM videos) "
+        "GROUP BY k ORDER BY 2 DESC, 1 LIMIT 40"
+    )
+    categories = q(
+        "SELECT c, count(*) FROM (SELECT unnest(categories) AS c FROM videos) "
+        "GROUP BY c ORDER BY 2 DESC, 1"
+    )
     if keywords:
-        _plot_bars(folder / "keywords.png", [k for k, _ in keywords], [n for _, n in keywords],
-                   "videos per search keyword", "videos")
-        _plot_bars(folder / "categories.png", [c for c, _ in categories],
-                   [n for _, n in categories], "videos per keyword category", "videos")
+        _plot_bars(
+            folder / "keywords.png",
+            [k for k, _ in keywords],
+            [n for _, n in keywords],
+            "videos per search keyword",
+            "videos",
+        )
+        _plot_bars(
+            folder / "categories.png",
+            [c for c, _ in categories],
+            [n for _, n in categories],
+            "videos per keyword category",
+            "videos",
+        )
         searched = "<img src='keywords.png'><img src='categories.png'>"
     else:
-        searched = ("<p>No search keywords: these videos came from URL lists or a media "
-                    "folder, not from <code>--keywords</code>.</p>")
-    langs = q("SELECT coalesce(language, '?'), count(*), sum(duration_ms) / 3.6e6 FROM videos "
-              "GROUP BY 1 ORDER BY 2 DESC")
+        searched = (
+            "<p>No search keywords: these videos came from URL lists or a media "
+            "folder, not from <code>--keywords</code>.</p>"
+        )
+    langs = q(
+        "SELECT coalesce(language, '?'), count(*), sum(duration_ms) / 3.6e6 FROM videos "
+        "GROUP BY 1 ORDER BY 2 DESC"
+    )
     splits = q("SELECT split, count(*) FROM videos GROUP BY 1 ORDER BY 1")
     if n_videos:
-        sections.append("<h2>Sources</h2>" + searched
-                        + _table([(lang, n, f"{h:.2f}") for lang, n, h in langs],
-                                 ("language", "videos", "hours"))
-                        + _table(splits, ("split", "videos")))
+        sections.append(
+            "<h2>Sources</h2>"
+            + searched
+            + _table(
+                [(lang, n, f"{h:.2f}") for lang, n, h in langs], ("language", "videos", "hours")
+            )
+            + _table(splits, ("split", "videos"))
+        )
     else:
-        sections.append("<h2>Sources</h2><p>No videos yet: <code>ominous annotate</code> "
-                        "adds them.</p>")
+        sections.append(
+            "<h2>Sources</h2><p>No videos yet: <code>ominous annotate</code> adds them.</p>"
+        )
 
-    hists = (("video_durations.png", "SELECT duration_ms / 60000.0 FROM videos",
-              "video duration", "minutes"),
-             ("sentence_durations.png", "SELECT (end_ms - start_ms) / 1000.0 FROM sentences",
-              "sentence duration", "seconds"),
-             ("clip_durations.png", "SELECT (end_ms - start_ms) / 1000.0 FROM clips",
-              "clip duration", "seconds"))
+    hists = (
+        (
+            "video_durations.png",
+            "SELECT duration_ms / 60000.0 FROM videos",
+            "video duration",
+            "minutes",
+        ),
+        (
+            "sentence_durations.png",
+            "SELECT (end_ms - start_ms) / 1000.0 FROM sentences",
+            "sentence duration",
+            "seconds",
+        ),
+        (
+            "clip_durations.png",
+            "SELECT (end_ms - start_ms) / 1000.0 FROM clips",
+            "clip duration",
+            "seconds",
+        ),
+    )
     shown = []
     for name, sql, title, unit in tqdm(hists, desc="report plots", unit="plot", disable=None):
         values = [v for (v,) in q(sql)]
@@ -308,34 +408,58 @@ def write_report(out: str, samples: str | None = None, target: str | None = None
     for task, _, n in per_task:
         totals[task] = totals.get(task, 0) + n
     if per_task:
-        _plot_bars(folder / "samples.png", list(totals), list(totals.values()),
-                   "samples per task", "samples")
-        sections.append("<h2>Samples</h2><img src='samples.png'>"
-                        + _table(per_task, ("task", "split", "samples")))
+        _plot_bars(
+            folder / "samples.png",
+            list(totals),
+            list(totals.values()),
+            "samples per task",
+            "samples",
+        )
+        sections.append(
+            "<h2>Samples</h2><img src='samples.png'>"
+            + _table(per_task, ("task", "split", "samples"))
+        )
     else:
-        sections.append("<h2>Samples</h2><p>No samples yet: <code>ominous build</code> makes "
-                        "them from these annotations.</p>")
+        sections.append(
+            "<h2>Samples</h2><p>No samples yet: <code>ominous build</code> makes "
+            "them from these annotations.</p>"
+        )
     sections.append(_viewer_section(scon, out, folder))
 
-    failures = q("SELECT stage, error_type, count(*) FROM failures GROUP BY ALL "
-                 "ORDER BY 3 DESC")
+    failures = q("SELECT stage, error_type, count(*) FROM failures GROUP BY ALL ORDER BY 3 DESC")
     if failures:
-        _plot_bars(folder / "failures.png", [f"{s}: {e}" for s, e, _ in failures],
-                   [n for *_, n in failures], "failures by stage and error", "failures")
-        sections.append("<h2>Failures</h2><img src='failures.png'>"
-                        + _table(failures, ("stage", "error type", "count")))
+        _plot_bars(
+            folder / "failures.png",
+            [f"{s}: {e}" for s, e, _ in failures],
+            [n for *_, n in failures],
+            "failures by stage and error",
+            "failures",
+        )
+        sections.append(
+            "<h2>Failures</h2><img src='failures.png'>"
+            + _table(failures, ("stage", "error type", "count"))
+        )
     else:
         sections.append("<h2>Failures</h2><p>No failures: every input was processed.</p>")
 
     build_file = Path(samples or out) / "build.yaml"
     record = (yaml.safe_load(build_file.read_text()) or {}) if build_file.is_file() else {}
     filtered = record.get("filtered", {})
-    sections.append("<h2>Samples left out by quality flag</h2>"
-                    + _table(sorted(filtered.items()), ("flag", "samples"),
-                             "None: no sample was left out by a quality flag." if record
-                             else "No build record here."))
-    sections.append(_curation_section(record.get("curation"), folder) if record else
-                    "<h2>Curation</h2><p>No build record here, so no curation funnel.</p>")
+    sections.append(
+        "<h2>Samples left out by quality flag</h2>"
+        + _table(
+            sorted(filtered.items()),
+            ("flag", "samples"),
+            "None: no sample was left out by a quality flag."
+            if record
+            else "No build record here.",
+        )
+    )
+    sections.append(
+        _curation_section(record.get("curation"), folder)
+        if record
+        else "<h2>Curation</h2><p>No build record here, so no curation funnel.</p>"
+    )
     sections.append(_rejections_section(scon, con, out, folder))
 
     page = folder / "index.html"
@@ -347,6 +471,7 @@ def write_report(out: str, samples: str | None = None, target: str | None = None
         ".rejected figure{display:inline-block;width:14em;vertical-align:top;margin:0 1em 1em 0}"
         + sample_view.STYLE
         + "</style></head><body>"
-        f"<h1>Dataset report: {html.escape(str(out))}</h1>" + "".join(sections)
-        + "</body></html>", encoding="utf-8")
+        f"<h1>Dataset report: {html.escape(str(out))}</h1>" + "".join(sections) + "</body></html>",
+        encoding="utf-8",
+    )
     return page

@@ -78,8 +78,11 @@ FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # Debian's fonts-dejav
 
 def _speak(text: str, workdir: Path, voice: str = "en-us") -> np.ndarray:
     wav = workdir / "line.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text],
+        check=True,
+        capture_output=True,
+    )
     with wave.open(str(wav)) as f:
         if f.getframerate() != SPEECH_RATE or f.getsampwidth() != 2:
             raise RuntimeError("unexpected espeak-ng output format")
@@ -112,8 +115,14 @@ def make_video(spec: Spec, out_dir: Path) -> Truth:
         tmpdir = Path(tmp)
         cmd = ["ffmpeg", "-nostdin", "-y", "-loglevel", "error"]
         for (source, _), n in zip(spec.scenes, frames, strict=True):
-            cmd += ["-f", "lavfi", "-t", f"{float(n / rate):.6f}", "-i",
-                    f"{source}=size={spec.size}:rate={spec.fps}"]
+            cmd += [
+                "-f",
+                "lavfi",
+                "-t",
+                f"{float(n / rate):.6f}",
+                "-i",
+                f"{source}=size={spec.size}:rate={spec.fps}",
+            ]
         n_scenes = len(spec.scenes)
         chains = "".join(f"[{i}:v]format=yuv420p,setsar=1[v{i}];" for i in range(n_scenes))
         joined = "".join(f"[v{i}]" for i in range(n_scenes))
@@ -123,9 +132,11 @@ def make_video(spec: Spec, out_dir: Path) -> Truth:
             for i, line in enumerate(spec.lines):
                 (tmpdir / f"sub{i}.txt").write_text(line.text)
                 a, b = line.at_ms / 1000, line.at_ms / 1000 + 4
-                texts.append(f"drawtext=fontfile={FONT}:textfile={tmpdir / f'sub{i}.txt'}:"
-                             f"fontsize=16:fontcolor=white:box=1:boxcolor=black:"
-                             f"x=(w-text_w)/2:y=h-40:enable='between(t,{a},{b})'")
+                texts.append(
+                    f"drawtext=fontfile={FONT}:textfile={tmpdir / f'sub{i}.txt'}:"
+                    f"fontsize=16:fontcolor=white:box=1:boxcolor=black:"
+                    f"x=(w-text_w)/2:y=h-40:enable='between(t,{a},{b})'"
+                )
             graph = graph.replace("[v]", "[raw]") + ";[raw]" + ",".join(texts) + "[v]"
         if spec.audio:
             track_ms = duration_ms - spec.audio_offset_ms
@@ -144,10 +155,13 @@ def make_video(spec: Spec, out_dir: Path) -> Truth:
                 at = round((line.at_ms - spec.audio_offset_ms) * SPEECH_RATE / 1000)
                 end = min(at + len(speech), len(track))
                 track[at:end] += speech[: end - at]
-                sentences.append(TruthSentence(
-                    text=line.text,
-                    start_ms=line.at_ms + round(lo * 1000 / SPEECH_RATE),
-                    end_ms=line.at_ms + round(min(hi, end - at) * 1000 / SPEECH_RATE)))
+                sentences.append(
+                    TruthSentence(
+                        text=line.text,
+                        start_ms=line.at_ms + round(lo * 1000 / SPEECH_RATE),
+                        end_ms=line.at_ms + round(min(hi, end - at) * 1000 / SPEECH_RATE),
+                    )
+                )
             wav = tmpdir / "track.wav"
             with wave.open(str(wav), "wb") as f:
                 f.setnchannels(1)
@@ -155,15 +169,41 @@ def make_video(spec: Spec, out_dir: Path) -> Truth:
                 f.setframerate(SPEECH_RATE)
                 f.writeframes(np.clip(track, -32768, 32767).astype(np.int16).tobytes())
             cmd += ["-itsoffset", f"{spec.audio_offset_ms / 1000:.3f}", "-i", str(wav)]
-            cmd += ["-filter_complex", graph, "-map", "[v]", "-map", f"{n_scenes}:a",
-                    "-c:a", "aac", "-b:a", "96k"]
+            cmd += [
+                "-filter_complex",
+                graph,
+                "-map",
+                "[v]",
+                "-map",
+                f"{n_scenes}:a",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "96k",
+            ]
         else:
             cmd += ["-filter_complex", graph, "-map", "[v]"]
-        cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-r", spec.fps,
-                "-movflags", "+faststart", str(target)]
+        cmd += [
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "50",
+            "-r",
+            spec.fps,
+            "-movflags",
+            "+faststart",
+            str(target),
+        ]
         subprocess.run(cmd, check=True)
-    truth = Truth(name=spec.name, file=target.name, duration_ms=duration_ms, cuts_ms=cuts,
-                  sentences=tuple(sentences))
+    truth = Truth(
+        name=spec.name,
+        file=target.name,
+        duration_ms=duration_ms,
+        cuts_ms=cuts,
+        sentences=tuple(sentences),
+    )
     truth.save(out_dir / f"{spec.name}.truth.json")
     return truth
 
@@ -171,18 +211,35 @@ def make_video(spec: Spec, out_dir: Path) -> Truth:
 def speaking_corpus() -> tuple[Spec, ...]:
     """Three short videos, each with three sentences and two hard cuts; plus one silent one."""
     return (
-        Spec("kitchen", (("testsrc2", 6000), ("smptebars", 5000), ("mandelbrot", 5000)), (
-            Line("Today we are making a simple tomato soup.", 700),
-            Line("First, chop the onions into small pieces.", 5600),
-            Line("Next we add the garlic and stir it gently.", 11000))),
-        Spec("bicycle", (("rgbtestsrc", 5000), ("testsrc", 6000), ("cellauto", 5000)), (
-            Line("This old bicycle needs a little oil.", 500),
-            Line("Turn the wheel slowly while you work.", 5400),
-            Line("Then wipe the frame with a clean towel.", 11200)), fps="30000/1001"),
-        Spec("garden", (("mandelbrot", 5000), ("testsrc2", 6000), ("smptehdbars", 5000)), (
-            Line("Our young plants need water every morning.", 600),
-            Line("We dig a small hole by the garden wall.", 5800),
-            Line("Then we cover the roots with soil.", 11100)), audio_offset_ms=400),
+        Spec(
+            "kitchen",
+            (("testsrc2", 6000), ("smptebars", 5000), ("mandelbrot", 5000)),
+            (
+                Line("Today we are making a simple tomato soup.", 700),
+                Line("First, chop the onions into small pieces.", 5600),
+                Line("Next we add the garlic and stir it gently.", 11000),
+            ),
+        ),
+        Spec(
+            "bicycle",
+            (("rgbtestsrc", 5000), ("testsrc", 6000), ("cellauto", 5000)),
+            (
+                Line("This old bicycle needs a little oil.", 500),
+                Line("Turn the wheel slowly while you work.", 5400),
+                Line("Then wipe the frame with a clean towel.", 11200),
+            ),
+            fps="30000/1001",
+        ),
+        Spec(
+            "garden",
+            (("mandelbrot", 5000), ("testsrc2", 6000), ("smptehdbars", 5000)),
+            (
+                Line("Our young plants need water every morning.", 600),
+                Line("We dig a small hole by the garden wall.", 5800),
+                Line("Then we cover the roots with soil.", 11100),
+            ),
+            audio_offset_ms=400,
+        ),
     )
 
 
@@ -192,27 +249,69 @@ def curation_corpus() -> tuple[Spec, ...]:
     picture under speech, music with no speech, and a repetition hallucination; `reencode`
     makes the re-upload of a clean one."""
     return (
-        Spec("german", (("testsrc2", 7000), ("smptebars", 7000)), (
-            Line("Heute kochen wir eine einfache Suppe mit Tomaten.", 600),
-            Line("Zuerst schneiden wir die Zwiebeln in kleine Stücke.", 6400)), voice="de"),
-        Spec("subtitled", (("testsrc2", 8000), ("rgbtestsrc", 8000)), (
-            Line("Today we are making a simple tomato soup.", 700),
-            Line("First chop the onions into small pieces.", 8600)), subtitles=True),
-        Spec("still", (("smptebars", 16000),), (
-            Line("This old bicycle needs a little oil.", 500),
-            Line("Turn the wheel slowly while you work.", 5400),
-            Line("Then wipe the frame with a clean towel.", 11200))),
+        Spec(
+            "german",
+            (("testsrc2", 7000), ("smptebars", 7000)),
+            (
+                Line("Heute kochen wir eine einfache Suppe mit Tomaten.", 600),
+                Line("Zuerst schneiden wir die Zwiebeln in kleine Stücke.", 6400),
+            ),
+            voice="de",
+        ),
+        Spec(
+            "subtitled",
+            (("testsrc2", 8000), ("rgbtestsrc", 8000)),
+            (
+                Line("Today we are making a simple tomato soup.", 700),
+                Line("First chop the onions into small pieces.", 8600),
+            ),
+            subtitles=True,
+        ),
+        Spec(
+            "still",
+            (("smptebars", 16000),),
+            (
+                Line("This old bicycle needs a little oil.", 500),
+                Line("Turn the wheel slowly while you work.", 5400),
+                Line("Then wipe the frame with a clean towel.", 11200),
+            ),
+        ),
         Spec("music", (("testsrc2", 8000), ("cellauto", 8000)), music=True),
-        Spec("repeats", (("mandelbrot", 8000), ("testsrc", 8000)), (
-            Line("NASA, NASA, NASA, NASA, NASA, NASA, NASA, NASA, NASA, NASA.", 800),)),
+        Spec(
+            "repeats",
+            (("mandelbrot", 8000), ("testsrc", 8000)),
+            (Line("NASA, NASA, NASA, NASA, NASA, NASA, NASA, NASA, NASA, NASA.", 800),),
+        ),
     )
 
 
 def reencode(source: Path, target: Path, height: int = 120) -> Path:
     """A re-upload: the same video scaled down and compressed again."""
-    subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", str(source),
-                    "-vf", f"scale=-2:{height}", "-c:v", "libx264", "-preset", "ultrafast",
-                    "-crf", "30", "-c:a", "aac", "-b:a", "64k", str(target)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-y",
+            "-loglevel",
+            "error",
+            "-i",
+            str(source),
+            "-vf",
+            f"scale=-2:{height}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "30",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            str(target),
+        ],
+        check=True,
+    )
     return target
 
 

@@ -47,9 +47,21 @@ def layout(report: Path, timeout_s: float = 120.0) -> dict[str, Any]:
     probe.write_text(PROBE, encoding="utf-8")
     try:
         proc = subprocess.run(
-            [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--allow-file-access-from-files", "--virtual-time-budget=20000", "--dump-dom",
-             probe.resolve().as_uri()], capture_output=True, timeout=timeout_s, check=True)
+            [
+                chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--allow-file-access-from-files",
+                "--virtual-time-budget=20000",
+                "--dump-dom",
+                probe.resolve().as_uri(),
+            ],
+            capture_output=True,
+            timeout=timeout_s,
+            check=True,
+        )
     finally:
         probe.unlink()
     found = re.search(r"<pre id=\"out\">(.*?)</pre>", proc.stdout.decode(), re.S)

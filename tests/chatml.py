@@ -45,13 +45,17 @@ def render_chatml(row: dict[str, Any]) -> list[Segment]:
             segs += [Segment("assistant", NOISE_TARGET, True), Segment("assistant", "\n", False)]
         elif target is not None:
             segs.append(Segment("assistant", target, True))
-        elif any(later["kind"] == "stop" for later in turns[i + 1:]):
-            segs += [Segment("assistant", "<|im_start|>assistant\n", False),
-                     Segment("assistant", text, True)]
+        elif any(later["kind"] == "stop" for later in turns[i + 1 :]):
+            segs += [
+                Segment("assistant", "<|im_start|>assistant\n", False),
+                Segment("assistant", text, True),
+            ]
         else:
-            segs += [Segment("assistant", "<|im_start|>assistant\n", False),
-                     Segment("assistant", f"{text}<|im_end|>", True),
-                     Segment("assistant", "\n", False)]
+            segs += [
+                Segment("assistant", "<|im_start|>assistant\n", False),
+                Segment("assistant", f"{text}<|im_end|>", True),
+                Segment("assistant", "\n", False),
+            ]
     return segs
 
 

@@ -33,8 +33,10 @@ def youtube_fixtures() -> Path:
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, synthetic.Truth]]:
     """The three speaking videos and the silent one, with their truths."""
     root = tmp_path_factory.mktemp("corpus")
-    truths = {s.name: synthetic.make_video(s, root)
-              for s in (*synthetic.speaking_corpus(), synthetic.silent_spec())}
+    truths = {
+        s.name: synthetic.make_video(s, root)
+        for s in (*synthetic.speaking_corpus(), synthetic.silent_spec())
+    }
     return root, truths
 
 
@@ -54,15 +56,43 @@ def bad_media(tmp_path_factory: pytest.TempPathFactory, corpus: tuple[Path, dict
     (bad / "text.mp4").write_text("this is a text file that pretends to be a video\n")
     # Without faststart the index sits at the end: cutting the file loses it.
     full = bad / "whole.tmp"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i",
-                    str(root / "kitchen.mp4"), "-c", "copy", "-f", "mp4", str(full)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(root / "kitchen.mp4"),
+            "-c",
+            "copy",
+            "-f",
+            "mp4",
+            str(full),
+        ],
+        check=True,
+    )
     data = full.read_bytes()
     (bad / "truncated.mp4").write_bytes(data[: len(data) // 2])
     full.unlink()
     synthetic.make_video(synthetic.Spec("noaudio", (("testsrc2", 2000),), audio=False), bad)
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i",
-                    str(root / "kitchen.mp4"), "-vn", "-c:a", "copy", str(bad / "audioonly.m4a")],
-                   check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(root / "kitchen.mp4"),
+            "-vn",
+            "-c:a",
+            "copy",
+            str(bad / "audioonly.m4a"),
+        ],
+        check=True,
+    )
     for truth in bad.glob("*.truth.json"):
         truth.unlink()
     return bad
@@ -86,22 +116,62 @@ def tiny_clip_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def vfr_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Variable frame rate: 2 s at 10 fps, then 2 s at 30 fps, timestamps kept as decoded."""
     path = tmp_path_factory.mktemp("vfr") / "vfr.mp4"
-    subprocess.run([
-        "ffmpeg", "-nostdin", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-t", "2", "-i", "testsrc2=size=160x120:rate=10",
-        "-f", "lavfi", "-t", "2", "-i", "smptebars=size=160x120:rate=30",
-        "-filter_complex", "[0:v]format=yuv420p,setsar=1[a];[1:v]format=yuv420p,setsar=1[b];"
-                           "[a][b]concat=n=2:v=1[v]",
-        "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-fps_mode", "vfr",
-        str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-t",
+            "2",
+            "-i",
+            "testsrc2=size=160x120:rate=10",
+            "-f",
+            "lavfi",
+            "-t",
+            "2",
+            "-i",
+            "smptebars=size=160x120:rate=30",
+            "-filter_complex",
+            "[0:v]format=yuv420p,setsar=1[a];[1:v]format=yuv420p,setsar=1[b];"
+            "[a][b]concat=n=2:v=1[v]",
+            "-map",
+            "[v]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-fps_mode",
+            "vfr",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
 def ffprobe_pts_ms(path: Path) -> list[float]:
     """Every video frame's presentation time, in ms from the first frame, as ffprobe sees it
     (unrounded: frames at 29.97 fps start at fractions of a millisecond)."""
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
-                          "frame=pts_time", "-of", "csv=p=0", str(path)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "frame=pts_time",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     times = sorted(float(line.strip().rstrip(",")) for line in out.splitlines() if line.strip())
     return [(t - times[0]) * 1000 for t in times]

@@ -47,10 +47,18 @@ from typing import Any
 
 SPECIAL = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 SYSTEM = "You are a helpful assistant."
-VLO_TRANSITIONS = {(None, "system"), ("system", "user"), ("system", "stream"),
-                   ("user", "assistant"), ("user", "stream"), ("user", "user"),
-                   ("assistant", "user"), ("assistant", "stream"), ("stream", "user"),
-                   ("stream", "assistant")}
+VLO_TRANSITIONS = {
+    (None, "system"),
+    ("system", "user"),
+    ("system", "stream"),
+    ("user", "assistant"),
+    ("user", "stream"),
+    ("user", "user"),
+    ("assistant", "user"),
+    ("assistant", "stream"),
+    ("stream", "user"),
+    ("stream", "assistant"),
+}
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -81,7 +89,8 @@ def llava(record: dict[str, Any], video_folder: str | None, media_exists: bool =
     values = [t["value"] for t in record["conversations"]]
     roles = [t["from"] for t in record["conversations"]]
     assert roles[0] == "human" and all(
-        r == ("human" if i % 2 == 0 else "gpt") for i, r in enumerate(roles)), roles
+        r == ("human" if i % 2 == 0 else "gpt") for i, r in enumerate(roles)
+    ), roles
     if "video" in record:
         path = os.path.join(video_folder or "", record["video"])
         assert os.path.isfile(path) or not media_exists, path
@@ -109,7 +118,8 @@ def llamafactory(record: dict[str, Any], info: dict[str, Any]) -> None:
     roles = [t[tags["role_tag"]] for t in turns]
     assert len(roles) % 2 == 0 and all(
         r == (tags["user_tag"] if i % 2 == 0 else tags["assistant_tag"])
-        for i, r in enumerate(roles)), roles
+        for i, r in enumerate(roles)
+    ), roles
     values = [t[tags["content_tag"]] for t in turns]
     for media, token in (("videos", "<video>"), ("images", "<image>")):
         have = record.get(cols.get(media, media)) or []
@@ -144,8 +154,9 @@ def livecc_lines(path: str) -> list[Any]:
 def livecc(conversation: list[dict[str, Any]]) -> None:
     for m in conversation:
         assert m["role"] in ("user", "assistant", "system")
-        assert all("type" in e and e["type"] in e for e in m["content"]
-                   if "text_stream" not in e), m
+        assert all(
+            "type" in e and e["type"] in e for e in m["content"] if "text_stream" not in e
+        ), m
     streams = [e for m in conversation for e in m["content"] if "text_stream" in e]
     if not streams:
         return
@@ -173,7 +184,8 @@ def videollm_online(record: dict[str, Any]) -> None:
             assert isinstance(m["content"], str)
     start, stop = record["load_range"]
     assert sum(m["num_frames"] for m in record["conversation"] if m["role"] == "stream") == (
-        stop - start)
+        stop - start
+    )
     assert start >= 0 and os.path.isfile(record["video"])
 
 
@@ -198,6 +210,7 @@ def vlo_labels(conversation: list[dict[str, Any]]) -> str:
         elif m["role"] == "user":
             lines.append(f"-\t{'User: ' + m['content']!r}")
         else:
-            lines.append(f"{'learn' if m['learn'] else '-'}\t"
-                         f"{'Assistant: ' + m['content'] + '</s>'!r}")
+            lines.append(
+                f"{'learn' if m['learn'] else '-'}\t{'Assistant: ' + m['content'] + '</s>'!r}"
+            )
     return "\n".join(lines)

@@ -27,8 +27,21 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 MAGIC = {"jpeg": b"\xff\xd8", "png": b"\x89PNG"}  # the image data URLs vLLM decodes
-BEHAVIOURS = ("ok", "429", "500", "503", "garbage", "empty", "refusal", "runaway", "stall",
-              "no_choices", "drip", "huge", "echo_auth_401")
+BEHAVIOURS = (
+    "ok",
+    "429",
+    "500",
+    "503",
+    "garbage",
+    "empty",
+    "refusal",
+    "runaway",
+    "stall",
+    "no_choices",
+    "drip",
+    "huge",
+    "echo_auth_401",
+)
 
 
 @dataclass
@@ -76,8 +89,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: tests read the state, not the log."""
 
-    def _send(self, status: int, body: bytes | dict, headers: dict[str, str] | None = None
-              ) -> None:
+    def _send(self, status: int, body: bytes | dict, headers: dict[str, str] | None = None) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -105,16 +117,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(0.1)
 
     def _error(self, status: int, message: str, kind: str = "BadRequestError") -> None:
-        self._send(status, {"object": "error", "message": message, "type": kind,
-                            "param": None, "code": status})
+        self._send(
+            status,
+            {"object": "error", "message": message, "type": kind, "param": None, "code": status},
+        )
 
     def do_GET(self) -> None:
         if self.path == "/health":
             self._send(200, b"")
         elif self.path == "/v1/models":
-            self._send(200, {"object": "list", "data": [
-                {"id": self.state.model, "object": "model", "owned_by": "vllm",
-                 "max_model_len": self.state.max_model_len}]})
+            self._send(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": self.state.model,
+                            "object": "model",
+                            "owned_by": "vllm",
+                            "max_model_len": self.state.max_model_len,
+                        }
+                    ],
+                },
+            )
         else:
             self._error(404, "Not Found", "NotFoundError")
 
@@ -151,8 +176,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._error(404, f"The model `{req.get('model')}` does not exist.", "NotFoundError")
             return None
         max_tokens = req.get("max_tokens")
-        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1
-                                       or max_tokens > state.max_model_len):
+        if max_tokens is not None and (
+            not isinstance(max_tokens, int) or max_tokens < 1 or max_tokens > state.max_model_len
+        ):
             self._error(400, f"max_tokens must be within 1..{state.max_model_len}")
             return None
         messages = req.get("messages")
@@ -167,8 +193,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if part.get("type") != "image_url":
                     continue
                 url = part.get("image_url", {}).get("url", "")
-                kind = next((k for k in MAGIC if url.startswith(f"data:image/{k};base64,")),
-                            None)
+                kind = next((k for k in MAGIC if url.startswith(f"data:image/{k};base64,")), None)
                 if kind is None:
                     self._error(400, "image_url must be a base64 JPEG or PNG data URL")
                     return None
@@ -178,8 +203,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     return None
                 images.append(data)
         if len(images) > state.max_images:
-            self._error(400, f"At most {state.max_images} image(s) may be provided in one "
-                             "prompt.")
+            self._error(400, f"At most {state.max_images} image(s) may be provided in one prompt.")
             return None
         return req, images
 
@@ -196,19 +220,33 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if behaviour in ("429", "500", "503"):
             headers = {"Retry-After": state.retry_after} if state.retry_after else None
             message = "Too Many Requests" if behaviour == "429" else "Internal Server Error"
-            self._send(int(behaviour), {"object": "error", "message": message,
-                                        "type": "ServerError", "code": int(behaviour)}, headers)
+            self._send(
+                int(behaviour),
+                {
+                    "object": "error",
+                    "message": message,
+                    "type": "ServerError",
+                    "code": int(behaviour),
+                },
+                headers,
+            )
             return
         if behaviour == "echo_auth_401":  # a proxy that shows what it was sent
-            self._error(401, f"invalid credentials: {self.headers.get('Authorization')}",
-                        "AuthenticationError")
+            self._error(
+                401,
+                f"invalid credentials: {self.headers.get('Authorization')}",
+                "AuthenticationError",
+            )
             return
         if behaviour == "huge":
             self._send(200, b"{" + b" " * (5 << 20) + b"}")
             return
         if behaviour == "drip":
-            self._drip(json.dumps({"choices": [{"message": {"content": "late"},
-                                                "finish_reason": "stop"}]}).encode())
+            self._drip(
+                json.dumps(
+                    {"choices": [{"message": {"content": "late"}, "finish_reason": "stop"}]}
+                ).encode()
+            )
             return
         if behaviour == "garbage":
             self._send(200, b"<html>502 Bad Gateway</html>")
@@ -231,13 +269,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with state.lock:
             state.completions += 1
             state.images_seen += len(images)
-        self._send(200, {
-            "id": f"chatcmpl-{state.requests}", "object": "chat.completion",
-            "created": int(time.time()), "model": state.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "logprobs": None, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 100 * len(images), "completion_tokens": 20,
-                      "total_tokens": 100 * len(images) + 20}})
+        self._send(
+            200,
+            {
+                "id": f"chatcmpl-{state.requests}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": state.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "logprobs": None,
+                        "finish_reason": finish,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": 100 * len(images),
+                    "completion_tokens": 20,
+                    "total_tokens": 100 * len(images) + 20,
+                },
+            },
+        )
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -272,8 +325,9 @@ def main() -> None:
     parser.add_argument("--answer", default=None, help="what every answer says")
     args = parser.parse_args()
     time.sleep(args.startup_delay)
-    with serve_fake_vllm(port=args.port, model=args.model, latency_s=args.latency,
-                         answer=args.answer):
+    with serve_fake_vllm(
+        port=args.port, model=args.model, latency_s=args.latency, answer=args.answer
+    ):
         threading.Event().wait()
 
 

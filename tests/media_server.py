@@ -106,8 +106,9 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def scripted_server(root: Path, stall_s: float = 3.0, drip_s: float = 30.0
-                    ) -> Iterator[tuple[str, Script]]:
+def scripted_server(
+    root: Path, stall_s: float = 3.0, drip_s: float = 30.0
+) -> Iterator[tuple[str, Script]]:
     script = Script(root, stall_s, drip_s)
     server = _Server(("127.0.0.1", 0), _handler(script))
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -38,12 +38,18 @@ def pyannote_sample() -> Path:
 def _deb(package: str, work: Path) -> None:
     """apt-get download, with the package lists updated first where a fresh machine has
     none."""
-    got = subprocess.run(["apt-get", "download", package], cwd=work, timeout=1200,
-                         capture_output=True)
+    got = subprocess.run(
+        ["apt-get", "download", package], cwd=work, timeout=1200, capture_output=True
+    )
     if got.returncode:
         subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=1200)
-        subprocess.run(["apt-get", "download", package], cwd=work, check=True, timeout=1200,
-                       capture_output=True)
+        subprocess.run(
+            ["apt-get", "download", package],
+            cwd=work,
+            check=True,
+            timeout=1200,
+            capture_output=True,
+        )
 
 
 def fetch(target: Path) -> None:
@@ -53,24 +59,38 @@ def fetch(target: Path) -> None:
         if not (target / "vtest.avi").is_file():
             _deb("opencv-doc", work)
             (deb,) = work.glob("opencv-doc_*.deb")
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "deb")], check=True,
-                           timeout=600)
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "deb")], check=True, timeout=600)
             shutil.copyfile(work / "deb" / VTEST, target / "vtest.avi")
         if not (target / "czech.ogg").is_file():
             _deb("fillets-ng-data-cs", work)
             (deb,) = work.glob("fillets-ng-data-cs_*.deb")
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "cs")], check=True,
-                           timeout=600)
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "cs")], check=True, timeout=600)
             shutil.copyfile(work / "cs" / CZECH, target / "czech.ogg")
         if not (target / "trailer_bbb.mp4").is_file():
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                            "--no-binary", ":all:", "-d", str(work), MOVIEPY], check=True,
-                           timeout=1200)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "-q",
+                    "--no-deps",
+                    "--no-binary",
+                    ":all:",
+                    "-d",
+                    str(work),
+                    MOVIEPY,
+                ],
+                check=True,
+                timeout=1200,
+            )
             (sdist,) = work.glob("moviepy-*.tar.gz")
             with tarfile.open(sdist) as archive:
                 member = next(m for m in archive.getmembers() if m.name.endswith(TRAILER))
-                with archive.extractfile(member) as src, open(target / "trailer_bbb.mp4",
-                                                              "wb") as dst:
+                with (
+                    archive.extractfile(member) as src,
+                    open(target / "trailer_bbb.mp4", "wb") as dst,
+                ):
                     shutil.copyfileobj(src, dst)
 
 

@@ -32,10 +32,17 @@ def write_videos(out: Path, media: dict[str, tuple[Path, int]]) -> Path:
     rows = []
     for vid, (path, duration_ms) in sorted(media.items()):
         shutil.copyfile(path, out / "media" / path.name)
-        rows.append({"video_id": vid, "source_uri": str(path), "sha256": "0",
-                     "duration_ms": duration_ms, "media_uri": str(out / "media" / path.name),
-                     "split": "train",
-                     "provenance": {"pipeline_version": "test", "run_id": "r1"}})
+        rows.append(
+            {
+                "video_id": vid,
+                "source_uri": str(path),
+                "sha256": "0",
+                "duration_ms": duration_ms,
+                "media_uri": str(out / "media" / path.name),
+                "split": "train",
+                "provenance": {"pipeline_version": "test", "run_id": "r1"},
+            }
+        )
     pq.write_table(conform(rows, "videos"), out / "videos" / "part.parquet")
     return out
 
@@ -47,6 +54,8 @@ def write_samples(root: Path, rows: list[dict[str, Any]]) -> Path:
     for task, split in sorted({(r["task"], r["split"]) for r in rows}):
         part = root / "samples" / f"task={task}" / f"split={split}"
         part.mkdir(parents=True)
-        pq.write_table(conform([r for r in rows if (r["task"], r["split"]) == (task, split)],
-                               "samples"), part / "a.parquet")
+        pq.write_table(
+            conform([r for r in rows if (r["task"], r["split"]) == (task, split)], "samples"),
+            part / "a.parquet",
+        )
     return root

@@ -20,13 +20,16 @@ def rw(text: str, start: float | None, end: float | None, seg: tuple = (0.0, 10.
 def test_words_move_onto_the_video_timeline() -> None:
     words = timeline_words([rw(" Hello", 1.0, 1.5), rw(" world.", 1.6, 2.0)], audio_offset_ms=400)
     assert [(w.text, w.start_ms, w.end_ms) for w in words] == [
-        ("Hello", 1400, 1900), ("world.", 2000, 2400)]
+        ("Hello", 1400, 1900),
+        ("world.", 2000, 2400),
+    ]
     assert not any(w.interpolated for w in words)
 
 
 def test_unaligned_words_are_interpolated_between_neighbours() -> None:
     words = timeline_words(
-        [rw("at", 1.0, 1.2), rw("1999", None, None), rw("we", 2.0, 2.2)], audio_offset_ms=0)
+        [rw("at", 1.0, 1.2), rw("1999", None, None), rw("we", 2.0, 2.2)], audio_offset_ms=0
+    )
     mid = words[1]
     assert mid.interpolated and mid.score is None
     assert 1200 <= mid.start_ms < mid.end_ms <= 2000
@@ -38,9 +41,16 @@ def test_unaligned_word_at_segment_edges_uses_segment_bounds() -> None:
 
 
 def test_punctuation_tokens_join_their_words() -> None:
-    merged = merge_punctuation([rw(" mat", 1.0, 1.2), rw(".", 1.2, 1.4), rw(" \"", 1.5, 1.5),
-                                rw("Yes", 1.6, 1.8), rw("!", 1.8, 1.9)])
-    assert [w.text for w in merged] == ["mat.", "\"Yes!"]
+    merged = merge_punctuation(
+        [
+            rw(" mat", 1.0, 1.2),
+            rw(".", 1.2, 1.4),
+            rw(' "', 1.5, 1.5),
+            rw("Yes", 1.6, 1.8),
+            rw("!", 1.8, 1.9),
+        ]
+    )
+    assert [w.text for w in merged] == ["mat.", '"Yes!']
     assert merged[0].end_s == 1.2
 
 
@@ -52,7 +62,7 @@ def test_times_never_go_backwards() -> None:
 def test_snap_onset_finds_where_sound_starts() -> None:
     sr = 16000
     audio = np.zeros(sr * 2, dtype=np.float32)
-    audio[int(0.6 * sr):int(1.2 * sr)] = 0.5 * np.sin(np.arange(int(0.6 * sr)) / 5)
+    audio[int(0.6 * sr) : int(1.2 * sr)] = 0.5 * np.sin(np.arange(int(0.6 * sr)) / 5)
     assert abs(snap_onset(audio, sr, 0.0, 1.0) - 0.6) <= 0.011
     assert snap_onset(np.zeros(sr, dtype=np.float32), sr, 0.1, 0.5) == 0.1
 
@@ -66,7 +76,7 @@ def _bursts(sr: int, seconds: int, quiet_at: list[float]) -> np.ndarray:
     rng = np.random.default_rng(0)
     audio = rng.uniform(-0.5, 0.5, sr * seconds).astype(np.float32)
     for t in quiet_at:
-        audio[int((t - 0.15) * sr):int((t + 0.15) * sr)] = 0.0
+        audio[int((t - 0.15) * sr) : int((t + 0.15) * sr)] = 0.0
     return audio
 
 

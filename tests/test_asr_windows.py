@@ -14,7 +14,7 @@ NAMES = ("kitchen", "bicycle", "garden")
 
 
 def _norm(text: str) -> str:
-    return " ".join(w.strip(".,!?;:\"") for w in text.lower().split())
+    return " ".join(w.strip('.,!?;:"') for w in text.lower().split())
 
 
 def _text(words) -> str:
@@ -27,8 +27,7 @@ def test_windowed_transcript_keeps_the_words_and_their_times(corpus) -> None:
     audio = np.concatenate(parts)
     assert len(audio_windows(audio, SAMPLE_RATE, 14, search_s=3.5)) >= 3
     whole = SpeechRecognizer(AsrConfig(align_model="none")).transcribe_audio(audio)
-    windowed = SpeechRecognizer(AsrConfig(align_model="none", window_s=14)).transcribe_audio(
-        audio)
+    windowed = SpeechRecognizer(AsrConfig(align_model="none", window_s=14)).transcribe_audio(audio)
     # A window starts a new decoding context, so tiny.en may hear a word differently there
     # (better or worse, depending on the CPU's kernels): measured against the script, the
     # windows lose at most 5 points of WER to the whole-audio transcript.

@@ -50,24 +50,30 @@ def test_retry_after_is_honoured() -> None:
 
 
 def test_retries_run_out() -> None:
-    with (serve_fake_vllm(model=MODEL, script=["500"] * 10) as (url, state),
-          pytest.raises(CaptionRequestFailed) as info):
+    with (
+        serve_fake_vllm(model=MODEL, script=["500"] * 10) as (url, state),
+        pytest.raises(CaptionRequestFailed) as info,
+    ):
         _client(url, [], retries=2).caption([RED])
     assert info.value.reason == "retries_exhausted" and state.requests == 3
     assert "HTTP 500" in str(info.value)
 
 
 def test_permanent_errors_are_not_retried() -> None:
-    with (serve_fake_vllm(model="another/model") as (url, state),
-          pytest.raises(CaptionRequestFailed) as info):
+    with (
+        serve_fake_vllm(model="another/model") as (url, state),
+        pytest.raises(CaptionRequestFailed) as info,
+    ):
         _client(url, []).caption([RED])
     assert info.value.reason == "http_404" and state.requests == 1
     assert f"The model `{MODEL}` does not exist." in str(info.value)
 
 
 def test_too_many_images_is_a_clear_400() -> None:
-    with (serve_fake_vllm(model=MODEL, max_images=2) as (url, state),
-          pytest.raises(CaptionRequestFailed, match="http_400: At most 2 image")):
+    with (
+        serve_fake_vllm(model=MODEL, max_images=2) as (url, state),
+        pytest.raises(CaptionRequestFailed, match="http_400: At most 2 image"),
+    ):
         _client(url, []).caption([RED] * 3)
     assert state.requests == 1
 
@@ -78,12 +84,21 @@ def test_timeouts_are_retried() -> None:
     assert answer.attempts == 2 and state.requests == 2
 
 
-@pytest.mark.parametrize(("behaviour", "reason"), [
-    ("garbage", "malformed_response"), ("no_choices", "malformed_response"),
-    ("empty", "empty_answer"), ("refusal", "refusal"), ("runaway", "runaway_length")])
+@pytest.mark.parametrize(
+    ("behaviour", "reason"),
+    [
+        ("garbage", "malformed_response"),
+        ("no_choices", "malformed_response"),
+        ("empty", "empty_answer"),
+        ("refusal", "refusal"),
+        ("runaway", "runaway_length"),
+    ],
+)
 def test_bad_answers_fail_with_their_reason(behaviour: str, reason: str) -> None:
-    with (serve_fake_vllm(model=MODEL, script=[behaviour]) as (url, state),
-          pytest.raises(CaptionRejected) as info):
+    with (
+        serve_fake_vllm(model=MODEL, script=[behaviour]) as (url, state),
+        pytest.raises(CaptionRejected) as info,
+    ):
         _client(url, []).caption([RED])
     assert info.value.reason == reason and state.requests == 1
 
@@ -120,9 +135,14 @@ def test_vlm_serve_starts_the_server_and_waits(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = VlmConfig(model=MODEL, serve=True, serve_port=port, serve_timeout_s=30,
-                       serve_command=f"{sys.executable} {script} --port {{port}} "
-                                     f"--model {{model}} --startup-delay 1")
+    config = VlmConfig(
+        model=MODEL,
+        serve=True,
+        serve_port=port,
+        serve_timeout_s=30,
+        serve_command=f"{sys.executable} {script} --port {{port}} "
+        f"--model {{model}} --startup-delay 1",
+    )
     server = VllmServer(config)
     server.start()
     try:
@@ -131,8 +151,13 @@ def test_vlm_serve_starts_the_server_and_waits(tmp_path: Path) -> None:
         server.stop()
     assert server.process is None
 
-    broken = VlmConfig(model=MODEL, serve=True, serve_port=port, serve_timeout_s=30,
-                       serve_command=f"{sys.executable} -c 'import sys; sys.exit(3)'")
+    broken = VlmConfig(
+        model=MODEL,
+        serve=True,
+        serve_port=port,
+        serve_timeout_s=30,
+        serve_command=f"{sys.executable} -c 'import sys; sys.exit(3)'",
+    )
     with pytest.raises(ModelLoadError, match="exited with 3"):
         VllmServer(broken).start()
 
@@ -140,12 +165,16 @@ def test_vlm_serve_starts_the_server_and_waits(tmp_path: Path) -> None:
 @pytest.mark.timeout(60)
 def test_the_timeout_bounds_each_request_not_each_read() -> None:
     """A server that drips its answer a byte every 0.1 s never trips a per-read timeout."""
-    with (serve_fake_vllm(model=MODEL, script=["drip"], stall_s=30) as (url, _),
-          pytest.raises(CaptionRequestFailed, match="timed out after 1 s") as info):
+    with (
+        serve_fake_vllm(model=MODEL, script=["drip"], stall_s=30) as (url, _),
+        pytest.raises(CaptionRequestFailed, match="timed out after 1 s") as info,
+    ):
         _client(url, timeout_s=1.0, retries=0).caption([RED])
     assert info.value.reason == "retries_exhausted"
-    with (serve_fake_vllm(model=MODEL, script=["huge"]) as (url, _),
-          pytest.raises(CaptionRequestFailed) as info):
+    with (
+        serve_fake_vllm(model=MODEL, script=["huge"]) as (url, _),
+        pytest.raises(CaptionRequestFailed) as info,
+    ):
         _client(url, retries=0).caption([RED])
     assert info.value.reason == "oversized"
 
@@ -153,8 +182,10 @@ def test_the_timeout_bounds_each_request_not_each_read() -> None:
 def test_a_key_echoed_in_an_error_body_is_not_kept(monkeypatch) -> None:
     secret = "sk-test-4242-secret"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
-    with (serve_fake_vllm(model=MODEL, script=["echo_auth_401"]) as (url, _),
-          pytest.raises(CaptionRequestFailed) as info):
+    with (
+        serve_fake_vllm(model=MODEL, script=["echo_auth_401"]) as (url, _),
+        pytest.raises(CaptionRequestFailed) as info,
+    ):
         _client(url).caption([RED])
     assert info.value.reason == "http_401" and "invalid credentials" in str(info.value)
     assert secret not in str(info.value) and "***" in str(info.value)

@@ -40,14 +40,17 @@ def test_request_puts_frames_first_as_jpeg_data_urls() -> None:
     json.dumps(req)  # serialisable as sent
 
 
-@pytest.mark.parametrize(("content", "finish", "reason"), [
-    ("", "stop", "empty_answer"),
-    ("   \n ", "stop", "empty_answer"),
-    ("I'm sorry, but I can't describe these images.", "stop", "refusal"),
-    ("As an AI, I cannot see video.", "stop", "refusal"),
-    ("A man slices bread " * 3, "length", "runaway_length"),
-    ("word " * 400, "stop", "runaway_length"),
-])
+@pytest.mark.parametrize(
+    ("content", "finish", "reason"),
+    [
+        ("", "stop", "empty_answer"),
+        ("   \n ", "stop", "empty_answer"),
+        ("I'm sorry, but I can't describe these images.", "stop", "refusal"),
+        ("As an AI, I cannot see video.", "stop", "refusal"),
+        ("A man slices bread " * 3, "length", "runaway_length"),
+        ("word " * 400, "stop", "runaway_length"),
+    ],
+)
 def test_unusable_answers_are_rejected_with_a_reason(content, finish, reason) -> None:
     with pytest.raises(CaptionRejected) as info:
         validate_caption(content, finish, max_chars=800)
@@ -57,17 +60,21 @@ def test_unusable_answers_are_rejected_with_a_reason(content, finish, reason) ->
 
 def test_good_answer_is_cleaned() -> None:
     assert validate_caption('  "A cook stirs\n soup in a pot."  ', "stop", 800) == (
-        "A cook stirs soup in a pot.")
+        "A cook stirs soup in a pot."
+    )
 
 
-@pytest.mark.parametrize("body", [b"<html>oops</html>", b'{"choices": []}',
-                                  b'{"choices": [{"message": {}}]}', b'{"id": 1}'])
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>oops</html>", b'{"choices": []}', b'{"choices": [{"message": {}}]}', b'{"id": 1}'],
+)
 def test_malformed_bodies(body: bytes) -> None:
     with pytest.raises(CaptionRejected, match="malformed_response"):
         parse_answer(body)
 
 
 def test_parse_answer() -> None:
-    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "Hi."},
-                                    "finish_reason": "stop"}]}).encode()
+    body = json.dumps(
+        {"choices": [{"message": {"role": "assistant", "content": "Hi."}, "finish_reason": "stop"}]}
+    ).encode()
     assert parse_answer(body) == ("Hi.", "stop")

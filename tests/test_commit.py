@@ -28,8 +28,9 @@ def _stage(out: Path, wave: str, complete: bool) -> Path:
 
 
 def _published(out: Path) -> dict[str, list[str]]:
-    return {t: sorted(p.name for p in (out / t).glob("*.parquet")) for t in TABLES
-            if (out / t).is_dir()}
+    return {
+        t: sorted(p.name for p in (out / t).glob("*.parquet")) for t in TABLES if (out / t).is_dir()
+    }
 
 
 def test_publish_moves_each_shard_once_with_videos_last(tmp_path, monkeypatch) -> None:
@@ -37,8 +38,9 @@ def test_publish_moves_each_shard_once_with_videos_last(tmp_path, monkeypatch) -
     stage = _stage(out, "r-w00000", complete=True)
     order: list[str] = []
     real_move = storage.move
-    monkeypatch.setattr(storage, "move", lambda s, d: (order.append(Path(d).parent.name),
-                                                       real_move(s, d)))
+    monkeypatch.setattr(
+        storage, "move", lambda s, d: (order.append(Path(d).parent.name), real_move(s, d))
+    )
     assert commit.publish(str(stage), str(out)) == dict.fromkeys(TABLES, 2)
     assert order[-1] == "videos" and sorted(order) == sorted(TABLES)
     assert _published(out) == {t: ["r-w00000-00000-of-00001.parquet"] for t in TABLES}

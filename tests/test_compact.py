@@ -22,8 +22,9 @@ def test_compact_merges_per_partition_and_drops_duplicates(tmp_path: Path, capsy
     for k in range(6):  # six runs' worth of small shards, the last one repeating the first
         copy = k % 5
         for task in {r["task"] for r in rows}:
-            part = [{**r, "sample_id": f"{r['sample_id']}-{copy}"} for r in rows
-                    if r["task"] == task]
+            part = [
+                {**r, "sample_id": f"{r['sample_id']}-{copy}"} for r in rows if r["task"] == task
+            ]
             folder = out / "samples" / f"task={task}"
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(conform(part, "samples"), folder / f"run{k}-00000-of-00001.parquet")

@@ -28,10 +28,19 @@ def test_repetition_and_hallucination_signals() -> None:
     assert signals.longest_repeat(signals.words_of(nasa)) == 5
     assert signals.longest_repeat(signals.words_of("we add the garlic and stir it")) == 1
     assert signals.longest_repeat(signals.words_of("a b a b a b c")) == 3  # a 2-gram, 3 times
-    assert signals.compression_ratio("yes " * 40) > 2.4 > signals.compression_ratio(
-        "Today we are making a simple tomato soup with onions and garlic.")
-    for text in ("you Thank you.", "Thank you so much for watching.", " you", "Thanks for "
-                 "watching!"):
+    assert (
+        signals.compression_ratio("yes " * 40)
+        > 2.4
+        > signals.compression_ratio(
+            "Today we are making a simple tomato soup with onions and garlic."
+        )
+    )
+    for text in (
+        "you Thank you.",
+        "Thank you so much for watching.",
+        " you",
+        "Thanks for watching!",
+    ):
         assert signals.is_hallucination(text), text
     assert not signals.is_hallucination("Thank you for the onions, now stir them.")
     assert signals.repeated_ngram_fraction(["a", "b", "c", "a", "b", "c", "a", "b", "c"]) == 1.0
@@ -49,20 +58,44 @@ def test_frame_hash_survives_rescaling_and_tells_pictures_apart() -> None:
     near = signals.words_of("today we are making a simple tomato soup first chop the onions")
     far = signals.words_of("our young plants need water every morning by the garden wall")
     assert signals.hamming(signals.simhash(words), signals.simhash(near)) < signals.hamming(
-        signals.simhash(words), signals.simhash(far))
-    assert signals.text_overlap("a simple tomato soup", ["Today we make a simple tomato soup"]
-                                ) == pytest.approx(3 / 5)  # today, make, simple, tomato, soup
+        signals.simhash(words), signals.simhash(far)
+    )
+    assert signals.text_overlap(
+        "a simple tomato soup", ["Today we make a simple tomato soup"]
+    ) == pytest.approx(3 / 5)  # today, make, simple, tomato, soup
     assert signals.text_overlap("anything", ["a b c"]) is None  # no word of 4+ letters said
 
 
 def _rows(**video):
-    base = {"video_id": "v", "height": 720, "text_language": "en", "text_language_score": 1.0,
-            "word_score_mean": 0.9, "motion_mean": 0.05, "face_area_mean": 0.0}
-    sentences = [{"sentence_id": "v:s0", "start_ms": 0, "end_ms": 2000, "hallucination": False,
-                  "longest_repeat": 1, "compression_ratio": 1.1, "word_score_min": 0.7},
-                 {"sentence_id": "v:s1", "start_ms": 3000, "end_ms": 4000,
-                  "hallucination": True, "longest_repeat": 1, "compression_ratio": 1.0,
-                  "word_score_min": 0.3}]
+    base = {
+        "video_id": "v",
+        "height": 720,
+        "text_language": "en",
+        "text_language_score": 1.0,
+        "word_score_mean": 0.9,
+        "motion_mean": 0.05,
+        "face_area_mean": 0.0,
+    }
+    sentences = [
+        {
+            "sentence_id": "v:s0",
+            "start_ms": 0,
+            "end_ms": 2000,
+            "hallucination": False,
+            "longest_repeat": 1,
+            "compression_ratio": 1.1,
+            "word_score_min": 0.7,
+        },
+        {
+            "sentence_id": "v:s1",
+            "start_ms": 3000,
+            "end_ms": 4000,
+            "hallucination": True,
+            "longest_repeat": 1,
+            "compression_ratio": 1.0,
+            "word_score_min": 0.3,
+        },
+    ]
     clips = [{"clip_id": "v:c0", "clip_score": None, "subtitle_overlap": 0.0}]
     return {**base, **video}, sentences, clips
 
@@ -74,7 +107,8 @@ def test_the_default_policy_removes_what_each_signal_spoils() -> None:
     assert [(r.scope, r.reason) for r in clean.rejections] == [("sentence", "hallucination")]
     german = judge(*_rows(text_language="de", text_language_score=0.99), policy)
     assert german.drop_sentences == {"v:s0", "v:s1"} and german.blocked_tasks == {
-        "silence": "language_de"}
+        "silence": "language_de"
+    }
     assert german.speech_spans == ((0, 2000), (3000, 4000))  # silence keeps away from them
     unsure = judge(*_rows(text_language="de", text_language_score=0.5), policy)
     assert unsure.drop_sentences == {"v:s1"}  # the identifier was not sure: kept
@@ -85,8 +119,9 @@ def test_the_default_policy_removes_what_each_signal_spoils() -> None:
     # a multilingual ASR's spoken language wins over the transcript's text language
     heard = judge(*_rows(spoken_language="de", spoken_language_score=0.95), policy)
     assert heard.blocked_tasks == {"silence": "language_de"}
-    assert not judge(*_rows(text_language="de", spoken_language="en",
-                            spoken_language_score=0.99), policy).blocked_tasks
+    assert not judge(
+        *_rows(text_language="de", spoken_language="en", spoken_language_score=0.99), policy
+    ).blocked_tasks
     missing = judge(*_rows(motion_mean=None, word_score_mean=None), policy)
     assert not missing.blocked_tasks  # not measured: nothing removed
     assert not judge(*_rows(), policy, duplicate_of="w").keep
@@ -107,9 +142,23 @@ def test_a_slideshow_keeps_its_picture_tasks(tmp_path) -> None:
     hashes = []
     for card in ("smptebars", "rgbtestsrc", "pal75bars"):
         png = tmp_path / f"{card}.png"
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                        f"{card}=size=320x240:rate=1", "-frames:v", "1", str(png)],
-                       check=True, timeout=60)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"{card}=size=320x240:rate=1",
+                "-frames:v",
+                "1",
+                str(png),
+            ],
+            check=True,
+            timeout=60,
+        )
         gray = np.asarray(Image.open(png).convert("RGB")).astype("float32").mean(axis=2)
         hashes += [dhash(gray)] * 2  # two keyframes of each slide
     policy = load_policy(None)
@@ -150,11 +199,22 @@ def curated(tmp_path_factory):
     for f in media.glob("*.truth.json"):
         f.unlink()
     out = root / "out"
-    summary = run(["--media-dir", str(media), "--out", str(out), "--segmenter", "punctuation",
-                   "--clip-model", "off", "--run-id", "cur"])
+    summary = run(
+        [
+            "--media-dir",
+            str(media),
+            "--out",
+            str(out),
+            "--segmenter",
+            "punctuation",
+            "--clip-model",
+            "off",
+            "--run-id",
+            "cur",
+        ]
+    )
     assert summary.counters.get("videos_complete") == 7
-    built = build(["--annotations", str(out), "--out", str(root / "samples"),
-                   "--keep-flagged"])
+    built = build(["--annotations", str(out), "--out", str(root / "samples"), "--keep-flagged"])
     return out, root / "samples", built
 
 
@@ -165,8 +225,7 @@ def _name(video_id: str) -> str:
 def test_each_fault_is_removed_for_its_reason(curated, tmp_path) -> None:
     out, samples, built = curated
     rejections = read_table(str(samples), "rejections").to_pylist()
-    reasons = {(_name(r["video_id"]), r["scope"], r["reason"].split(":")[0])
-               for r in rejections}
+    reasons = {(_name(r["video_id"]), r["scope"], r["reason"].split(":")[0]) for r in rejections}
     assert ("german", "speech", "unintelligible_speech") in reasons
     assert ("subtitled", "task", "burned_in_subtitles") in reasons
     assert ("still", "task", "still_picture") in reasons
@@ -177,18 +236,30 @@ def test_each_fault_is_removed_for_its_reason(curated, tmp_path) -> None:
     tasks = {}
     for r in rows:
         tasks.setdefault(_name(r["video_id"]), set()).add(r["task"])
-    none = build(["--annotations", str(out), "--out", str(tmp_path / "all"), "--keep-flagged",
-                  "--policy", "none"])
+    none = build(
+        [
+            "--annotations",
+            str(out),
+            "--out",
+            str(tmp_path / "all"),
+            "--keep-flagged",
+            "--policy",
+            "none",
+        ]
+    )
     everything = read_table(str(tmp_path / "all"), "samples", ["video_id", "sample_id"])
-    kitchen = lambda table: sorted(r["sample_id"] for r in table.to_pylist()  # noqa: E731
-                                   if _name(r["video_id"]) == "kitchen")
-    assert kitchen(everything) == kitchen(read_table(str(samples), "samples", [
-        "video_id", "sample_id"]))  # the clean video keeps every sample it makes
+    kitchen = lambda table: sorted(
+        r["sample_id"]
+        for r in table.to_pylist()  # noqa: E731
+        if _name(r["video_id"]) == "kitchen"
+    )
+    assert kitchen(everything) == kitchen(
+        read_table(str(samples), "samples", ["video_id", "sample_id"])
+    )  # the clean video keeps every sample it makes
     assert "kitchen-reupload" not in tasks and len(tasks["kitchen"]) >= 7
     assert not tasks["german"] & {"tsg_dialogue", "caption_to_dialogue", "silence"}
     assert {"narration", "tsg_caption"} <= tasks["german"]  # its picture is fine
-    assert not tasks["subtitled"] & {"tsg_dialogue", "caption_to_dialogue",
-                                     "dialogue_to_caption"}
+    assert not tasks["subtitled"] & {"tsg_dialogue", "caption_to_dialogue", "dialogue_to_caption"}
     assert "narration" in tasks["subtitled"] or "stop" in tasks["subtitled"]
     assert not tasks["still"] & {"tsg_caption", "narration", "stop", "rev"}
     assert "tsg_dialogue" in tasks["still"]  # its speech is fine
@@ -200,8 +271,11 @@ def test_each_fault_is_removed_for_its_reason(curated, tmp_path) -> None:
     assert funnel["removed"]["duplicate_of"] == {"videos": 1}
     # without --keep-flagged, each sample a quality flag removes is a rejections row too
     flagged = build(["--annotations", str(out), "--out", str(tmp_path / "flagged")])
-    rows = [r for r in read_table(str(tmp_path / "flagged"), "rejections").to_pylist()
-            if r["scope"] == "sample"]
+    rows = [
+        r
+        for r in read_table(str(tmp_path / "flagged"), "rejections").to_pylist()
+        if r["scope"] == "sample"
+    ]
     by_flag: dict[str, int] = {}
     for r in rows:
         by_flag[r["reason"]] = by_flag.get(r["reason"], 0) + 1
@@ -209,7 +283,8 @@ def test_each_fault_is_removed_for_its_reason(curated, tmp_path) -> None:
     assert by_flag["dry_run_caption"] > 0  # annotated without a VLM
     assert all(len(r["item"]) == 24 for r in rows)  # the sample's id
     removed = yaml.safe_load((tmp_path / "flagged" / "build.yaml").read_text())["curation"][
-        "removed"]
+        "removed"
+    ]
     assert removed["dry_run_caption"]["samples"] == by_flag["dry_run_caption"]
     assert funnel["removed"]["still_picture"]["samples"] > 0
     assert funnel["hours_out"] < funnel["hours_in"]
@@ -230,11 +305,15 @@ def test_signals_are_stored_and_older_rows_stay_readable(curated, tmp_path, caps
     assert videos["kitchen"]["text_language"] == "en" and videos["music"]["speech_coverage"] == 0
     assert videos["kitchen"]["inspector"].startswith("tesseract")
     # tiny.en has no language tokens: the spoken language stays null, the text's stands in
-    assert all(v["spoken_language"] is None and v["spoken_language_score"] is None
-               for v in videos.values())
+    assert all(
+        v["spoken_language"] is None and v["spoken_language_score"] is None for v in videos.values()
+    )
     clips = read_table(str(out), "clips").to_pylist()
-    overlap = {_name(c["video_id"]): c["subtitle_overlap"] for c in clips
-               if c["subtitle_overlap"] is not None}
+    overlap = {
+        _name(c["video_id"]): c["subtitle_overlap"]
+        for c in clips
+        if c["subtitle_overlap"] is not None
+    }
     assert max(v for k, v in overlap.items() if k == "subtitled") >= 0.3
     assert cli.main(["query", str(samples), "@rejected"]) == cli.EXIT_OK
     assert "burned_in_subtitles" in capsys.readouterr().out
@@ -244,8 +323,11 @@ def test_signals_are_stored_and_older_rows_stay_readable(curated, tmp_path, caps
 
     table = pq.read_table(next((out / "videos").glob("*.parquet")))
     (old / "videos").mkdir(parents=True)
-    keep = [f for f in table.column_names if f not in {"word_score_mean", "motion_mean",
-                                                        "frame_hashes", "text_language"}]
+    keep = [
+        f
+        for f in table.column_names
+        if f not in {"word_score_mean", "motion_mean", "frame_hashes", "text_language"}
+    ]
     pq.write_table(table.select(keep), old / "videos" / "v2.parquet")
     back = read_table(str(old), "videos").to_pylist()
     assert all(v["motion_mean"] is None and v["frame_hashes"] is None for v in back)
@@ -260,9 +342,14 @@ def test_the_report_shows_rejected_examples_per_reason(curated, tmp_path) -> Non
     out, samples, _ = curated
     page = write_report(str(out), str(samples), str(tmp_path / "report"))
     text = page.read_text()
-    section = text[text.index("<h2>Rejected examples</h2>"):]
-    for reason in ("unintelligible_speech", "burned_in_subtitles", "still_picture",
-                   "duplicate_of", "repetition"):
+    section = text[text.index("<h2>Rejected examples</h2>") :]
+    for reason in (
+        "unintelligible_speech",
+        "burned_in_subtitles",
+        "still_picture",
+        "duplicate_of",
+        "repetition",
+    ):
         assert f"<h3>{reason}</h3>" in section, reason
     assert "against threshold" in section  # e.g. the still picture's motion against 0.005
     shots = sorted((tmp_path / "report" / "rejected").glob("*.jpg"))

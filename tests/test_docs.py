@@ -11,8 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_generated_references_are_current() -> None:
-    stale = [str(path) for path, text in docs.pages().items()
-             if not path.is_file() or path.read_text(encoding="utf-8") != text]
+    stale = [
+        str(path)
+        for path, text in docs.pages().items()
+        if not path.is_file() or path.read_text(encoding="utf-8") != text
+    ]
     assert not stale, f"run python -m pipeline.docs: {stale}"
 
 

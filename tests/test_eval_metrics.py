@@ -73,12 +73,15 @@ def test_text_metrics_equal_the_reference_implementations() -> None:
         want = scorer.score(reference, prediction)["rougeL"].fmeasure
         assert E.rouge_l_stemmed(prediction, reference) == pytest.approx(want, abs=1e-12)
         assert E.squad_f1(prediction, reference) == pytest.approx(
-            _squad_f1(prediction, reference), abs=1e-12)
+            _squad_f1(prediction, reference), abs=1e-12
+        )
         assert E.squad_em(prediction, reference) == float(
-            _squad_normalize(prediction) == _squad_normalize(reference))
+            _squad_normalize(prediction) == _squad_normalize(reference)
+        )
     # stemming matters: "running dogs" and "the dog runs" share stems, not words
     assert E.rouge_l_stemmed("the dogs are running", "the dog runs") > E.rouge_l(
-        "the dogs are running", "the dog runs")
+        "the dogs are running", "the dog runs"
+    )
     # pooled WER: all edits over all reference words, as jiwer's corpus WER
     refs = [" ".join(words_of(r)) for _, r in PAIRS]
     hyps = [" ".join(words_of(p)) for p, _ in PAIRS]
@@ -95,8 +98,7 @@ def test_iou_and_recall_follow_their_published_definitions(rows) -> None:
     """IoU = |intersection| / |union|; R@1, IoU>=m = share of queries whose one answer
     reaches IoU m; mIoU their mean. The headline of both tsg tasks is R@1 at 0.5, and
     `grounding` pools the text->span samples of both."""
-    spans = [r for r in rows if r["grounding"] and "text-to-span" in r["grounding"][
-        "template_id"]]
+    spans = [r for r in rows if r["grounding"] and "text-to-span" in r["grounding"]["template_id"]]
     predictions, ious = {}, {}
     for k, r in enumerate(spans):
         a, b = E.reference_span(r, E.Frame())
@@ -115,8 +117,7 @@ def test_iou_and_recall_follow_their_published_definitions(rows) -> None:
             assert got[f"recall@{m}"] == pytest.approx(sum(v >= m for v in mine) / len(mine))
         assert got["score"] == got["recall@0.5"]
     every = list(ious.values())
-    assert result["grounding"]["score"] == pytest.approx(sum(v >= 0.5 for v in every)
-                                                         / len(every))
+    assert result["grounding"]["score"] == pytest.approx(sum(v >= 0.5 for v in every) / len(every))
     assert result["grounding"]["samples"] == len(spans)
     assert 0 < result["grounding"]["score"] < 1
 
@@ -145,13 +146,17 @@ def test_bad_streaming_lines_and_second_answers_are_reported(rows) -> None:
     assert got[streaming["sample_id"]] == [Response("ok", 1.5)]
 
 
-def test_nan_times_no_longer_pass_stop_and_the_report_is_standard_json(samples, rows,
-                                                                      tmp_path) -> None:
+def test_nan_times_no_longer_pass_stop_and_the_report_is_standard_json(
+    samples, rows, tmp_path
+) -> None:
     stop = [r for r in rows if r["task"] == "stop"]
-    lines = [json.dumps({"sample_id": r["sample_id"], "text": "still talking", "time": math.nan})
-             for r in stop]
-    lines += [{"sample_id": r["sample_id"], "text": "still talking", "time": 1e9}
-              for r in stop]  # a time past the window: talking after the stop
+    lines = [
+        json.dumps({"sample_id": r["sample_id"], "text": "still talking", "time": math.nan})
+        for r in stop
+    ]
+    lines += [
+        {"sample_id": r["sample_id"], "text": "still talking", "time": 1e9} for r in stop
+    ]  # a time past the window: talking after the stop
     summary = evaluate(str(samples), _write(tmp_path / "p.jsonl", lines), str(tmp_path / "r"))
     assert summary.tasks["stop"]["score"] == 0.0
     assert sum("finite" in p for p in summary.problems) == len(stop)
@@ -162,19 +167,22 @@ def test_nan_times_no_longer_pass_stop_and_the_report_is_standard_json(samples, 
     json.loads((tmp_path / "r" / "eval.json").read_text(), parse_constant=refuse)
 
 
-@pytest.mark.parametrize(("text", "span"), [
-    ("0:00:01 - 0:00:05", (1.0, 5.0)),
-    ("00:00:05-00:00:09", (5.0, 9.0)),
-    ("01:05-01:10", (65.0, 70.0)),
-    ("5.5s - 7.5s", (5.5, 7.5)),
-    ("5.5 \u2013 7.5 seconds", (5.5, 7.5)),
-    ("It happens from 5.5 to 7.5 seconds.", (5.5, 7.5)),
-    ("between 3 and 4 sec", (3.0, 4.0)),
-    ("9.0-5.0 sec", (5.0, 9.0)),
-    ("25-50 (of 100)", (5.0, 10.0)),
-    ("at 00:05-00:09, then 00:10-00:12", (5.0, 9.0)),
-    ("2-3 people talk", None),
-])
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        ("0:00:01 - 0:00:05", (1.0, 5.0)),
+        ("00:00:05-00:00:09", (5.0, 9.0)),
+        ("01:05-01:10", (65.0, 70.0)),
+        ("5.5s - 7.5s", (5.5, 7.5)),
+        ("5.5 \u2013 7.5 seconds", (5.5, 7.5)),
+        ("It happens from 5.5 to 7.5 seconds.", (5.5, 7.5)),
+        ("between 3 and 4 sec", (3.0, 4.0)),
+        ("9.0-5.0 sec", (5.0, 9.0)),
+        ("25-50 (of 100)", (5.0, 10.0)),
+        ("at 00:05-00:09, then 00:10-00:12", (5.0, 9.0)),
+        ("2-3 people talk", None),
+    ],
+)
 def test_spans_in_the_forms_people_write(text: str, span) -> None:
     assert E.parse_span(text, 20) == span
 
@@ -190,10 +198,19 @@ def test_answer_text_drops_any_leading_timestamp() -> None:
 
 def test_mmss_references_score_one_and_short_sentences_keep_a_span(rows) -> None:
     config = BuildConfig(timestamp_style="mmss")
-    mmss = [r for v in ("v1", "one") for r in build_video(_info(TABLES, v), config)
-            if r["task"] in E.TSG_TASKS]
-    result = E.score(mmss, {r["sample_id"]: [Response(t["text"]) for t in r["turns"]
-                                              if t["role"] == "assistant"] for r in mmss})
+    mmss = [
+        r
+        for v in ("v1", "one")
+        for r in build_video(_info(TABLES, v), config)
+        if r["task"] in E.TSG_TASKS
+    ]
+    result = E.score(
+        mmss,
+        {
+            r["sample_id"]: [Response(t["text"]) for t in r["turns"] if t["role"] == "assistant"]
+            for r in mmss
+        },
+    )
     for task in E.TSG_TASKS:
         assert result["tasks"][task]["mean_iou"] == 1.0
         assert result["tasks"][task]["score"] == 1.0
@@ -206,8 +223,13 @@ def test_narration_is_matched_optimally_not_greedily(rows) -> None:
     start = row["clip_start_ms"]
     cuts = [5000, 7000]
     turns = [t for t in row["turns"] if t["kind"] != "narration"] + [
-        {**next(t for t in row["turns"] if t["kind"] == "narration"),
-         "start_ms": start + c, "end_ms": start + c} for c in cuts]
+        {
+            **next(t for t in row["turns"] if t["kind"] == "narration"),
+            "start_ms": start + c,
+            "end_ms": start + c,
+        }
+        for c in cuts
+    ]
     row = {**row, "turns": turns}
     acc = E.TaskScore("narration")
     E.score_streaming(row, [Response("a", 3.5), Response("b", 6.0)], acc)
@@ -226,8 +248,13 @@ def test_curly_apostrophes_are_the_same_word() -> None:
 
 def test_a_noise_marker_or_end_token_alone_is_silence(rows) -> None:
     noise = [r for r in rows if r["task"] == "noise"]
-    for reply in ("<|im_start|>", "<|im_start|><|im_end|>", "<|im_end|>", " </s> ",
-                  "<|start_header_id|><|eot_id|>"):
+    for reply in (
+        "<|im_start|>",
+        "<|im_start|><|im_end|>",
+        "<|im_end|>",
+        " </s> ",
+        "<|start_header_id|><|eot_id|>",
+    ):
         late = {r["sample_id"]: [Response(reply, 1e6)] for r in noise}
         assert E.score(noise, late)["tasks"]["noise"]["score"] == 1.0, reply
     talking = {r["sample_id"]: [Response("<|im_start|>Sure!", 1e6)] for r in noise}
@@ -237,13 +264,16 @@ def test_a_noise_marker_or_end_token_alone_is_silence(rows) -> None:
 def test_compare_names_a_malformed_report(tmp_path, capsys) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()
-    for content in ('{"name": "x"}', "[1, 2]", '{"name": "x", "overall": "high", "tasks": {}}',
-                    '{"name": "x", "overall": 0.5, "tasks": {"rev": {"score": null}}}'):
+    for content in (
+        '{"name": "x"}',
+        "[1, 2]",
+        '{"name": "x", "overall": "high", "tasks": {}}',
+        '{"name": "x", "overall": 0.5, "tasks": {"rev": {"score": null}}}',
+    ):
         (bad / "eval.json").write_text(content)
         with pytest.raises(EvalError, match=re.escape(str(bad / "eval.json"))):
             compare([str(bad)], str(tmp_path / "out"))
-    assert cli.main(["eval", "compare", str(bad), "--out", str(tmp_path / "o")]
-                    ) == cli.EXIT_USAGE
+    assert cli.main(["eval", "compare", str(bad), "--out", str(tmp_path / "o")]) == cli.EXIT_USAGE
     assert str(bad / "eval.json") in capsys.readouterr().err
 
 
@@ -259,8 +289,9 @@ def test_half_published_builds_are_refused(rows, tmp_path) -> None:
     assert not (tmp_path / "r").exists() and not (tmp_path / "e").exists()
 
 
-def test_references_have_one_type_per_field_and_datasets_reads_them(samples, rows,
-                                                                    tmp_path) -> None:
+def test_references_have_one_type_per_field_and_datasets_reads_them(
+    samples, rows, tmp_path
+) -> None:
     from datasets import load_dataset
 
     media = tmp_path / "media"
@@ -278,8 +309,12 @@ def test_references_have_one_type_per_field_and_datasets_reads_them(samples, row
             types.setdefault(k, set()).add(type(v).__name__)
     assert all(len(t) == 1 for k, t in types.items()), types
     for name in ("eval_references.jsonl", "eval_prompts.jsonl"):
-        ds = load_dataset("json", data_files=str(tmp_path / "eval" / name), split="train",
-                          cache_dir=str(tmp_path / "cache"))
+        ds = load_dataset(
+            "json",
+            data_files=str(tmp_path / "eval" / name),
+            split="train",
+            cache_dir=str(tmp_path / "cache"),
+        )
         assert ds.num_rows == len(rows)
 
 
@@ -300,9 +335,13 @@ def test_times_on_the_whole_video_and_duration_buckets(rows, tmp_path) -> None:
     from pipeline.evaluate import prompt_and_reference
 
     durations = {"v1": 20_000, "one": 300_000, "empty": 5_000}
-    perfect = {r["sample_id"]: [Response(t["text"], None)] for r in rows
-               if r["task_family"] == "grounding"
-               for t in r["turns"] if t["role"] == "assistant"}
+    perfect = {
+        r["sample_id"]: [Response(t["text"], None)]
+        for r in rows
+        if r["task_family"] == "grounding"
+        for t in r["turns"]
+        if t["role"] == "assistant"
+    }
     on_video = {}
     for r in rows:
         if r["task_family"] != "grounding":
@@ -319,8 +358,12 @@ def test_times_on_the_whole_video_and_duration_buckets(rows, tmp_path) -> None:
     assert clip["grounding"]["score"] == video["grounding"]["score"] == 1.0
     # one span guessed for every sample, read on each timeline: inside 8 s windows that
     # start mid-video it lands near the truth far more often than on the whole video
-    windowed = [r for v in ("v1", "one") for r in build_video(
-        _info(TABLES, v), BuildConfig(window_ms=8000)) if r["task"] in E.TSG_TASKS]
+    windowed = [
+        r
+        for v in ("v1", "one")
+        for r in build_video(_info(TABLES, v), BuildConfig(window_ms=8000))
+        if r["task"] in E.TSG_TASKS
+    ]
     guess = {r["sample_id"]: [Response("2.0-5.0 seconds")] for r in windowed}
     inside = E.score(windowed, guess)["grounding"]["mean_iou"]
     whole = E.score(windowed, guess, "video", durations)["grounding"]["mean_iou"]
@@ -328,15 +371,18 @@ def test_times_on_the_whole_video_and_duration_buckets(rows, tmp_path) -> None:
     buckets = E.parse_buckets("short:0-10,medium:10-60,long:60-inf")
     scored = E.score(rows, {}, "clip", durations, buckets)
     assert {k: v["samples"] for k, v in scored["buckets"].items() if v} == {
-        name: sum(1 for r in rows if E.bucket_of(durations[r["video_id"]] / 1000, buckets)
-                  == name) for name in ("short", "medium", "long")}
+        name: sum(1 for r in rows if E.bucket_of(durations[r["video_id"]] / 1000, buckets) == name)
+        for name in ("short", "medium", "long")
+    }
     assert scored["outside_buckets"] == 0
     mme = E.score(rows, {}, "clip", durations)  # Video-MME's: 20 s short, 300 s medium
     assert mme["buckets"]["long"] is None
     assert mme["outside_buckets"] == 0
     with pytest.raises(ValueError, match="NAME:LOW-HIGH"):
         E.parse_buckets("short:10-5")
-    relative = [{**r, "grounding": {**r["grounding"], "timestamp_style": "relative"}}
-                for r in grounding_rows]
+    relative = [
+        {**r, "grounding": {**r["grounding"], "timestamp_style": "relative"}}
+        for r in grounding_rows
+    ]
     with pytest.raises(ValueError, match="duration is unknown"):
         E.score(relative, {}, "video")

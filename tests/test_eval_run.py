@@ -31,9 +31,23 @@ DURATIONS_S = {"v1": 20, "one": 8, "empty": 5}
 
 
 def _video(path: Path, seconds: int) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    f"testsrc=size=112x84:rate=10:duration={seconds}", "-pix_fmt", "yuv420p",
-                    str(path)], check=True, timeout=120)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=112x84:rate=10:duration={seconds}",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +59,16 @@ def eval_set(tmp_path_factory) -> tuple[Path, Path, list[dict]]:
     media.mkdir()
     for vid, seconds in DURATIONS_S.items():
         _video(media / f"{vid}.mp4", seconds)
-    rows = [{**r, "split": "test"} for v in DURATIONS_S
-            for r in build_video(_info(TABLES, v), BuildConfig(window_ms=8000))]
-    chosen = ([r for r in rows if r["task"] == "tsg_caption"][:2]
-              + [r for r in rows if r["task"] == "rev"][:1]
-              + [r for r in rows if r["task"] == "stop"][:1])
+    rows = [
+        {**r, "split": "test"}
+        for v in DURATIONS_S
+        for r in build_video(_info(TABLES, v), BuildConfig(window_ms=8000))
+    ]
+    chosen = (
+        [r for r in rows if r["task"] == "tsg_caption"][:2]
+        + [r for r in rows if r["task"] == "rev"][:1]
+        + [r for r in rows if r["task"] == "stop"][:1]
+    )
     samples = write_samples(root / "samples", chosen)
     export_eval(str(samples), str(root / "eval"), video_root=str(media))
     return samples, root / "eval", read_prompts(str(root / "eval"))
@@ -64,12 +83,13 @@ def test_steps_follow_the_builds_frame_grid() -> None:
     assert P.stream_steps(prompt, Fraction(2)) == [0.0, 0.5, 1.0, 1.5, 2.0]
     on_video = {**prompt, "time_reference": "video"}
     assert P.stream_steps(on_video, Fraction(2)) == [3.5, 4.0, 4.5, 5.0, 5.5]
-    ntsc = P.stream_steps({"window": [0.0, 0.2], "time_reference": "clip"},
-                          Fraction(30000, 1001))
+    ntsc = P.stream_steps({"window": [0.0, 0.2], "time_reference": "clip"}, Fraction(30000, 1001))
     assert ntsc == [0.0, 0.033, 0.067, 0.1, 0.133, 0.167]
-    said = P.dialogue_until({"stream": [{"time": 1.0, "content": "hi"},
-                                        {"time": 3.0, "content": "later"}]}, 2.0,
-                            [P.Said("assistant", 1.0, "hello")])
+    said = P.dialogue_until(
+        {"stream": [{"time": 1.0, "content": "hi"}, {"time": 3.0, "content": "later"}]},
+        2.0,
+        [P.Said("assistant", 1.0, "hello")],
+    )
     assert [(s.role, s.time) for s in said] == [("user", 1.0), ("assistant", 1.0)]
 
 
@@ -99,10 +119,15 @@ def test_server_back_end_answers_steps_and_stays_silent(eval_set, tmp_path) -> N
         run(str(eval_dir), str(tmp_path / "s.jsonl"), model, settings, progress=False)
         model.close()
     silent = _lines(tmp_path / "s.jsonl")
-    assert {x["sample_id"] for x in silent} == {p["sample_id"] for p in prompts
-                                                if p["mode"] == "chat"}
-    assert evaluate(str(samples), str(tmp_path / "s.jsonl"), str(tmp_path / "r2")).tasks[
-        "stop"]["score"] == 1.0
+    assert {x["sample_id"] for x in silent} == {
+        p["sample_id"] for p in prompts if p["mode"] == "chat"
+    }
+    assert (
+        evaluate(str(samples), str(tmp_path / "s.jsonl"), str(tmp_path / "r2")).tasks["stop"][
+            "score"
+        ]
+        == 1.0
+    )
 
 
 def test_the_dialogue_so_far_goes_into_every_step(eval_set) -> None:
@@ -123,28 +148,49 @@ def test_the_dialogue_so_far_goes_into_every_step(eval_set) -> None:
     last = sent[-1]
     assert last[0]["role"] == "system"
     assert {"role": "assistant", "content": "Sure."} in last  # its own earlier reply
-    images = [c for m in last if m["role"] == "user" for c in m["content"]
-              if c["type"] == "image_url"]
+    images = [
+        c for m in last if m["role"] == "user" for c in m["content"] if c["type"] == "image_url"
+    ]
     assert len(images) <= 3 + 1  # the latest frames (one more before its own reply)
-    texts = [c["text"] for m in last if m["role"] == "user" for c in m["content"]
-             if c["type"] == "text"]
+    texts = [
+        c["text"] for m in last if m["role"] == "user" for c in m["content"] if c["type"] == "text"
+    ]
     said = [u for u in prompt["stream"] if u["time"] <= steps[-1]]
     assert all(any(u["content"] in t for t in texts) for u in said)
     assert texts[-1] == f"Time={steps[-1]:g}s"
 
 
-def test_failures_are_rows_and_a_rerun_retries_them(eval_set, tmp_path, capsys,
-                                                    monkeypatch) -> None:
+def test_failures_are_rows_and_a_rerun_retries_them(
+    eval_set, tmp_path, capsys, monkeypatch
+) -> None:
     samples, eval_dir, prompts = eval_set
     monkeypatch.setenv("EVAL_KEY", "sk-planted-secret-123")
     out = tmp_path / "p.jsonl"
-    args = ["eval", "run", "--prompts", str(eval_dir), "--out", str(out), "--model", MODEL,
-            "--retries", "0", "--concurrency", "1", "--api-key-env", "EVAL_KEY",
-            "--image-size", "112", "--max-frames", "2", "--request-timeout-s", "1"]
+    args = [
+        "eval",
+        "run",
+        "--prompts",
+        str(eval_dir),
+        "--out",
+        str(out),
+        "--model",
+        MODEL,
+        "--retries",
+        "0",
+        "--concurrency",
+        "1",
+        "--api-key-env",
+        "EVAL_KEY",
+        "--image-size",
+        "112",
+        "--max-frames",
+        "2",
+        "--request-timeout-s",
+        "1",
+    ]
     first = prompts[0]["sample_id"]
     # the first request stalls past the deadline, the second is a proxy echoing the key
-    with serve_fake_vllm(model=MODEL, script=["stall", "echo_auth_401"],
-                         stall_s=3) as (url, _):
+    with serve_fake_vllm(model=MODEL, script=["stall", "echo_auth_401"], stall_s=3) as (url, _):
         code = cli.main([*args, "--model-url", url])
     assert code == cli.EXIT_SOME_INPUTS_FAILED
     fails = _lines(tmp_path / "p.jsonl.failures.jsonl")
@@ -160,8 +206,9 @@ def test_failures_are_rows_and_a_rerun_retries_them(eval_set, tmp_path, capsys,
         retried = state.requests
     assert not (tmp_path / "p.jsonl.failures.jsonl").exists()
     assert len(P.finished((tmp_path / "p.jsonl.done").read_text())) == len(prompts)
-    assert retried < sum(len(P.stream_steps(p, P.grid_fps(p))) if p["mode"] == "stream"
-                         else 1 for p in prompts)  # only the two failed samples again
+    assert retried < sum(
+        len(P.stream_steps(p, P.grid_fps(p))) if p["mode"] == "stream" else 1 for p in prompts
+    )  # only the two failed samples again
     chats = [x for x in _lines(out) if "time" not in x]
     assert len(chats) == len({x["sample_id"] for x in chats})  # no sample twice
     assert evaluate(str(samples), str(out), str(tmp_path / "r")).problems == ()
@@ -171,10 +218,14 @@ def test_a_killed_run_is_resumed_without_half_lines_or_duplicates(eval_set, tmp_
     _, eval_dir, prompts = eval_set
     out = tmp_path / "p.jsonl"
     finished, half = prompts[0], prompts[-1]
-    out.write_text(json.dumps({"sample_id": finished["sample_id"], "text": "kept"}) + "\n"
-                   + json.dumps({"sample_id": half["sample_id"], "time": 0.0, "text": "x"})
-                   + "\n" + '{"sample_id": "torn')
-    (tmp_path / "p.jsonl.done").write_text(json.dumps(finished["sample_id"]) + "\n\"tor")
+    out.write_text(
+        json.dumps({"sample_id": finished["sample_id"], "text": "kept"})
+        + "\n"
+        + json.dumps({"sample_id": half["sample_id"], "time": 0.0, "text": "x"})
+        + "\n"
+        + '{"sample_id": "torn'
+    )
+    (tmp_path / "p.jsonl.done").write_text(json.dumps(finished["sample_id"]) + '\n"tor')
     settings = ShowSettings(max_frames=2, image_size=112)
     with serve_fake_vllm(model=MODEL) as (url, _):
         model = ServerModel(url, MODEL, settings, None)
@@ -188,13 +239,44 @@ def test_a_killed_run_is_resumed_without_half_lines_or_duplicates(eval_set, tmp_
 
 def test_usage_errors(eval_set, tmp_path) -> None:
     _, eval_dir, _ = eval_set
-    assert cli.main(["eval", "run", "--prompts", str(eval_dir), "--out",
-                     str(tmp_path / "p.jsonl")]) == cli.EXIT_USAGE
-    assert cli.main(["eval", "run", "--prompts", str(tmp_path / "none"), "--out",
-                     str(tmp_path / "p.jsonl"), "--model-url", "http://127.0.0.1:9",
-                     "--model", MODEL]) == cli.EXIT_USAGE
-    assert cli.main(["eval", "run", "--prompts", str(eval_dir), "--out", str(tmp_path),
-                     "--model-url", "http://127.0.0.1:9", "--model", MODEL]) == cli.EXIT_USAGE
+    assert (
+        cli.main(["eval", "run", "--prompts", str(eval_dir), "--out", str(tmp_path / "p.jsonl")])
+        == cli.EXIT_USAGE
+    )
+    assert (
+        cli.main(
+            [
+                "eval",
+                "run",
+                "--prompts",
+                str(tmp_path / "none"),
+                "--out",
+                str(tmp_path / "p.jsonl"),
+                "--model-url",
+                "http://127.0.0.1:9",
+                "--model",
+                MODEL,
+            ]
+        )
+        == cli.EXIT_USAGE
+    )
+    assert (
+        cli.main(
+            [
+                "eval",
+                "run",
+                "--prompts",
+                str(eval_dir),
+                "--out",
+                str(tmp_path),
+                "--model-url",
+                "http://127.0.0.1:9",
+                "--model",
+                MODEL,
+            ]
+        )
+        == cli.EXIT_USAGE
+    )
 
 
 def tiny_qwen2vl(folder: Path, silent: bool = False) -> Path:
@@ -212,8 +294,9 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("silent", [False, True])
-def test_local_streaming_with_the_cache_equals_recomputing_each_step(eval_set, tiny_model,
-                                                                     tmp_path, silent) -> None:
+def test_local_streaming_with_the_cache_equals_recomputing_each_step(
+    eval_set, tiny_model, tmp_path, silent
+) -> None:
     """The reply path (the reply stays in the cache) and the silence path (the probe is cut
     from the cache again), each against recomputing the whole context at every step."""
     from pipeline.models.local_vlm import LocalQwen2VL
@@ -241,9 +324,24 @@ def test_local_streaming_with_the_cache_equals_recomputing_each_step(eval_set, t
 def test_local_back_end_through_the_command(eval_set, tiny_model, tmp_path) -> None:
     samples, eval_dir, prompts = eval_set
     out = tmp_path / "p.jsonl"
-    code = cli.main(["eval", "run", "--prompts", str(eval_dir), "--out", str(out),
-                     "--model-path", str(tiny_model), "--image-size", "56", "--max-frames",
-                     "4", "--max-tokens", "3"])
+    code = cli.main(
+        [
+            "eval",
+            "run",
+            "--prompts",
+            str(eval_dir),
+            "--out",
+            str(out),
+            "--model-path",
+            str(tiny_model),
+            "--image-size",
+            "56",
+            "--max-frames",
+            "4",
+            "--max-tokens",
+            "3",
+        ]
+    )
     assert code == cli.EXIT_OK
     assert len(P.finished((tmp_path / "p.jsonl.done").read_text())) == len(prompts)
     assert evaluate(str(samples), str(out), str(tmp_path / "r")).problems == ()

@@ -34,8 +34,9 @@ def samples(tmp_path_factory, rows) -> Path:
     for task in {r["task"] for r in rows}:
         part = root / "samples" / f"task={task}" / "split=test"
         part.mkdir(parents=True)
-        pq.write_table(conform([r for r in rows if r["task"] == task], "samples"),
-                       part / "a.parquet")
+        pq.write_table(
+            conform([r for r in rows if r["task"] == task], "samples"), part / "a.parquet"
+        )
     return root
 
 
@@ -58,14 +59,14 @@ def references(rows: list[dict]) -> list[dict]:
 
 
 def _write(path: Path, lines: list) -> str:
-    path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n"
-                            for x in lines))
+    path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines))
     return str(path)
 
 
 def test_the_references_score_perfectly(samples, rows, tmp_path) -> None:
-    summary = evaluate(str(samples), _write(tmp_path / "p.jsonl", references(rows)),
-                       str(tmp_path / "run"))
+    summary = evaluate(
+        str(samples), _write(tmp_path / "p.jsonl", references(rows)), str(tmp_path / "run")
+    )
     assert summary.problems == ()
     assert set(summary.tasks) == {r["task"] for r in rows}
     for task, s in summary.tasks.items():
@@ -76,8 +77,7 @@ def test_the_references_score_perfectly(samples, rows, tmp_path) -> None:
 
 
 def test_shifted_spans_give_the_expected_iou(rows) -> None:
-    spans = [r for r in rows if r["grounding"] and "text-to-span" in
-             r["grounding"]["template_id"]]
+    spans = [r for r in rows if r["grounding"] and "text-to-span" in r["grounding"]["template_id"]]
     assert spans
     expected, predictions = [], {}
     for k, r in enumerate(spans):
@@ -88,8 +88,10 @@ def test_shifted_spans_give_the_expected_iou(rows) -> None:
         expected.append(max(0.0, (b - a) - shift) / ((b - a) + shift))
     result = score(spans, predictions)
     got = [result["tasks"][t]["mean_iou"] for t in ("tsg_caption", "tsg_dialogue")]
-    by_task = {t: [e for e, r in zip(expected, spans, strict=True) if r["task"] == t]
-               for t in ("tsg_caption", "tsg_dialogue")}
+    by_task = {
+        t: [e for e, r in zip(expected, spans, strict=True) if r["task"] == t]
+        for t in ("tsg_caption", "tsg_dialogue")
+    }
     assert got == pytest.approx([sum(v) / len(v) for v in by_task.values()], abs=1e-6)
     assert parse_span("from 00:05-00:09 on", 60) == (5, 9)
     assert parse_span("25-50 (of 100)", 20) == (5, 10)
@@ -109,8 +111,11 @@ def test_an_always_silent_model(rows) -> None:
 
 
 def test_a_chatty_model_fails_silence_noise_and_alerts_early(rows) -> None:
-    chatty = {r["sample_id"]: [Response("Something happens.", t / 2) for t in range(60)]
-              for r in rows if r["task_family"] == "streaming"}
+    chatty = {
+        r["sample_id"]: [Response("Something happens.", t / 2) for t in range(60)]
+        for r in rows
+        if r["task_family"] == "streaming"
+    }
     result = score(rows, chatty)["tasks"]
     assert result["silence"]["score"] == 0.0 and result["noise"]["score"] == 0.0
     assert result["stop"]["score"] == 0.0
@@ -118,20 +123,40 @@ def test_a_chatty_model_fails_silence_noise_and_alerts_early(rows) -> None:
     assert result["narration"]["coverage"] == 1.0 and result["narration"]["extra_responses"] > 0
 
 
-def test_malformed_prediction_lines_are_reported_by_number(samples, rows, tmp_path,
-                                                           capsys) -> None:
+def test_malformed_prediction_lines_are_reported_by_number(samples, rows, tmp_path, capsys) -> None:
     good = references(rows)
-    lines = [*good[:2], "{not json", {"text": "no id"}, {"sample_id": "nope", "text": "x"},
-             {"sample_id": good[0]["sample_id"], "text": 5},
-             {"sample_id": good[0]["sample_id"], "text": "x", "time": "soon"}, *good[2:]]
+    lines = [
+        *good[:2],
+        "{not json",
+        {"text": "no id"},
+        {"sample_id": "nope", "text": "x"},
+        {"sample_id": good[0]["sample_id"], "text": 5},
+        {"sample_id": good[0]["sample_id"], "text": "x", "time": "soon"},
+        *good[2:],
+    ]
     path = _write(tmp_path / "p.jsonl", lines)
-    code = cli.main(["eval", "--samples", str(samples), "--predictions", path, "--out",
-                     str(tmp_path / "run"), "--name", "mine"])
+    code = cli.main(
+        [
+            "eval",
+            "--samples",
+            str(samples),
+            "--predictions",
+            path,
+            "--out",
+            str(tmp_path / "run"),
+            "--name",
+            "mine",
+        ]
+    )
     assert code == cli.EXIT_OK
     err = capsys.readouterr().err
-    for number, what in ((3, "not JSON"), (4, "needs a string sample_id"),
-                         (5, "sample 'nope' is not in the split"), (6, "text must be"),
-                         (7, "time must be")):
+    for number, what in (
+        (3, "not JSON"),
+        (4, "needs a string sample_id"),
+        (5, "sample 'nope' is not in the split"),
+        (6, "text must be"),
+        (7, "time must be"),
+    ):
         assert f"line {number}: {what}" in err
     report = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert report["overall"] == pytest.approx(1.0) and len(report["problems"]) == 5
@@ -142,8 +167,22 @@ def test_eval_export_compare_and_the_cli(samples, rows, tmp_path, capsys) -> Non
     media.mkdir()
     for v in ("v1", "one", "empty"):
         (media / f"{v}.mp4").write_bytes(b"x")
-    assert cli.main(["export", "--format", "eval", "--samples", str(samples), "--out",
-                     str(tmp_path / "eval"), "--video-root", str(media)]) == cli.EXIT_OK
+    assert (
+        cli.main(
+            [
+                "export",
+                "--format",
+                "eval",
+                "--samples",
+                str(samples),
+                "--out",
+                str(tmp_path / "eval"),
+                "--video-root",
+                str(media),
+            ]
+        )
+        == cli.EXIT_OK
+    )
     prompts = [json.loads(x) for x in (tmp_path / "eval" / "eval_prompts.jsonl").open()]
     refs = [json.loads(x) for x in (tmp_path / "eval" / "eval_references.jsonl").open()]
     assert len(prompts) == len(refs) == len(rows)
@@ -153,10 +192,15 @@ def test_eval_export_compare_and_the_cli(samples, rows, tmp_path, capsys) -> Non
     for p, ref in zip(prompts, refs, strict=True):
         row = by_id[p["sample_id"]]
         assert (p, ref) == prompt_and_reference(row, str(media / f"{row['video_id']}.mp4"))
-    silent = evaluate(str(samples), _write(tmp_path / "none.jsonl", []), str(tmp_path / "a"),
-                      name="silent")
-    perfect = evaluate(str(samples), _write(tmp_path / "all.jsonl", references(rows)),
-                       str(tmp_path / "b"), name="references")
+    silent = evaluate(
+        str(samples), _write(tmp_path / "none.jsonl", []), str(tmp_path / "a"), name="silent"
+    )
+    perfect = evaluate(
+        str(samples),
+        _write(tmp_path / "all.jsonl", references(rows)),
+        str(tmp_path / "b"),
+        name="references",
+    )
     assert perfect.overall > silent.overall
     png = compare([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "cmp"))
     table = (tmp_path / "cmp" / "compare.md").read_text().splitlines()
@@ -164,8 +208,9 @@ def test_eval_export_compare_and_the_cli(samples, rows, tmp_path, capsys) -> Non
     assert table[0].endswith("| overall | grounding |")
     assert table[2].startswith("| silent |") and table[3].endswith("| 100.0 | 100.0 |")
     assert np.asarray(Image.open(png).convert("L")).std() > 5
-    assert cli.main(["eval", "compare", str(tmp_path / "a"), "--out", str(tmp_path / "c")]
-                    ) == cli.EXIT_OK
+    assert (
+        cli.main(["eval", "compare", str(tmp_path / "a"), "--out", str(tmp_path / "c")])
+        == cli.EXIT_OK
+    )
     assert cli.main(["eval", "--samples", str(samples)]) == cli.EXIT_USAGE
-    assert cli.main(["export", "--format", "eval", "--out", str(tmp_path / "x")]
-                    ) == cli.EXIT_USAGE
+    assert cli.main(["export", "--format", "eval", "--out", str(tmp_path / "x")]) == cli.EXIT_USAGE

@@ -34,8 +34,9 @@ def rows() -> list[dict]:
 
 def _mixture(folder: Path, rows: list[dict], replay: list[dict] | None = None) -> Path:
     folder.mkdir(parents=True)
-    pq.write_table(conform([{**r, "mixture": "test"} for r in rows], "samples"),
-                   folder / "mixture.parquet")
+    pq.write_table(
+        conform([{**r, "mixture": "test"} for r in rows], "samples"), folder / "mixture.parquet"
+    )
     if replay:
         (folder / "replay.jsonl").write_text("".join(json.dumps(r) + "\n" for r in replay))
     (folder / "mixture.yaml").write_text("recipe: test mix\nseed: 0\n")
@@ -43,16 +44,42 @@ def _mixture(folder: Path, rows: list[dict], replay: list[dict] | None = None) -
 
 
 REPLAY = [
-    {"id": "r0", "video": "old/0.mp4", "conversations": [
-        {"from": "human", "value": "<video>\nWhat happens?"}, {"from": "gpt", "value": "A dog."}]},
-    {"id": "r1", "video": "old/1.mp4", "conversations": [
-        {"from": "human", "value": "<image>\nWhat happens?"}, {"from": "gpt", "value": "A cat."}]},
-    {"id": "r2", "video": "old/2.mp4", "conversations": [
-        {"from": "human", "value": "What happens?"}, {"from": "gpt", "value": "Rain."}]},
-    {"id": "r3", "image": "old/3.jpg", "conversations": [
-        {"from": "human", "value": "<image>\nWhat is it?"}, {"from": "gpt", "value": "A cup."}]},
-    {"id": "r4", "conversations": [
-        {"from": "human", "value": "Say hi."}, {"from": "gpt", "value": "Hi."}]},
+    {
+        "id": "r0",
+        "video": "old/0.mp4",
+        "conversations": [
+            {"from": "human", "value": "<video>\nWhat happens?"},
+            {"from": "gpt", "value": "A dog."},
+        ],
+    },
+    {
+        "id": "r1",
+        "video": "old/1.mp4",
+        "conversations": [
+            {"from": "human", "value": "<image>\nWhat happens?"},
+            {"from": "gpt", "value": "A cat."},
+        ],
+    },
+    {
+        "id": "r2",
+        "video": "old/2.mp4",
+        "conversations": [
+            {"from": "human", "value": "What happens?"},
+            {"from": "gpt", "value": "Rain."},
+        ],
+    },
+    {
+        "id": "r3",
+        "image": "old/3.jpg",
+        "conversations": [
+            {"from": "human", "value": "<image>\nWhat is it?"},
+            {"from": "gpt", "value": "A cup."},
+        ],
+    },
+    {
+        "id": "r4",
+        "conversations": [{"from": "human", "value": "Say hi."}, {"from": "gpt", "value": "Hi."}],
+    },
 ]
 
 
@@ -79,8 +106,7 @@ def _load(summary, fmt: str) -> list:
 
 
 @pytest.mark.parametrize("fmt", exporters.FORMATS)
-def test_every_export_meets_its_loaders_contract(mixture, media, rows, tmp_path,
-                                                 fmt: str) -> None:
+def test_every_export_meets_its_loaders_contract(mixture, media, rows, tmp_path, fmt: str) -> None:
     out = tmp_path / "out"
     summary = export(str(mixture), fmt, str(out), video_root=str(media))
     records = _load(summary, fmt)
@@ -88,7 +114,8 @@ def test_every_export_meets_its_loaders_contract(mixture, media, rows, tmp_path,
     made = about["samples"] + sum(about["added"].values())
     assert made + about["replay"] == len(records)
     assert about["samples"] + sum(v for k, v in about["skipped"].items() if k != "replay") == (
-        len(rows))
+        len(rows)
+    )
     for rec in records:
         cc.no_special_tokens(rec)
     samples = records[:made]
@@ -108,20 +135,27 @@ def test_every_export_meets_its_loaders_contract(mixture, media, rows, tmp_path,
             cc.swift(rec)
             assert all(m["content"] for m in rec["messages"][:-1])  # swift drops empty ones
         assert "split_records" not in about["added"]  # noise's marker is not empty
-        ended = export(str(mixture), fmt, str(tmp_path / "end"), video_root=str(media),
-                       noise_target="end")  # an empty noise turn mid-dialogue: split
+        ended = export(
+            str(mixture), fmt, str(tmp_path / "end"), video_root=str(media), noise_target="end"
+        )  # an empty noise turn mid-dialogue: split
         assert ended.added["split_records"] == sum(
-            1 for r in rows if r["task"] == "contrast" and next(
-                t for t in r["turns"] if t["kind"] != "frames")["kind"] == "noise")
+            1
+            for r in rows
+            if r["task"] == "contrast"
+            and next(t for t in r["turns"] if t["kind"] != "frames")["kind"] == "noise"
+        )
         for rec in _load(ended, fmt):
             assert all(m["content"] for m in rec["messages"][:-1])
         for rec in samples:
-            assert rec["chat_template_kwargs"] == {"video_start": rec["clip"][0],
-                                                   "video_end": rec["clip"][1]}
+            assert rec["chat_template_kwargs"] == {
+                "video_start": rec["clip"][0],
+                "video_end": rec["clip"][1],
+            }
     if fmt == "livecc":
         # a user turn mid-stream (stop, noise, contrast) or nothing said (silence): no stream form
-        assert about["skipped"] == {t: sum(r["task"] == t for r in rows)
-                                    for t in ("contrast", "noise", "silence", "stop")}
+        assert about["skipped"] == {
+            t: sum(r["task"] == t for r in rows) for t in ("contrast", "noise", "silence", "stop")
+        }
         for rec in records:
             cc.livecc(rec)
         streams = [r for r in records if "text_stream" in r[-1]["content"][0]]
@@ -138,16 +172,18 @@ def test_every_export_meets_its_loaders_contract(mixture, media, rows, tmp_path,
 
 
 def _first(rows: list[dict], task: str) -> dict:
-    return min((r for r in rows if r["task"] == task),
-               key=lambda r: (r["video_id"], r["clip_start_ms"]))
+    return min(
+        (r for r in rows if r["task"] == task), key=lambda r: (r["video_id"], r["clip_start_ms"])
+    )
 
 
 @pytest.mark.parametrize("fmt", ["llava", "llamafactory", "swift", "videollm-online"])
 @pytest.mark.parametrize("task", TASKS)
 def test_label_layout_golden(rows, media, fmt: str, task: str) -> None:
     row = _first(rows, task)
-    ctx = exporters.Context("v.mp4", exporters.default_reference(fmt), 1, 20000,
-                            exporters.noise_marker(fmt, "marker"))
+    ctx = exporters.Context(
+        "v.mp4", exporters.default_reference(fmt), 1, 20000, exporters.noise_marker(fmt, "marker")
+    )
     if fmt == "videollm-online":
         conv = exporters.videollm_online(row, ctx, 2.0)["conversation"]
         text = cc.vlo_labels(conv)
@@ -156,15 +192,18 @@ def test_label_layout_golden(rows, media, fmt: str, task: str) -> None:
         rec = rec[-1] if isinstance(rec, list) else rec  # swift: the whole dialogue
         turns = rec.get("conversations") or rec["messages"]
         names = {"human": "user", "gpt": "assistant"}
-        text = cc.chatml_labels([(names.get(t.get("from"), t.get("role")),
-                                  t.get("value", t.get("content"))) for t in turns])
+        text = cc.chatml_labels(
+            [
+                (names.get(t.get("from"), t.get("role")), t.get("value", t.get("content")))
+                for t in turns
+            ]
+        )
     path = GOLDEN / fmt / f"{task}.txt"
     if UPDATE:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text + "\n", encoding="utf-8")
     assert path.read_text(encoding="utf-8") == text + "\n", f"{path} differs"
-    learned = [line.split("\t", 1)[1] for line in text.splitlines()
-               if line.startswith("learn")]
+    learned = [line.split("\t", 1)[1] for line in text.splitlines() if line.startswith("learn")]
     if fmt != "videollm-online" and task in ("silence", "stop"):
         assert learned[-1] == repr("<|im_end|>")  # an empty turn: the template's end token
     if fmt != "videollm-online" and task == "noise":
@@ -188,19 +227,31 @@ def test_noise_is_not_stop_unless_asked(rows, fmt: str) -> None:
     for task in ("noise", "contrast", "stop"):
         row = _first(rows, task)
         for target, want in (("marker", marker), ("end", "")):
-            ctx = exporters.Context("v.mp4", exporters.default_reference(fmt), 1, 20000,
-                                    exporters.noise_marker(fmt, target))
+            ctx = exporters.Context(
+                "v.mp4",
+                exporters.default_reference(fmt),
+                1,
+                20000,
+                exporters.noise_marker(fmt, target),
+            )
             if fmt == "videollm-online":
-                answers = [m["content"] for m in exporters.videollm_online(row, ctx, 2.0)[
-                    "conversation"] if m["role"] == "assistant"]
+                answers = [
+                    m["content"]
+                    for m in exporters.videollm_online(row, ctx, 2.0)["conversation"]
+                    if m["role"] == "assistant"
+                ]
             else:
                 rec = getattr(exporters, fmt)(row, ctx)
                 rec = rec[-1] if isinstance(rec, list) else rec
                 turns = rec.get("conversations") or rec["messages"]
-                answers = [t.get("value", t.get("content")) for t in turns
-                           if t.get("from", t.get("role")) in ("gpt", "assistant")]
-            noise_turns = sum(t["kind"] == "noise" and t["role"] == "assistant"
-                              for t in row["turns"])
+                answers = [
+                    t.get("value", t.get("content"))
+                    for t in turns
+                    if t.get("from", t.get("role")) in ("gpt", "assistant")
+                ]
+            noise_turns = sum(
+                t["kind"] == "noise" and t["role"] == "assistant" for t in row["turns"]
+            )
             if task == "stop":
                 assert marker not in "".join(answers)  # stop never learns the marker
             elif want:
@@ -219,8 +270,10 @@ def test_qwen2_tokenizer_reads_the_noise_marker_as_one_special_id(rows) -> None:
     from tiny_qwen2vl import tiny_tokenizer
 
     tok = tiny_tokenizer()
-    rec = exporters.llava(_first(rows, "noise"), exporters.Context(
-        "v.mp4", "video", 1, 20000, exporters.noise_marker("llava", "marker")))
+    rec = exporters.llava(
+        _first(rows, "noise"),
+        exporters.Context("v.mp4", "video", 1, 20000, exporters.noise_marker("llava", "marker")),
+    )
     answer = rec["conversations"][-1]["value"]
     ids = tok(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
     assert ids == tok.convert_tokens_to_ids(["<|im_start|>", "<|im_end|>"])
@@ -235,8 +288,10 @@ def test_times_follow_what_each_trainer_shows(rows) -> None:
     on_video = exporters.llava(row, whole)["conversations"]
     on_window = exporters.swift(row, window)[-1]["messages"]
     stamp = f"{g['span_start_ms'] / 1000:.1f}-{g['span_end_ms'] / 1000:.1f} seconds"
-    rel = (f"{(g['span_start_ms'] - row['clip_start_ms']) / 1000:.1f}-"
-           f"{(g['span_end_ms'] - row['clip_start_ms']) / 1000:.1f} seconds")
+    rel = (
+        f"{(g['span_start_ms'] - row['clip_start_ms']) / 1000:.1f}-"
+        f"{(g['span_end_ms'] - row['clip_start_ms']) / 1000:.1f} seconds"
+    )
     assert stamp != rel
     assert stamp in on_video[0]["value"] + on_video[1]["value"]
     assert rel in on_window[0]["content"] + on_window[1]["content"]
@@ -248,8 +303,9 @@ def test_times_follow_what_each_trainer_shows(rows) -> None:
         exporters.llava(relative, exporters.Context("v.mp4", "video", 1, None))
 
 
-def test_missing_media_is_an_error_that_lists_it_and_writes_nothing(mixture, media,
-                                                                    tmp_path, capsys) -> None:
+def test_missing_media_is_an_error_that_lists_it_and_writes_nothing(
+    mixture, media, tmp_path, capsys
+) -> None:
     partial = tmp_path / "partial"
     partial.mkdir()
     (partial / "v1.mp4").write_bytes(b"x")
@@ -257,13 +313,41 @@ def test_missing_media_is_an_error_that_lists_it_and_writes_nothing(mixture, med
     with pytest.raises(ExportError, match=r"2 of 3 videos are missing") as err:
         export(str(mixture), "swift", str(out), video_root=str(partial))
     assert str(partial / "empty.mp4") in str(err.value) and str(partial / "one.mp4") in str(
-        err.value)
+        err.value
+    )
     assert not out.exists()
-    code = cli.main(["export", "--mix", str(mixture), "--format", "llava", "--out", str(out),
-                     "--video-root", str(partial)])
+    code = cli.main(
+        [
+            "export",
+            "--mix",
+            str(mixture),
+            "--format",
+            "llava",
+            "--out",
+            str(out),
+            "--video-root",
+            str(partial),
+        ]
+    )
     assert code == cli.EXIT_USAGE and "missing" in capsys.readouterr().err
-    assert cli.main(["export", "--mix", str(mixture), "--format", "llava", "--out", str(out),
-                     "--video-root", str(media), "--time-reference", "clip"]) == cli.EXIT_USAGE
+    assert (
+        cli.main(
+            [
+                "export",
+                "--mix",
+                str(mixture),
+                "--format",
+                "llava",
+                "--out",
+                str(out),
+                "--video-root",
+                str(media),
+                "--time-reference",
+                "clip",
+            ]
+        )
+        == cli.EXIT_USAGE
+    )
 
 
 @pytest.mark.parametrize("fmt", [f for f in exporters.FORMATS if f != "livecc"])
@@ -273,32 +357,51 @@ def test_datasets_reads_every_json_export(mixture, media, tmp_path, fmt: str) ->
     from datasets import load_dataset
 
     summary = export(str(mixture), fmt, str(tmp_path / "out"), video_root=str(media))
-    ds = load_dataset("json", data_files=summary.files[0], split="train",
-                      cache_dir=str(tmp_path / "cache"))
+    ds = load_dataset(
+        "json", data_files=summary.files[0], split="train", cache_dir=str(tmp_path / "cache")
+    )
     assert ds.num_rows == summary.samples + sum(summary.added.values()) + summary.replay
 
 
 def test_replay_rows_get_the_visual_token_each_loader_counts() -> None:
     llava = [exporters.replay_as("llava", r) for r in REPLAY]
     assert [r["conversations"][0]["value"].split("\n")[0] for r in llava] == [
-        "<image>", "<image>", "<image>", "<image>", "Say hi."]
+        "<image>",
+        "<image>",
+        "<image>",
+        "<image>",
+        "Say hi.",
+    ]
     assert llava[3] == REPLAY[3] and llava[4] == REPLAY[4]  # already right: unchanged
     lf = [exporters.replay_as("llamafactory", r) for r in REPLAY]
-    assert [r.get("videos") for r in lf] == [["old/0.mp4"], ["old/1.mp4"], ["old/2.mp4"],
-                                             None, None]
+    assert [r.get("videos") for r in lf] == [
+        ["old/0.mp4"],
+        ["old/1.mp4"],
+        ["old/2.mp4"],
+        None,
+        None,
+    ]
     assert lf[3]["images"] == ["old/3.jpg"]
     assert [r["conversations"][0]["value"] for r in lf[:3]] == ["<video>\nWhat happens?"] * 3
     sw = exporters.replay_as("swift", REPLAY[1])
     assert sw["messages"][0] == {"role": "user", "content": "<video>\nWhat happens?"}
     lc = exporters.replay_as("livecc", REPLAY[0])
-    assert lc[0]["content"] == [{"type": "video", "video": "old/0.mp4"},
-                                {"type": "text", "text": "What happens?"}]
+    assert lc[0]["content"] == [
+        {"type": "video", "video": "old/0.mp4"},
+        {"type": "text", "text": "What happens?"},
+    ]
     assert exporters.replay_as("videollm-online", REPLAY[0]) is None
 
 
 def test_livecc_commentary_needs_the_annotations_word_times(mixture, media, tmp_path) -> None:
     for fmt, where in (("livecc", None), ("swift", str(tmp_path))):
         with pytest.raises(ExportError, match="--livecc-commentary"):
-            export(str(mixture), fmt, str(tmp_path / "out"), annotations=where,
-                   video_root=str(media), commentary=True)
+            export(
+                str(mixture),
+                fmt,
+                str(tmp_path / "out"),
+                annotations=where,
+                video_root=str(media),
+                commentary=True,
+            )
     assert not (tmp_path / "out").exists()

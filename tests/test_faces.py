@@ -41,12 +41,31 @@ def test_the_cascade_finds_a_real_face_and_none_in_patterns() -> None:
 
 
 def _video(path: Path, source: list[str]) -> Video:
-    subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", *source, "-t", "4",
-                    "-vf", "scale=320:240:force_original_aspect_ratio=decrease,"
-                    "pad=320:240:(ow-iw)/2:(oh-ih)/2,format=yuv420p", "-r", "25", str(path)],
-                   check=True)
-    return Video(MediaFile(Source(str(path), "file"), path.stem, str(path)),
-                 Probe(4000, 0, None, None, None, None, None, None, None, 0, 0), "", "train")
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-y",
+            "-loglevel",
+            "error",
+            *source,
+            "-t",
+            "4",
+            "-vf",
+            "scale=320:240:force_original_aspect_ratio=decrease,"
+            "pad=320:240:(ow-iw)/2:(oh-ih)/2,format=yuv420p",
+            "-r",
+            "25",
+            str(path),
+        ],
+        check=True,
+    )
+    return Video(
+        MediaFile(Source(str(path), "file"), path.stem, str(path)),
+        Probe(4000, 0, None, None, None, None, None, None, None, 0, 0),
+        "",
+        "train",
+    )
 
 
 def test_inspect_measures_a_talking_head_that_a_policy_can_refuse(tmp_path: Path) -> None:

@@ -17,8 +17,9 @@ from pipeline.stages.frames import FrameConfig, sample_frames
 
 def _video(path: Path) -> Video:
     probe = Probe(16000, 1, "h264", "aac", 25, 1, 320, 240, 22050, 0, 0)
-    return Video(MediaFile(Source(str(path), "file"), path.stem, str(path)), probe, "0" * 64,
-                 "train")
+    return Video(
+        MediaFile(Source(str(path), "file"), path.stem, str(path)), probe, "0" * 64, "train"
+    )
 
 
 def test_selection_follows_timestamps_and_does_not_drift_at_29_97() -> None:
@@ -27,8 +28,10 @@ def test_selection_follows_timestamps_and_does_not_drift_at_29_97() -> None:
     assert len(chosen) == pts[-1] // 1000 + 1  # one sample per whole second of frames
     # The frame on screen at t = 3000 s: a stride of round(29.97) = 30 would be 3 s late.
     assert chosen[3000] == math.floor(3000 * 30000 / 1001)
-    assert all(pts[i] <= k * 1000 < (pts[i + 1] if i + 1 < len(pts) else math.inf)
-               for k, i in enumerate(chosen))
+    assert all(
+        pts[i] <= k * 1000 < (pts[i + 1] if i + 1 < len(pts) else math.inf)
+        for k, i in enumerate(chosen)
+    )
 
 
 def test_selection_on_variable_frame_rate_keeps_each_frame_once() -> None:
@@ -58,8 +61,9 @@ def test_sampled_times_are_decoded_pts(name: str, corpus, vfr_video: Path) -> No
 
 def test_frames_are_decoded_in_bounded_chunks(corpus) -> None:
     reader = FrameReader(str(corpus[0] / "kitchen.mp4"), 64)
-    sizes = [len(idx) for idx, chunk in reader.chunks(range(len(reader)))
-             if chunk.shape[0] == len(idx)]
+    sizes = [
+        len(idx) for idx, chunk in reader.chunks(range(len(reader))) if chunk.shape[0] == len(idx)
+    ]
     assert sum(sizes) == len(reader) == 400
     assert max(sizes) == CHUNK
 

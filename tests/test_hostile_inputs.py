@@ -32,7 +32,8 @@ def test_non_utf8_inputs_are_usage_errors(tmp_path: Path, capsys) -> None:
     keywords = tmp_path / "kw.yaml"
     keywords.write_bytes(b"keywords:\n  - " + LATIN1)
     assert cli.main(["annotate", "--keywords", str(keywords), "--out", str(out)]) == (
-        cli.EXIT_USAGE)
+        cli.EXIT_USAGE
+    )
     assert "cannot read keyword file" in capsys.readouterr().err
     assert not out.exists()  # a usage error leaves no folder (no _staging/LOCK)
     replay = tmp_path / "replay.jsonl"
@@ -52,8 +53,10 @@ def test_keyword_settings_are_type_checked(tmp_path: Path) -> None:
 
 
 def test_replay_records_are_checked_with_their_line(tmp_path: Path) -> None:
-    good = {"id": "a", "conversations": [{"from": "human", "value": "hi"},
-                                          {"from": "gpt", "value": "hello"}]}
+    good = {
+        "id": "a",
+        "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}],
+    }
     f = tmp_path / "r.jsonl"
     f.write_text(json.dumps(good) + "\n\n" + json.dumps(good) + "\n{broken\n")
     with pytest.raises(RecipeError, match=r"r.jsonl line 4: not JSON"):
@@ -76,8 +79,9 @@ def test_a_failed_mix_leaves_the_earlier_mixture(tmp_path: Path) -> None:
     for task in {r["task"] for r in rows}:
         part = samples / "samples" / f"task={task}" / "split=train"
         part.mkdir(parents=True)
-        pq.write_table(conform([r for r in rows if r["task"] == task], "samples"),
-                       part / "a.parquet")
+        pq.write_table(
+            conform([r for r in rows if r["task"] == task], "samples"), part / "a.parquet"
+        )
     out = tmp_path / "mix"
     mix(str(samples), parse_shorthand("R1 (2)"), str(out))
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -91,8 +95,9 @@ def test_compact_removes_what_a_killed_compact_left(tmp_path: Path) -> None:
     rows = build_video(_info(TABLES, "v1"), BuildConfig())
     folder = tmp_path / "samples" / "task=rev"
     folder.mkdir(parents=True)
-    pq.write_table(conform([r for r in rows if r["task"] == "rev"], "samples"),
-                   folder / "a.parquet")
+    pq.write_table(
+        conform([r for r in rows if r["task"] == "rev"], "samples"), folder / "a.parquet"
+    )
     (folder / "compact-x-00000-of-00001.parquet.tmp").write_bytes(b"half a file")
     compact(str(tmp_path))
     assert sorted(p.name for p in folder.iterdir()) == ["a.parquet"]

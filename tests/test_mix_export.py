@@ -34,7 +34,8 @@ def _golden(name: str, text: str) -> None:
 def base_rows() -> list[dict]:
     """One hand-made video's samples (seed 0), the basis of every check here."""
     return build_video(_info(TABLES, "v1"), BuildConfig()) + build_video(
-        _info(TABLES, "empty"), BuildConfig())
+        _info(TABLES, "empty"), BuildConfig()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,23 +45,42 @@ def samples_dir(tmp_path_factory, base_rows) -> Path:
     rows = []
     for k in range(30):
         split = "val" if k % 10 == 0 else "train"
-        rows += [{**r, "video_id": f"{r['video_id']}-{k}", "sample_id": f"{r['sample_id']}-{k}",
-                  "split": split} for r in base_rows]
+        rows += [
+            {
+                **r,
+                "video_id": f"{r['video_id']}-{k}",
+                "sample_id": f"{r['sample_id']}-{k}",
+                "split": split,
+            }
+            for r in base_rows
+        ]
     for task in TASKS:
         part = root / "samples" / f"task={task}"
         part.mkdir(parents=True)
-        pq.write_table(conform([r for r in rows if r["task"] == task], "samples"),
-                       part / "t.parquet")
+        pq.write_table(
+            conform([r for r in rows if r["task"] == task], "samples"), part / "t.parquet"
+        )
     return root
 
 
 @pytest.fixture(scope="module")
 def replay_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("replay") / "llava.json"
-    path.write_text(json.dumps([
-        {"id": f"r{i}", "video": f"old/{i}.mp4", "conversations": [
-            {"from": "human", "value": f"<video>\nWhat happens in clip {i}?"},
-            {"from": "gpt", "value": "Someone cooks."}]} for i in range(40)]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "id": f"r{i}",
+                    "video": f"old/{i}.mp4",
+                    "conversations": [
+                        {"from": "human", "value": f"<video>\nWhat happens in clip {i}?"},
+                        {"from": "gpt", "value": "Someone cooks."},
+                    ],
+                }
+                for i in range(40)
+            ]
+        )
+    )
     return path
 
 
@@ -69,13 +89,21 @@ def _mixture(folder: Path) -> list[dict]:
 
 
 def test_mix_draws_exact_counts_from_train_only(samples_dir, replay_file, tmp_path) -> None:
-    summary = mix(str(samples_dir), parse_shorthand("ORNS1111 (100)"), str(tmp_path),
-                  seed=3, replay=str(replay_file))
+    summary = mix(
+        str(samples_dir),
+        parse_shorthand("ORNS1111 (100)"),
+        str(tmp_path),
+        seed=3,
+        replay=str(replay_file),
+    )
     assert summary.counts == {"O": 25, "R": 25, "N": 25, "S": 25}
     rows = _mixture(tmp_path)
     by = {c: [r for r in rows if r["component"] == c] for c in "RNS"}
     assert {c: {r["task"] for r in v} for c, v in by.items()} == {
-        "R": {"rev"}, "N": {"noise"}, "S": {"stop"}}
+        "R": {"rev"},
+        "N": {"noise"},
+        "S": {"stop"},
+    }
     assert all(r["split"] == "train" and r["mixture"] == "ORNS1111 (100)" for r in rows)
     assert len({r["sample_id"] for r in rows}) == 75  # without replacement
     replay = [json.loads(x) for x in (tmp_path / "replay.jsonl").read_text().splitlines()]
@@ -91,7 +119,8 @@ def test_mix_is_deterministic_for_a_seed(samples_dir, replay_file, tmp_path) -> 
     a, b, c = (_mixture(tmp_path / n) for n in "abc")
     assert a == b
     assert (tmp_path / "a" / "replay.jsonl").read_text() == (
-        tmp_path / "b" / "replay.jsonl").read_text()
+        tmp_path / "b" / "replay.jsonl"
+    ).read_text()
     assert len(c) == len(a) and {r["sample_id"] for r in c} != {r["sample_id"] for r in a}
 
 
@@ -107,7 +136,8 @@ def test_rev_arms_draw_one_query_position(samples_dir, tmp_path) -> None:
     plus = parse_shorthand("+10k-rev-rev-noise")
     assert plus.variants == (("rev", "inline"),) and "N" not in dict(plus.weights)
     assert parse_shorthand("+10k-rev").variants == () and "R" not in dict(
-        parse_shorthand("+10k-rev").weights)
+        parse_shorthand("+10k-rev").weights
+    )
     with pytest.raises(RecipeError, match="cannot leave out"):
         parse_shorthand("+10k-rev-post")
 
@@ -116,8 +146,7 @@ def test_too_few_samples_is_an_error_unless_repeats_are_allowed(samples_dir, tmp
     # rev: 2 cuts x 2 query positions per train copy of v1, 27 train copies -> 108
     with pytest.raises(RecipeError, match="component R needs 200 samples but tasks rev has 108"):
         mix(str(samples_dir), parse_shorthand("R1 (200)"), str(tmp_path))
-    summary = mix(str(samples_dir), parse_shorthand("R1 (200)"), str(tmp_path),
-                  allow_repeat=True)
+    summary = mix(str(samples_dir), parse_shorthand("R1 (200)"), str(tmp_path), allow_repeat=True)
     rows = _mixture(tmp_path)
     assert summary.counts == {"R": 200} and len(rows) == 200
     assert len({r["sample_id"] for r in rows}) == 108
@@ -129,8 +158,9 @@ def test_too_few_samples_is_an_error_unless_repeats_are_allowed(samples_dir, tmp
 
 
 def test_plus_recipe_keeps_the_whole_replay_set(samples_dir, replay_file, tmp_path) -> None:
-    summary = mix(str(samples_dir), parse_shorthand("+40-noise"), str(tmp_path),
-                  replay=str(replay_file))
+    summary = mix(
+        str(samples_dir), parse_shorthand("+40-noise"), str(tmp_path), replay=str(replay_file)
+    )
     assert summary.counts == {"R": 10, "S": 10, "A": 10, "Q": 10, "O": 40}
     assert "noise" not in {r["task"] for r in _mixture(tmp_path)}
 

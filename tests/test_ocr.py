@@ -31,8 +31,7 @@ def test_reads_burned_in_text_and_nothing_from_noise() -> None:
     ocr = Ocr()
     assert ocr.available, "tesseract is installed by make setup"
     noise = np.random.default_rng(0).integers(0, 2, (240, 320, 1), dtype=np.uint8) * 255
-    texts = ocr.read_many([_subtitle_frame("First chop the onions"),
-                           np.repeat(noise, 3, axis=2)])
+    texts = ocr.read_many([_subtitle_frame("First chop the onions"), np.repeat(noise, 3, axis=2)])
     assert texts is not None
     words, nothing = texts
     assert "chop the onions" in words.text

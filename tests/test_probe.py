@@ -23,12 +23,15 @@ def test_probe_measures_audio_start_offset(corpus: tuple[Path, dict]) -> None:
     assert abs(probe(root / "kitchen.mp4").audio_offset_ms) <= 50
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    ("empty.mp4", "empty file"),
-    ("text.mp4", "not readable as media"),
-    ("truncated.mp4", "not readable as media"),
-    ("audioonly.m4a", "no video stream"),
-])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("empty.mp4", "empty file"),
+        ("text.mp4", "not readable as media"),
+        ("truncated.mp4", "not readable as media"),
+        ("audioonly.m4a", "no video stream"),
+    ],
+)
 def test_bad_media_has_a_clear_reason(bad_media: Path, name: str, reason: str) -> None:
     with pytest.raises(ProbeError, match=reason):
         probe(bad_media / name)
@@ -47,19 +50,42 @@ def test_the_timeline_is_the_pictures_when_the_audio_runs_on(tmp_path: Path) -> 
 
     for suffix in ("mp4", "mkv"):
         path = tmp_path / f"long-audio.{suffix}"
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                        "testsrc=size=64x48:rate=10:duration=1", "-f", "lavfi", "-i",
-                        "sine=duration=4", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)],
-                       check=True, timeout=60)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x48:rate=10:duration=1",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=duration=4",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                str(path),
+            ],
+            check=True,
+            timeout=60,
+        )
         p = probe(path)
         assert abs(p.duration_ms - 1000) <= 100, (suffix, p.duration_ms)
         assert p.audio_codec == "aac"
 
 
 def test_parse_probe_ignores_cover_art_and_needs_duration() -> None:
-    info = {"format": {"duration": "N/A"}, "streams": [
-        {"codec_type": "video", "disposition": {"attached_pic": 1}},
-        {"codec_type": "audio", "codec_name": "mp3"}]}
+    info = {
+        "format": {"duration": "N/A"},
+        "streams": [
+            {"codec_type": "video", "disposition": {"attached_pic": 1}},
+            {"codec_type": "audio", "codec_name": "mp3"},
+        ],
+    }
     with pytest.raises(ProbeError, match="no video stream"):
         parse_probe(info)
     info["streams"][0]["disposition"] = {}
@@ -76,15 +102,35 @@ def test_a_forged_duration_header_is_not_trusted(tmp_path: Path) -> None:
     from pipeline.io.probe import packets_end_ms, probe, run_ffprobe
 
     path = tmp_path / "forged.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc=size=64x48:rate=10:duration=1", "-f", "lavfi", "-i",
-                    "sine=duration=1", "-shortest", "-pix_fmt", "yuv420p", "-c:a", "aac",
-                    str(path)], check=True, timeout=60)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=10:duration=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-shortest",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(path),
+        ],
+        check=True,
+        timeout=60,
+    )
     honest = probe(path).duration_ms
     data = bytearray(path.read_bytes())
     at = data.find(b"mvhd")
-    timescale = struct.unpack(">I", data[at + 16:at + 20])[0]
-    data[at + 20:at + 24] = struct.pack(">I", timescale * 36_000)  # version-0 mvhd duration
+    timescale = struct.unpack(">I", data[at + 16 : at + 20])[0]
+    data[at + 20 : at + 24] = struct.pack(">I", timescale * 36_000)  # version-0 mvhd duration
     path.write_bytes(data)
     assert float(run_ffprobe(path)["format"]["duration"]) == 36_000  # the header lies
     assert abs(packets_end_ms(path, 36_000_000) - honest) <= 50

@@ -13,8 +13,11 @@ def test_the_bar_counts_videos_hours_and_failures(monkeypatch) -> None:
 
     shown = io.StringIO()
     real = tqdm_module.tqdm
-    monkeypatch.setattr(tqdm_module, "tqdm", lambda **kw: real(
-        **{**kw, "disable": False, "file": shown, "mininterval": 0}))
+    monkeypatch.setattr(
+        tqdm_module,
+        "tqdm",
+        lambda **kw: real(**{**kw, "disable": False, "file": shown, "mininterval": 0}),
+    )
     with progress.annotate_bar(3):
         progress.video_done({"duration_ms": 1_800_000})
         progress.source_failed({"stage": "download"})
@@ -28,6 +31,7 @@ def test_the_bar_counts_videos_hours_and_failures(monkeypatch) -> None:
 
 def test_offline_alignment_is_skipped_without_a_download(monkeypatch, tmp_path) -> None:
     import torch
+
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     assert not whisper._torchaudio_aligner_cached("en")
     (tmp_path / "checkpoints").mkdir()
@@ -44,15 +48,18 @@ def test_reading_commands_do_not_import_beam(tmp_path) -> None:
     import subprocess
     import sys
 
-    code = ("import sys\n"
-            "import pipeline.cli, pipeline.io.query, pipeline.io.validate, pipeline.mix, "
-            "pipeline.export, pipeline.report\n"
-            "from pipeline import cli\n"
-            f"cli.main(['validate', {str(tmp_path)!r}])\n"
-            f"cli.main(['query', {str(tmp_path)!r}, 'SELECT 1'])\n"
-            "print(sorted(m for m in sys.modules if m.startswith('apache_beam')))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=True)
+    code = (
+        "import sys\n"
+        "import pipeline.cli, pipeline.io.query, pipeline.io.validate, pipeline.mix, "
+        "pipeline.export, pipeline.report\n"
+        "from pipeline import cli\n"
+        f"cli.main(['validate', {str(tmp_path)!r}])\n"
+        f"cli.main(['query', {str(tmp_path)!r}, 'SELECT 1'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('apache_beam')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
     assert "apitools" not in done.stderr
 
@@ -64,9 +71,22 @@ def test_annotate_output_has_no_beam_import_warning(tmp_path) -> None:
     import sys
 
     (tmp_path / "urls.txt").write_text("")
-    done = subprocess.run([sys.executable, "-m", "pipeline", "annotate", "--urls",
-                           str(tmp_path / "urls.txt"), "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "annotate",
+            "--urls",
+            str(tmp_path / "urls.txt"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     assert "apitools" not in done.stderr
     assert "0 sources" in done.stderr + done.stdout
 
@@ -76,8 +96,11 @@ def test_build_ticks_a_video_at_a_time(monkeypatch) -> None:
 
     shown = io.StringIO()
     real = tqdm_module.tqdm
-    monkeypatch.setattr(tqdm_module, "tqdm", lambda **kw: real(
-        **{**kw, "disable": False, "file": shown, "mininterval": 0}))
+    monkeypatch.setattr(
+        tqdm_module,
+        "tqdm",
+        lambda **kw: real(**{**kw, "disable": False, "file": shown, "mininterval": 0}),
+    )
     with progress.annotate_bar(2, desc="build"):
         progress.video_built(3_600_000)
     assert "build" in shown.getvalue() and "1/2" in shown.getvalue()

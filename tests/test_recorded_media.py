@@ -42,13 +42,35 @@ def phone_call(tmp_path_factory) -> tuple[Path, list[tuple[float, float, str]]]:
     sample = pyannote_sample()
     media = tmp_path_factory.mktemp("call") / "media"
     media.mkdir()
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "color=c=gray:size=160x120:rate=5", "-i", str(sample / "sample.wav"),
-                    "-shortest", "-pix_fmt", "yuv420p", "-c:a", "aac",
-                    str(media / "call.mp4")], check=True, timeout=120)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=gray:size=160x120:rate=5",
+            "-i",
+            str(sample / "sample.wav"),
+            "-shortest",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(media / "call.mp4"),
+        ],
+        check=True,
+        timeout=120,
+    )
     out = media.parent / "out"
-    assert cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
-                     "--segmenter", "punctuation"]) == cli.EXIT_OK
+    assert (
+        cli.main(
+            ["annotate", "--media-dir", str(media), "--out", str(out), "--segmenter", "punctuation"]
+        )
+        == cli.EXIT_OK
+    )
     lines = []
     for line in (sample / "sample.stm").read_text().splitlines():
         _, _, _, start, end, text = line.split(" ", 5)
@@ -58,8 +80,7 @@ def phone_call(tmp_path_factory) -> tuple[Path, list[tuple[float, float, str]]]:
 
 def test_a_real_phone_call_is_transcribed(phone_call) -> None:
     out, lines = phone_call
-    sentences = sorted(read_table(str(out), "sentences").to_pylist(),
-                       key=lambda s: s["start_ms"])
+    sentences = sorted(read_table(str(out), "sentences").to_pylist(), key=lambda s: s["start_ms"])
     heard = _words(" ".join(s["text"] for s in sentences))
     said = _words(" ".join(text for _, _, text in lines))
     error = jiwer.wer(said, heard)
@@ -74,8 +95,12 @@ def test_real_street_footage_without_sound_is_annotated(tmp_path) -> None:
     media.mkdir()
     shutil.copyfile(_recorded("vtest.avi"), media / "vtest.avi")
     out = tmp_path / "out"
-    assert cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
-                     "--segmenter", "punctuation"]) == cli.EXIT_OK
+    assert (
+        cli.main(
+            ["annotate", "--media-dir", str(media), "--out", str(out), "--segmenter", "punctuation"]
+        )
+        == cli.EXIT_OK
+    )
     (video,) = read_table(str(out), "videos").to_pylist()
     assert video["language"] is None and abs(video["duration_ms"] - 79_500) <= 200
     clips = read_table(str(out), "clips").to_pylist()
@@ -97,27 +122,39 @@ def test_a_real_trailer_cuts_title_and_music(tmp_path) -> None:
     media.mkdir()
     shutil.copyfile(_recorded("trailer_bbb.mp4"), media / "trailer_bbb.mp4")
     out = tmp_path / "out"
-    assert cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
-                     "--segmenter", "punctuation"]) == cli.EXIT_OK
+    assert (
+        cli.main(
+            ["annotate", "--media-dir", str(media), "--out", str(out), "--segmenter", "punctuation"]
+        )
+        == cli.EXIT_OK
+    )
     clips = sorted(read_table(str(out), "clips").to_pylist(), key=lambda c: c["index"])
     starts = [c["start_ms"] / 1000 for c in clips if c["scene_boundary"]]
     for cut in HARD_CUTS_S:  # each hard cut starts a clip, to the frame
         assert any(abs(s - cut) <= FRAME_S for s in starts), (cut, starts)
     for c in clips:  # no clip crosses a hard cut
-        assert not any(c["start_ms"] / 1000 + FRAME_S < cut < c["end_ms"] / 1000 - FRAME_S
-                       for cut in HARD_CUTS_S), c
+        assert not any(
+            c["start_ms"] / 1000 + FRAME_S < cut < c["end_ms"] / 1000 - FRAME_S
+            for cut in HARD_CUTS_S
+        ), c
     for s in starts:  # a boundary is a cut or inside a fade, never in a steady shot
         assert any(abs(s - cut) <= FRAME_S for cut in HARD_CUTS_S) or any(
-            a <= s <= b for a, b in FADES_S), s
+            a <= s <= b for a, b in FADES_S
+        ), s
     read = " ".join(c["screen_text"] or "" for c in clips).lower()
     assert "bunny" in read  # the title card "A (slightly overweight) bunny"
-    assert cli.main(["build", "--annotations", str(out), "--out", str(tmp_path / "s")]
-                    ) == cli.EXIT_OK
+    assert (
+        cli.main(["build", "--annotations", str(out), "--out", str(tmp_path / "s")]) == cli.EXIT_OK
+    )
     samples = read_table(str(tmp_path / "s"), "samples").to_pylist()
-    speech = [s for s in samples if s["task"] in ("tsg_dialogue", "caption_to_dialogue",
-                                                  "dialogue_to_caption")]
-    from_sentences = [s for s in samples for t in s["turns"] for e in t["evidence"]
-                      if ":s" in e["source_id"]]
+    speech = [
+        s
+        for s in samples
+        if s["task"] in ("tsg_dialogue", "caption_to_dialogue", "dialogue_to_caption")
+    ]
+    from_sentences = [
+        s for s in samples for t in s["turns"] for e in t["evidence"] if ":s" in e["source_id"]
+    ]
     assert not speech and not from_sentences  # whisper's words on the music were rejected
 
 
@@ -140,8 +177,7 @@ def test_whisper_base_from_pypi_hears_czech_and_english() -> None:
     # (an annotate run storing what a multilingual model hears: test_spoken_language.py)
 
 
-def hard_cut_scores(cuts_s: list[float], tolerance_s: float = 2 * FRAME_S
-                    ) -> tuple[float, float]:
+def hard_cut_scores(cuts_s: list[float], tolerance_s: float = 2 * FRAME_S) -> tuple[float, float]:
     """(recall, precision) of detected cuts against the trailer's hard cuts within two
     frames; a boundary inside a labelled fade is neither right nor wrong."""
     counted = [c for c in cuts_s if not any(a <= c <= b for a, b in FADES_S)]

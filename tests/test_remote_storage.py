@@ -34,7 +34,7 @@ class FakeRemoteFileSystem(LocalFileSystem):
         return "fakeremote"
 
     def _local(self, path: str) -> str:
-        return os.path.join(self.root, path[len(SCHEME):]) if path.startswith(SCHEME) else path
+        return os.path.join(self.root, path[len(SCHEME) :]) if path.startswith(SCHEME) else path
 
     def _remote(self, path: str) -> str:
         return SCHEME + os.path.relpath(path, self.root)
@@ -54,8 +54,11 @@ class FakeRemoteFileSystem(LocalFileSystem):
     def _list(self, dir_or_prefix: str):
         remote = dir_or_prefix.startswith(SCHEME)
         for m in super()._list(self._local(dir_or_prefix)):
-            yield FileMetadata(self._remote(m.path) if remote else m.path, m.size_in_bytes,
-                               m.last_updated_in_seconds)
+            yield FileMetadata(
+                self._remote(m.path) if remote else m.path,
+                m.size_in_bytes,
+                m.last_updated_in_seconds,
+            )
 
     def create(self, path, *args, **kwargs):
         return super().create(self._local(path), *args, **kwargs)
@@ -64,14 +67,16 @@ class FakeRemoteFileSystem(LocalFileSystem):
         return super().open(self._local(path), *args, **kwargs)
 
     def copy(self, sources, destinations):
-        return super().copy([self._local(p) for p in sources],
-                            [self._local(p) for p in destinations])
+        return super().copy(
+            [self._local(p) for p in sources], [self._local(p) for p in destinations]
+        )
 
     def rename(self, sources, destinations):
         for d in destinations:  # object stores have no folders to create first
             os.makedirs(os.path.dirname(self._local(d)), exist_ok=True)
-        return super().rename([self._local(p) for p in sources],
-                              [self._local(p) for p in destinations])
+        return super().rename(
+            [self._local(p) for p in sources], [self._local(p) for p in destinations]
+        )
 
     def exists(self, path):
         return super().exists(self._local(path))
@@ -116,14 +121,23 @@ def test_storage_helpers_on_a_remote_scheme(remote_root: Path, tmp_path: Path) -
     assert not storage.exists(f"{base}/a/b.txt")
 
 
-def test_annotate_and_build_into_a_remote_out(remote_root: Path, corpus, tmp_path: Path
-                                              ) -> None:
+def test_annotate_and_build_into_a_remote_out(remote_root: Path, corpus, tmp_path: Path) -> None:
     media = tmp_path / "in"
     media.mkdir()
     os.link(corpus[0] / "quiet.mp4", media / "quiet.mp4")
     out = f"{SCHEME}runs/out"
-    argv = ["--media-dir", str(media), "--out", out, "--segmenter", "punctuation",
-            "--run-id", "r1", "--clip-model", "off"]
+    argv = [
+        "--media-dir",
+        str(media),
+        "--out",
+        out,
+        "--segmenter",
+        "punctuation",
+        "--run-id",
+        "r1",
+        "--clip-model",
+        "off",
+    ]
     summary = run(argv, test_pipeline=TestPipeline(options=PipelineOptions(argv)))
     assert (summary.videos, summary.clips, summary.failures) == (1, 2, 0)
     assert all(f.startswith(SCHEME) for f in table_files(out, "videos"))
@@ -131,8 +145,10 @@ def test_annotate_and_build_into_a_remote_out(remote_root: Path, corpus, tmp_pat
     assert video["media_uri"].startswith(f"{out}/media/")
     assert (remote_root / "runs" / "out" / "media" / Path(video["media_uri"]).name).is_file()
     assert list((remote_root / "runs" / "out" / "videos").glob("r1-*.parquet"))
-    again = run([*argv[:-4], "--run-id", "r2", "--clip-model", "off"],
-                test_pipeline=TestPipeline(options=PipelineOptions(argv)))
+    again = run(
+        [*argv[:-4], "--run-id", "r2", "--clip-model", "off"],
+        test_pipeline=TestPipeline(options=PipelineOptions(argv)),
+    )
     assert again.skipped_done == 1 and again.videos == 0  # the done-check reads remote rows
     built = build(["--annotations", out, "--out", f"{SCHEME}runs/samples", "--keep-flagged"])
     assert built.samples["tsg_caption"] == 4 and built.samples["silence"] >= 1
@@ -149,6 +165,5 @@ def test_recover_finds_waves_by_their_files_on_an_object_store(remote_root: Path
     commit.mark_complete(commit.wave_dir(out, "r-w00000"))
     assert commit.recover(out) == commit.Recovered(("r-w00000",), ("r-w00001",))
     assert table_files(out, "videos") == [f"{out}/videos/r-w00000-00000-of-00001.parquet"]
-    assert table_files(out, "sentences") == [
-        f"{out}/sentences/r-w00000-00000-of-00001.parquet"]
+    assert table_files(out, "sentences") == [f"{out}/sentences/r-w00000-00000-of-00001.parquet"]
     assert storage.glob(f"{commit.staging_root(out)}/**") == []

@@ -11,17 +11,40 @@ from pipeline.core.templates import NOISE_TARGET
 from pipeline.report import write_report
 
 
-def _turn(role: str, kind: str, text: str | None, at: int, end: int | None = None,
-          target: str | None = None, learn: bool = False) -> dict:
-    return {"role": role, "kind": kind, "text": text, "start_ms": at,
-            "end_ms": at if end is None else end, "frame_start": None, "frame_end": None,
-            "learn": learn, "evidence": [], "target_override": target}
+def _turn(
+    role: str,
+    kind: str,
+    text: str | None,
+    at: int,
+    end: int | None = None,
+    target: str | None = None,
+    learn: bool = False,
+) -> dict:
+    return {
+        "role": role,
+        "kind": kind,
+        "text": text,
+        "start_ms": at,
+        "end_ms": at if end is None else end,
+        "frame_start": None,
+        "frame_end": None,
+        "learn": learn,
+        "evidence": [],
+        "target_override": target,
+    }
 
 
 def _row(sample_id: str, task: str, video: str, turns: list[dict] | None = None) -> dict:
-    return {"sample_id": sample_id, "task": task, "split": "train", "video_id": video,
-            "clip_start_ms": 10_000, "clip_end_ms": 22_000, "quality_flags": [],
-            "turns": turns or []}
+    return {
+        "sample_id": sample_id,
+        "task": task,
+        "split": "train",
+        "video_id": video,
+        "clip_start_ms": 10_000,
+        "clip_end_ms": 22_000,
+        "quality_flags": [],
+        "turns": turns or [],
+    }
 
 
 def test_pick_takes_different_videos_first_and_is_stable() -> None:
@@ -34,11 +57,13 @@ def test_pick_takes_different_videos_first_and_is_stable() -> None:
 
 
 def test_strip_puts_thumbnails_and_turns_at_their_times() -> None:
-    turns = [_turn("user", "frames", None, 10_000, 16_000),
-             _turn("user", "question", "What <b>now</b>?", 16_000),
-             _turn("assistant", "answer", "A cut.", 16_000, learn=True),
-             _turn("assistant", "noise", "", 19_000, target=NOISE_TARGET, learn=True),
-             _turn("user", "remark", "late", 30_000)]
+    turns = [
+        _turn("user", "frames", None, 10_000, 16_000),
+        _turn("user", "question", "What <b>now</b>?", 16_000),
+        _turn("assistant", "answer", "A cut.", 16_000, learn=True),
+        _turn("assistant", "noise", "", 19_000, target=NOISE_TARGET, learn=True),
+        _turn("user", "remark", "late", 30_000),
+    ]
     view = sample_view.strip(_row("s", "contrast", "v", turns))
     assert view.thumb_ms == (11_000, 13_000, 15_000, 17_000, 19_000, 21_000)
     assert [view.share(m.start_ms) for m in view.marks] == [0, 50, 50, 75, 100]
@@ -57,8 +82,14 @@ def test_an_empty_out_says_so_in_words(tmp_path: Path) -> None:
     for stale in ("keywords.png", "samples/old-0.jpg", "notes.txt"):
         (tmp_path / "report" / stale).write_bytes(b"x")
     page = write_report(str(tmp_path / "out"), None, str(tmp_path / "report")).read_text()
-    for words in ("No videos yet", "No video durations", "No samples yet",
-                  "No samples to show", "No failures", "No build record here"):
+    for words in (
+        "No videos yet",
+        "No video durations",
+        "No samples yet",
+        "No samples to show",
+        "No failures",
+        "No build record here",
+    ):
         assert words in page
     assert not list((tmp_path / "report").glob("*.png"))
     assert not list((tmp_path / "report" / "samples").glob("*.jpg"))

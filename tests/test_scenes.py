@@ -18,8 +18,12 @@ from pipeline.models.clip import ClipConfig
 from pipeline.stages.frames import FrameConfig, SampleFrames
 from pipeline.stages.scenes import DetectScenes
 
-FPS = {"kitchen": Fraction(25), "bicycle": Fraction(30000, 1001), "garden": Fraction(25),
-       "quiet": Fraction(25)}
+FPS = {
+    "kitchen": Fraction(25),
+    "bicycle": Fraction(30000, 1001),
+    "garden": Fraction(25),
+    "quiet": Fraction(25),
+}
 
 
 def test_candidate_cuts_need_a_hard_jump_or_a_soft_one_that_clip_confirms() -> None:
@@ -37,8 +41,13 @@ def test_clip_spans_never_cross_cuts_and_respect_lengths() -> None:
     spans = clip_spans([500, 9000, 9600], 20000, samples, cfg)
     # 0-500 and 9000-9600 are shorter than the minimum; 500-9000 splits in three windows
     assert [(s.start_ms, s.end_ms, s.scene_boundary) for s in spans] == [
-        (500, 3333, True), (3333, 6167, False), (6167, 9000, False),
-        (9600, 13067, True), (13067, 16533, False), (16533, 20000, False)]
+        (500, 3333, True),
+        (3333, 6167, False),
+        (6167, 9000, False),
+        (9600, 13067, True),
+        (13067, 16533, False),
+        (16533, 20000, False),
+    ]
     for s in spans:
         assert s.end_ms - s.start_ms <= cfg.max_clip_ms
         assert not any(s.start_ms < c < s.end_ms for c in (500, 9000, 9600))
@@ -70,6 +79,7 @@ def _check_cuts(truths: dict, detector: str = FRAME_DIFFERENCE):
             assert abs(plan.clips[-1].end_ms - truth.duration_ms) <= frame_ms
             assert [c.index for c in plan.clips] == list(range(len(plan.clips)))
             assert all(c.scene_detector == detector for c in plan.clips)
+
     return check
 
 
@@ -77,12 +87,16 @@ def test_detected_cuts_are_within_one_frame_of_truth(corpus) -> None:
     root, truths = corpus
     videos = [_video(root / f"{name}.mp4") for name in FPS]
     with TestPipeline() as p:
-        sampled, frames_failed = (p | beam.Create(videos)
-                                  | SampleFrames(FrameConfig(), ClipConfig(model="off")))
+        sampled, frames_failed = (
+            p | beam.Create(videos) | SampleFrames(FrameConfig(), ClipConfig(model="off"))
+        )
         plans, scenes_failed = sampled | DetectScenes(SceneConfig())
         assert_that(plans, _check_cuts(truths))
-        assert_that((frames_failed, scenes_failed) | beam.Flatten(), lambda f: f == [] or (
-            _ for _ in ()).throw(AssertionError(f)), label="no failures")
+        assert_that(
+            (frames_failed, scenes_failed) | beam.Flatten(),
+            lambda f: f == [] or (_ for _ in ()).throw(AssertionError(f)),
+            label="no failures",
+        )
 
 
 def test_transnetv2_cuts_are_within_one_frame_of_truth(corpus) -> None:
@@ -91,12 +105,14 @@ def test_transnetv2_cuts_are_within_one_frame_of_truth(corpus) -> None:
     root, truths = corpus
     videos = [_video(root / f"{name}.mp4") for name in FPS]
     with TestPipeline() as p:
-        sampled, _ = (p | beam.Create(videos)
-                      | SampleFrames(FrameConfig(), ClipConfig(model="off")))
+        sampled, _ = p | beam.Create(videos) | SampleFrames(FrameConfig(), ClipConfig(model="off"))
         plans, failed = sampled | DetectScenes(SceneConfig(detector="transnetv2"))
         assert_that(plans, _check_cuts(truths, "transnetv2"))
-        assert_that(failed, lambda f: f == [] or (_ for _ in ()).throw(AssertionError(f)),
-                    label="no failures")
+        assert_that(
+            failed,
+            lambda f: f == [] or (_ for _ in ()).throw(AssertionError(f)),
+            label="no failures",
+        )
 
 
 def test_transition_runs_become_cuts() -> None:
@@ -117,13 +133,15 @@ def test_clip_embeddings_feed_the_detector(corpus, tiny_clip_config: Path) -> No
     from pipeline.stages.scenes import detect
 
     root, truths = corpus
-    embedder = ClipEmbedder(ClipConfig(model=NAME, pretrained="none",
-                                       config_file=str(tiny_clip_config)))
+    embedder = ClipEmbedder(
+        ClipConfig(model=NAME, pretrained="none", config_file=str(tiny_clip_config))
+    )
     sampled = sample_frames(_video(root / "kitchen.mp4"), FrameConfig(), embedder)
     assert sampled.embeddings is not None and len(sampled.embeddings) == len(sampled.frame_ms)
     plan = detect(sampled, SceneConfig())
-    assert {c.scene_detector for c in plan.clips} == {
-        f"{FRAME_DIFFERENCE}+clip:{NAME}/random-init"}
+    assert {c.scene_detector for c in plan.clips} == {f"{FRAME_DIFFERENCE}+clip:{NAME}/random-init"}
     assert [c.start_ms for c in plan.clips if c.scene_boundary] == list(truths["kitchen"].cuts_ms)
-    assert all(c.keyframe_embeddings is not None
-               and len(c.keyframe_embeddings) == len(c.keyframe_ms) for c in plan.clips)
+    assert all(
+        c.keyframe_embeddings is not None and len(c.keyframe_embeddings) == len(c.keyframe_ms)
+        for c in plan.clips
+    )

@@ -31,15 +31,26 @@ def test_conform_rejects_rows_of_the_wrong_type() -> None:
 
 def test_validate_finds_wrong_schemas_and_nulls(tmp_path: Path) -> None:
     (tmp_path / "failures").mkdir()
-    good = {"failure_id": "f", "run_id": "r", "stage": "probe", "source_uri": "u",
-            "video_id": None, "error_type": "E", "message": "m", "traceback": None,
-            "attempt": 1, "failed_at_ms": 1}
+    good = {
+        "failure_id": "f",
+        "run_id": "r",
+        "stage": "probe",
+        "source_uri": "u",
+        "video_id": None,
+        "error_type": "E",
+        "message": "m",
+        "traceback": None,
+        "attempt": 1,
+        "failed_at_ms": 1,
+    }
     pq.write_table(conform([good], "failures"), tmp_path / "failures" / "a.parquet")
     assert validate(str(tmp_path)) == ({t: int(t == "failures") for t in TABLES}, [])
     # A foreign writer that ignored the nullability: same columns, nulls where none may be.
     loose = pa.schema([f.with_nullable(True) for f in table_schema("failures")])
-    pq.write_table(pa.Table.from_pylist([{**good, "message": None}], schema=loose),
-                   tmp_path / "failures" / "b.parquet")
+    pq.write_table(
+        pa.Table.from_pylist([{**good, "message": None}], schema=loose),
+        tmp_path / "failures" / "b.parquet",
+    )
     pq.write_table(pa.table({"x": [1]}), tmp_path / "failures" / "c.parquet")
     _, problems = validate(str(tmp_path))
     assert any("message has 1 nulls" in p for p in problems)

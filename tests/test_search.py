@@ -86,18 +86,23 @@ def test_full_info_filters(youtube_fixtures: Path) -> None:
     assert full_info_rejection(info, SearchSettings()) == "short"  # a YouTube Short
     loose = SearchSettings(exclude_shorts=False, min_duration_s=None, language=None)
     assert full_info_rejection(info, loose) is None
-    assert full_info_rejection(info, SearchSettings(
-        exclude_shorts=False, min_duration_s=None, language="en")) == "language"
-    assert full_info_rejection(info, SearchSettings(
-        exclude_shorts=False, min_duration_s=None, creative_commons=True)) == (
-        "not_creative_commons")
-    assert full_info_rejection(info, SearchSettings(
-        exclude_shorts=False, min_duration_s=None, uploaded_after="20250101")) == (
-        "uploaded_too_early")
+    assert (
+        full_info_rejection(
+            info, SearchSettings(exclude_shorts=False, min_duration_s=None, language="en")
+        )
+        == "language"
+    )
+    assert full_info_rejection(
+        info, SearchSettings(exclude_shorts=False, min_duration_s=None, creative_commons=True)
+    ) == ("not_creative_commons")
+    assert full_info_rejection(
+        info, SearchSettings(exclude_shorts=False, min_duration_s=None, uploaded_after="20250101")
+    ) == ("uploaded_too_early")
 
 
-def test_search_pipeline_dedups_blocks_and_fails_offline(youtube_fixtures: Path,
-                                                         monkeypatch) -> None:
+def test_search_pipeline_dedups_blocks_and_fails_offline(
+    youtube_fixtures: Path, monkeypatch
+) -> None:
     """The real ytsearch call fails offline (a failures row); recorded results drive the
     rest through the same DoFn."""
     result = json.loads((youtube_fixtures / "flat_search.json").read_text())
@@ -115,25 +120,34 @@ def test_search_pipeline_dedups_blocks_and_fails_offline(youtube_fixtures: Path,
     monkeypatch.setattr(yt_dlp.YoutubeDL, "extract_info", recorded)
     blocklist = Blocklist(channels=frozenset({"UC6PshCd-mkeSGNfNO0yWlGg"}))
     with TestPipeline() as p:
-        videos, failures = (p | beam.Create([search_source(s) for s in specs])
-                            | SearchVideos(blocklist, max_videos=2))
-        assert_that(videos | "V" >> beam.Map(lambda s: (s.uri.split("=")[1], s.keywords)),
-                    equal_to([("Je8iIWgavh4", ("march", "ost")),
-                              ("M0_Zvp59TaA", ("march", "ost"))]), label="videos")
-        assert_that(failures | "F" >> beam.Map(lambda f: (f.stage, f.source_uri,
-                                                          f.error_type)),
-                    equal_to([("search", "ytsearch20:offline search", "SearchFailed")]),
-                    label="failures")
+        videos, failures = (
+            p
+            | beam.Create([search_source(s) for s in specs])
+            | SearchVideos(blocklist, max_videos=2)
+        )
+        assert_that(
+            videos | "V" >> beam.Map(lambda s: (s.uri.split("=")[1], s.keywords)),
+            equal_to([("Je8iIWgavh4", ("march", "ost")), ("M0_Zvp59TaA", ("march", "ost"))]),
+            label="videos",
+        )
+        assert_that(
+            failures | "F" >> beam.Map(lambda f: (f.stage, f.source_uri, f.error_type)),
+            equal_to([("search", "ytsearch20:offline search", "SearchFailed")]),
+            label="failures",
+        )
 
 
 ERROR_CASES = {
-    "bot_check": ("bot_check", True), "private_video": ("private", False),
+    "bot_check": ("bot_check", True),
+    "private_video": ("private", False),
     "video_unavailable": ("unavailable", False),
     "removed_terms_of_service": ("removed_terms_of_service", False),
     "removed_by_uploader": ("removed_by_uploader", False),
     "account_terminated": ("account_terminated", False),
-    "http_429_too_many_requests": ("http_429", True), "http_403_forbidden": ("http_403", True),
-    "members_only": ("members_only", False), "age_restricted": ("age_restricted", False),
+    "http_429_too_many_requests": ("http_429", True),
+    "http_403_forbidden": ("http_403", True),
+    "members_only": ("members_only", False),
+    "age_restricted": ("age_restricted", False),
     "geo_restricted": ("geo_restricted", False),
 }
 
@@ -163,8 +177,7 @@ def _config(**kw) -> DownloadConfig:
     return DownloadConfig(retries=2, backoff_s=0.01, socket_timeout_s=1.0, **kw)
 
 
-def test_transient_errors_are_retried_permanent_ones_are_not(media: Path, tmp_path: Path
-                                                              ) -> None:
+def test_transient_errors_are_retried_permanent_ones_are_not(media: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
     store.mkdir()
     sleeps: list[float] = []
@@ -183,8 +196,11 @@ def test_transient_errors_are_retried_permanent_ones_are_not(media: Path, tmp_pa
             outcomes[name] = (info.value.reason, info.value.attempts)
         slow = download(Source(f"{base}/slow.mp4", "url"), store, _config(), sleeps.append)
         assert Path(slow.path).is_file()
-    assert outcomes == {"forbidden": ("http_403", 3), "gone": ("http_404", 1),
-                        "broken": ("http_5xx", 3)}
+    assert outcomes == {
+        "forbidden": ("http_403", 3),
+        "gone": ("http_404", 1),
+        "broken": ("http_5xx", 3),
+    }
     assert script.requests["/gone.mp4"] == 1
     assert script.requests["/forbidden.mp4"] == 3 and script.requests["/broken.mp4"] == 3
     assert sleeps[2] < sleeps[3]  # exponential backoff
@@ -214,7 +230,9 @@ def test_a_truncated_download_is_retried(media: Path, tmp_path: Path) -> None:
     assert Path(got.path).read_bytes() == (media / "garden.mp4").read_bytes()
     assert len(sleeps) == 1  # one retry after the short read
     assert classify("ERROR: [download] Got error: 1000 bytes read, 2000 more expected") == (
-        "truncated", True)
+        "truncated",
+        True,
+    )
 
 
 @pytest.mark.timeout(120)
@@ -230,14 +248,22 @@ def test_a_dripping_server_meets_the_download_deadline(media: Path, tmp_path: Pa
         script.plan("/garden.mp4", "200", *["drip"] * 10)
         sources = [Source(f"{base}/kitchen.mp4", "url"), Source(f"{base}/garden.mp4", "url")]
         with TestPipeline() as p:
-            videos, failures = p | beam.Create(sources) | AcquireVideos(
-                str(tmp_path / "m"), _config(deadline_s=3))
-            assert_that(videos | beam.Map(lambda v: v.media.video_id.split("-")[0]),
-                        equal_to(["kitchen"]), label="the healthy one")
-            assert_that(failures | beam.Map(lambda f: (f.stage, f.message.split(":")[0],
-                                                       f.source_uri.rsplit("/", 1)[1])),
-                        equal_to([("download", "download_timeout", "garden.mp4")]),
-                        label="the dripping one")
+            videos, failures = (
+                p | beam.Create(sources) | AcquireVideos(str(tmp_path / "m"), _config(deadline_s=3))
+            )
+            assert_that(
+                videos | beam.Map(lambda v: v.media.video_id.split("-")[0]),
+                equal_to(["kitchen"]),
+                label="the healthy one",
+            )
+            assert_that(
+                failures
+                | beam.Map(
+                    lambda f: (f.stage, f.message.split(":")[0], f.source_uri.rsplit("/", 1)[1])
+                ),
+                equal_to([("download", "download_timeout", "garden.mp4")]),
+                label="the dripping one",
+            )
     with pytest.raises(ValueError, match="deadline"):
         DownloadConfig(deadline_s=0)
 
@@ -250,20 +276,26 @@ def test_blocklist_holds(media: Path, tmp_path: Path) -> None:
     assert blocklist.reason("x", "UCQtGAW6DyhZOzblV7XPnVLA")
     with scripted_server(media) as (base, _):
         with pytest.raises(Skipped, match="blocked"):
-            download(Source(f"{base}/kitchen.mp4", "url"), tmp_path, _config(
-                blocklist=blocklist))
+            download(Source(f"{base}/kitchen.mp4", "url"), tmp_path, _config(blocklist=blocklist))
         sources = [Source(f"{base}/kitchen.mp4", "url"), Source(f"{base}/slow.mp4", "url")]
         with TestPipeline() as p:
-            videos, failures = p | beam.Create(sources) | AcquireVideos(
-                str(tmp_path / "m"), _config(blocklist=blocklist))
-            assert_that(videos | beam.Map(lambda v: v.media.video_id.split("-")[0]),
-                        equal_to(["slow"]), label="only the unblocked one")
+            videos, failures = (
+                p
+                | beam.Create(sources)
+                | AcquireVideos(str(tmp_path / "m"), _config(blocklist=blocklist))
+            )
+            assert_that(
+                videos | beam.Map(lambda v: v.media.video_id.split("-")[0]),
+                equal_to(["slow"]),
+                label="only the unblocked one",
+            )
             assert_that(failures, equal_to([]), label="blocked is not a failure")
     assert not list((tmp_path / "m").glob("kitchen*"))
 
 
-@pytest.mark.parametrize("bad", ["../../etc/passwd", "x'; rm -rf $HOME; '", "a/b\\c", "..",
-                                 "$(reboot)", "`id`"])
+@pytest.mark.parametrize(
+    "bad", ["../../etc/passwd", "x'; rm -rf $HOME; '", "a/b\\c", "..", "$(reboot)", "`id`"]
+)
 def test_ids_from_yt_dlp_cannot_leave_the_store(bad: str, tmp_path: Path) -> None:
     for extractor in ("Generic", "Youtube"):
         vid = video_id_for({"id": bad, "extractor_key": extractor}, "https://x/y")
@@ -276,15 +308,25 @@ def test_keyword_annotate_offline_records_each_search_failure(tmp_path: Path) ->
     from pipeline import cli
     from pipeline.io.parquet import read_table
 
-    status = cli.main(["annotate", "--keywords", str(KEYWORDS / "fitness.yaml"), "--out",
-                       str(tmp_path), "--segmenter", "punctuation"])
+    status = cli.main(
+        [
+            "annotate",
+            "--keywords",
+            str(KEYWORDS / "fitness.yaml"),
+            "--out",
+            str(tmp_path),
+            "--segmenter",
+            "punctuation",
+        ]
+    )
     assert status == cli.EXIT_SOME_INPUTS_FAILED
     failed = read_table(str(tmp_path), "failures").to_pylist()
     assert len(failed) == len(load_keywords([str(KEYWORDS / "fitness.yaml")]))
-    assert all(f["stage"] == "search" and f["source_uri"].startswith("ytsearch")
-               for f in failed)
-    assert cli.main(["annotate", "--keywords", str(tmp_path / "none.yaml"), "--out",
-                     str(tmp_path)]) == cli.EXIT_USAGE
+    assert all(f["stage"] == "search" and f["source_uri"].startswith("ytsearch") for f in failed)
+    assert (
+        cli.main(["annotate", "--keywords", str(tmp_path / "none.yaml"), "--out", str(tmp_path)])
+        == cli.EXIT_USAGE
+    )
 
 
 def test_reference_subtitles_text_and_wer(youtube_fixtures: Path) -> None:
@@ -301,8 +343,12 @@ def test_reference_subtitles_text_and_wer(youtube_fixtures: Path) -> None:
     assert word_error_rate("", "anything") is None
     info = json.loads((youtube_fixtures / "video_info.json").read_text())
     assert _manual_subtitle_lang(info, "en") is None  # only automatic captions there
-    assert _manual_subtitle_lang({"subtitles": {"de": [], "en-US": []},
-                                  "automatic_captions": {"en": []}}, "en") == "en-US"
+    assert (
+        _manual_subtitle_lang(
+            {"subtitles": {"de": [], "en-US": []}, "automatic_captions": {"en": []}}, "en"
+        )
+        == "en-US"
+    )
     assert _manual_subtitle_lang({"subtitles": {"en": []}}, None) is None
 
 
@@ -311,17 +357,24 @@ def test_download_pace_is_shared_by_processes(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    code = ("import sys, time; from pathlib import Path; from pipeline.io.pacing import "
-            "wait_turn; wait_turn(Path(sys.argv[1]), 0.3); print(time.time())")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "pace")],
-                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    code = (
+        "import sys, time; from pathlib import Path; from pipeline.io.pacing import "
+        "wait_turn; wait_turn(Path(sys.argv[1]), 0.3); print(time.time())"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "pace")], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
     starts = sorted(float(p.communicate()[0]) for p in procs)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) == 3 and min(gaps) >= 0.29, gaps
 
 
-def test_keywords_end_to_end_with_recorded_search(server: str, tmp_path: Path,
-                                                  monkeypatch, caplog) -> None:
+def test_keywords_end_to_end_with_recorded_search(
+    server: str, tmp_path: Path, monkeypatch, caplog
+) -> None:
     """`annotate --keywords`: search results (recorded, pointing at the loopback server)
     -> download -> the rest of annotate; every keyword that found a video is on its row."""
     import yt_dlp
@@ -330,28 +383,56 @@ def test_keywords_end_to_end_with_recorded_search(server: str, tmp_path: Path,
     from pipeline.io.parquet import read_table
 
     kw = tmp_path / "kitchen.yaml"
-    kw.write_text("category: cooking\ndefaults: {min_duration_s: 5, language: null, "
-                  "exclude_shorts: false}\n"
-                  "keywords: [tomato soup, chopping onions, bicycle oil]\n")
-    results = {"tomato soup": ["kitchen"], "chopping onions": ["kitchen", "quiet"],
-               "bicycle oil": ["bicycle"]}
+    kw.write_text(
+        "category: cooking\ndefaults: {min_duration_s: 5, language: null, "
+        "exclude_shorts: false}\n"
+        "keywords: [tomato soup, chopping onions, bicycle oil]\n"
+    )
+    results = {
+        "tomato soup": ["kitchen"],
+        "chopping onions": ["kitchen", "quiet"],
+        "bicycle oil": ["bicycle"],
+    }
     real = yt_dlp.YoutubeDL.extract_info
 
     def recorded(self, url, download=True, **kw):
         if not url.startswith("ytsearch"):
             return real(self, url, download=download, **kw)
         query = url.split(":", 1)[1]
-        return {"_type": "playlist", "entries": [
-            {"_type": "url", "id": name, "url": f"{server}/{name}.mp4", "duration": 16.0}
-            for name in results[query]]}
+        return {
+            "_type": "playlist",
+            "entries": [
+                {"_type": "url", "id": name, "url": f"{server}/{name}.mp4", "duration": 16.0}
+                for name in results[query]
+            ],
+        }
 
     monkeypatch.setattr(yt_dlp.YoutubeDL, "extract_info", recorded)
     out = tmp_path / "out"
     # One video per wave: the searches run first, over the whole run, so duplicates still
     # merge across keywords and the cap holds for the run, not for each wave.
-    assert cli.main(["annotate", "--keywords", str(kw), "--out", str(out), "--segmenter",
-                     "punctuation", "--clip-model", "off", "--max-videos", "2",
-                     "--wave-size", "1", "--run-id", "kw"]) == cli.EXIT_OK
+    assert (
+        cli.main(
+            [
+                "annotate",
+                "--keywords",
+                str(kw),
+                "--out",
+                str(out),
+                "--segmenter",
+                "punctuation",
+                "--clip-model",
+                "off",
+                "--max-videos",
+                "2",
+                "--wave-size",
+                "1",
+                "--run-id",
+                "kw",
+            ]
+        )
+        == cli.EXIT_OK
+    )
     rows = {r["video_id"].split("-")[0]: r for r in read_table(str(out), "videos").to_pylist()}
     # capped at two videos, the first two URLs in order: bicycle and kitchen
     assert set(rows) == {"bicycle", "kitchen"}
@@ -371,8 +452,7 @@ def test_cookies_pass_through_and_are_never_shown(media: Path, tmp_path: Path, c
 
     secret = "SID\tsecret-cookie-value-7f3a"
     cookies = tmp_path / "cookies.txt"
-    cookies.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\t"
-                       f"{secret}\n")
+    cookies.write_text(f"# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\t{secret}\n")
     config = _config(cookies_file=str(cookies), proxy=None)
     assert ydl_params(config)["cookiefile"] == str(cookies)
     assert "secret-cookie" not in repr(config)

@@ -6,8 +6,10 @@ from pipeline.models import ModelLoadError
 from pipeline.models.segmenter import FALLBACK, SegmenterConfig, SentenceSegmenter
 from pipeline.records import Word
 
-SCRIPT = ("Today we are making a simple tomato soup. First, chop the onion into small pieces. "
-          "Next we add the garlic and stir it gently")
+SCRIPT = (
+    "Today we are making a simple tomato soup. First, chop the onion into small pieces. "
+    "Next we add the garlic and stir it gently"
+)
 
 
 def timed(text: str) -> list[Word]:
@@ -22,7 +24,8 @@ def test_tiny_sat_splits_real_sentences_with_word_times(tiny_sat: Path) -> None:
     assert [s.text for s in sents] == [
         "Today we are making a simple tomato soup.",
         "First, chop the onion into small pieces.",
-        "Next we add the garlic and stir it gently"]
+        "Next we add the garlic and stir it gently",
+    ]
     assert sents[1].start_ms == 8 * 400 and sents[1].end_ms == 14 * 400 + 300
 
 

@@ -23,12 +23,38 @@ def test_no_flags_give_every_config_its_own_defaults() -> None:
 def test_each_flag_reaches_its_field(tmp_path) -> None:
     blocklist = tmp_path / "block.txt"
     blocklist.write_text("video:abc\nchannel:UCchannel\n")
-    configs = stage_configs(AnnotateOptions([
-        "--asr-model", "tiny", "--asr_batch_size", "3", "--sat-threshold", "0.4",
-        "--no-download-archive", "--ytdlp-option", "a=1", "--ytdlp-option", "b=x",
-        "--blocklist", str(blocklist), "--download-timeout-s", "9", "--frame-fps", "2",
-        "--max-clip-ms", "7000", "--clip-model", "off", "--vlm-serve", "--vlm-concurrency",
-        "3", "--inspect-keyframes", "0"]))
+    configs = stage_configs(
+        AnnotateOptions(
+            [
+                "--asr-model",
+                "tiny",
+                "--asr_batch_size",
+                "3",
+                "--sat-threshold",
+                "0.4",
+                "--no-download-archive",
+                "--ytdlp-option",
+                "a=1",
+                "--ytdlp-option",
+                "b=x",
+                "--blocklist",
+                str(blocklist),
+                "--download-timeout-s",
+                "9",
+                "--frame-fps",
+                "2",
+                "--max-clip-ms",
+                "7000",
+                "--clip-model",
+                "off",
+                "--vlm-serve",
+                "--vlm-concurrency",
+                "3",
+                "--inspect-keyframes",
+                "0",
+            ]
+        )
+    )
     assert (configs.asr.model, configs.asr.batch_size) == ("tiny", 3)
     assert configs.segmenter.threshold == 0.4
     assert configs.download.archive is False and configs.download.deadline_s == 9.0
@@ -42,17 +68,28 @@ def test_each_flag_reaches_its_field(tmp_path) -> None:
 def test_flag_names_are_unique_and_dests_follow_them() -> None:
     dests = [spec.dest for config in STAGE_CONFIGS for _, spec in flags(config)]
     assert len(dests) == len(set(dests))
-    assert all(spec.dest == spec.name.replace("-", "_")
-               for config in STAGE_CONFIGS for _, spec in flags(config))
+    assert all(
+        spec.dest == spec.name.replace("-", "_")
+        for config in STAGE_CONFIGS
+        for _, spec in flags(config)
+    )
 
 
-@pytest.mark.parametrize(("argv", "moves"), [
-    (["--asr-batch-size", "16"], False), (["--asr-threads", "4"], False),
-    (["--vlm-concurrency", "2"], False), (["--vlm-base-url", "http://h/v1"], False),
-    (["--inspect-keyframes", "0"], False), (["--download-retries", "0"], False),
-    (["--asr-model", "tiny"], True), (["--frame-fps", "2"], True),
-    (["--vlm-prompt", "clip-caption-brief-v1"], True), (["--cut-threshold", "0.5"], True),
-])
+@pytest.mark.parametrize(
+    ("argv", "moves"),
+    [
+        (["--asr-batch-size", "16"], False),
+        (["--asr-threads", "4"], False),
+        (["--vlm-concurrency", "2"], False),
+        (["--vlm-base-url", "http://h/v1"], False),
+        (["--inspect-keyframes", "0"], False),
+        (["--download-retries", "0"], False),
+        (["--asr-model", "tiny"], True),
+        (["--frame-fps", "2"], True),
+        (["--vlm-prompt", "clip-caption-brief-v1"], True),
+        (["--cut-threshold", "0.5"], True),
+    ],
+)
 def test_only_content_settings_move_the_hash(argv: list[str], moves: bool) -> None:
     base = stage_configs(AnnotateOptions([])).content_hash()
     assert (stage_configs(AnnotateOptions(argv)).content_hash() != base) is moves
@@ -74,14 +111,29 @@ def test_outs_hashed_with_decode_threads_still_count_as_done() -> None:
     from pipeline import __version__
 
     configs = stage_configs(AnnotateOptions(["--frame-fps", "2"]))
-    old = {"asr": {k: v for k, v in asdict(configs.asr).items()
-                   if k not in ("batch_size", "threads", "window_s")},
-           "segmenter": asdict(configs.segmenter), "frames": asdict(configs.frames),
-           "scenes": asdict(configs.scenes),
-           "clip": {k: getattr(configs.clip, k) for k in ("model", "pretrained")},
-           "vlm": {k: getattr(configs.vlm, k) for k in (
-               "model", "prompt_id", "image_size", "jpeg_quality", "max_tokens",
-               "temperature")}, "version": __version__}
+    old = {
+        "asr": {
+            k: v
+            for k, v in asdict(configs.asr).items()
+            if k not in ("batch_size", "threads", "window_s")
+        },
+        "segmenter": asdict(configs.segmenter),
+        "frames": asdict(configs.frames),
+        "scenes": asdict(configs.scenes),
+        "clip": {k: getattr(configs.clip, k) for k in ("model", "pretrained")},
+        "vlm": {
+            k: getattr(configs.vlm, k)
+            for k in (
+                "model",
+                "prompt_id",
+                "image_size",
+                "jpeg_quality",
+                "max_tokens",
+                "temperature",
+            )
+        },
+        "version": __version__,
+    }
     legacy = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
     assert configs.done_hashes() == {configs.content_hash(), legacy}
     assert legacy != configs.content_hash()

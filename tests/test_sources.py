@@ -47,9 +47,11 @@ def test_names_cannot_escape_the_media_store(tmp_path: Path, evil: str) -> None:
 
 def test_derived_ids_are_stable_and_distinct_per_source() -> None:
     assert derived_video_id("clip", "http://a/clip.mp4") == derived_video_id(
-        "clip", "http://a/clip.mp4")
+        "clip", "http://a/clip.mp4"
+    )
     assert derived_video_id("clip", "http://a/clip.mp4") != derived_video_id(
-        "clip", "http://b/clip.mp4")
+        "clip", "http://b/clip.mp4"
+    )
 
 
 def test_youtube_ids_only_for_youtube() -> None:
@@ -92,12 +94,20 @@ def test_a_symlink_leading_outside_the_media_dir_is_a_failure_row(tmp_path: Path
     with pytest.raises(PermissionError, match="symlink_outside"):
         import_local(next(s for s in sources if s.uri.endswith("passwd.mp4")), store, str(d))
     with TestPipeline() as p:
-        media, failed = apply_stage(p | beam.Create(sources), "download",
-                                    _Fetch(str(store), DownloadConfig(), str(d)))
-        assert_that(failed | "Reason" >> beam.Map(
-            lambda f: (f.stage, Path(f.source_uri).name, f.message.split(":")[0])),
-            equal_to([("download", "passwd.mp4", "symlink_outside")]), label="failed")
-        assert_that(media | "Names" >> beam.Map(lambda m: Path(m.source.uri).name),
-                    equal_to(["alias.mp4", "real.mp4"]), label="media")
+        media, failed = apply_stage(
+            p | beam.Create(sources), "download", _Fetch(str(store), DownloadConfig(), str(d))
+        )
+        assert_that(
+            failed
+            | "Reason"
+            >> beam.Map(lambda f: (f.stage, Path(f.source_uri).name, f.message.split(":")[0])),
+            equal_to([("download", "passwd.mp4", "symlink_outside")]),
+            label="failed",
+        )
+        assert_that(
+            media | "Names" >> beam.Map(lambda m: Path(m.source.uri).name),
+            equal_to(["alias.mp4", "real.mp4"]),
+            label="media",
+        )
     inodes = {f.stat().st_ino for f in store.iterdir()}
     assert secret.stat().st_ino not in inodes and (d / "real.mp4").stat().st_ino in inodes

@@ -44,10 +44,27 @@ def test_annotate_stores_the_spoken_language(tiny_whisper, corpus, tmp_path) -> 
     media.mkdir()
     shutil.copy(root / "kitchen.mp4", media / "kitchen.mp4")
     out = tmp_path / "out"
-    status = cli.main(["annotate", "--media-dir", str(media), "--out", str(out),
-                       "--asr-model", str(tiny_whisper), "--align-model", "none",
-                       "--segmenter", "punctuation", "--clip-model", "off",
-                       "--inspect-keyframes", "0", "--wave-size", "0"])
+    status = cli.main(
+        [
+            "annotate",
+            "--media-dir",
+            str(media),
+            "--out",
+            str(out),
+            "--asr-model",
+            str(tiny_whisper),
+            "--align-model",
+            "none",
+            "--segmenter",
+            "punctuation",
+            "--clip-model",
+            "off",
+            "--inspect-keyframes",
+            "0",
+            "--wave-size",
+            "0",
+        ]
+    )
     assert status == cli.EXIT_OK
     (video,) = read_table(str(out), "videos").to_pylist()
     assert video["spoken_language"] in _LANGUAGE_CODES

@@ -15,21 +15,38 @@ ROWS = ROW_GROUP_ROWS + 5_000
 
 
 def _failure(i: int) -> dict:
-    return {"failure_id": f"f{i:07d}", "run_id": "r", "stage": "download",
-            "source_uri": f"https://example.org/{i}", "video_id": None,
-            "error_type": "DownloadFailed", "message": "http_404: gone", "traceback": None,
-            "attempt": 1, "failed_at_ms": 1_700_000_000_000 + i}
+    return {
+        "failure_id": f"f{i:07d}",
+        "run_id": "r",
+        "stage": "download",
+        "source_uri": f"https://example.org/{i}",
+        "video_id": None,
+        "error_type": "DownloadFailed",
+        "message": "http_404: gone",
+        "traceback": None,
+        "attempt": 1,
+        "failed_at_ms": 1_700_000_000_000 + i,
+    }
 
 
 def test_one_file_per_shard_with_duckdb_sized_row_groups(tmp_path: Path) -> None:
     with TestPipeline() as p:
-        (p | beam.Create(range(ROWS)) | beam.Map(_failure)
-         | WriteTable(str(tmp_path), "failures", "r-w00000", shards=2))
+        (
+            p
+            | beam.Create(range(ROWS))
+            | beam.Map(_failure)
+            | WriteTable(str(tmp_path), "failures", "r-w00000", shards=2)
+        )
     files = table_files(str(tmp_path), "failures")
     assert [Path(f).name for f in files] == [
-        "r-w00000-00000-of-00002.parquet", "r-w00000-00001-of-00002.parquet"]
-    groups = [pq.ParquetFile(f).metadata.row_group(g).num_rows
-              for f in files for g in range(pq.ParquetFile(f).metadata.num_row_groups)]
+        "r-w00000-00000-of-00002.parquet",
+        "r-w00000-00001-of-00002.parquet",
+    ]
+    groups = [
+        pq.ParquetFile(f).metadata.row_group(g).num_rows
+        for f in files
+        for g in range(pq.ParquetFile(f).metadata.num_row_groups)
+    ]
     # groups fill up to the target, never past it (Beam alone would make one group per bundle)
     assert sum(groups) == ROWS and max(groups) == ROW_GROUP_ROWS
     table = read_table(str(tmp_path), "failures", ["failure_id"])
@@ -38,8 +55,12 @@ def test_one_file_per_shard_with_duckdb_sized_row_groups(tmp_path: Path) -> None
 
 def test_partitions_are_hive_folders(tmp_path: Path) -> None:
     with TestPipeline() as p:
-        (p | beam.Create(range(10)) | beam.Map(_failure)
-         | WriteTable(str(tmp_path), "failures", "r", "stage=download/split=train"))
+        (
+            p
+            | beam.Create(range(10))
+            | beam.Map(_failure)
+            | WriteTable(str(tmp_path), "failures", "r", "stage=download/split=train")
+        )
     (f,) = table_files(str(tmp_path), "failures")
     assert Path(f).parent == tmp_path / "failures" / "stage=download" / "split=train"
     assert pq.ParquetFile(f).metadata.row_group(0).num_rows == 10

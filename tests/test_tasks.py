@@ -23,53 +23,105 @@ from pipeline.core.tasks import (
 from pipeline.core.timegrid import FrameGrid
 from pipeline.stages.build_samples import BuildSamples
 
-CAPTIONS = ("A cook chops onions on a board.", "A pot of soup boils on the stove.",
-            "A man wipes the counter with a towel.")
+CAPTIONS = (
+    "A cook chops onions on a board.",
+    "A pot of soup boils on the stove.",
+    "A man wipes the counter with a towel.",
+)
 
 
 def _prov(run: str = "a1", config: str = "cfg") -> dict:
-    return {"pipeline_version": "0.1.0", "run_id": run, "config_hash": config,
-            "asr_model": "tiny.en", "asr_backend": None, "word_timing": None, "segmenter": None,
-            "caption_model": "Qwen", "prompt_id": None, "prompt_hash": None, "clip_model": None,
-            "scene_detector": None, "frame_fps": None, "seed": None}
+    return {
+        "pipeline_version": "0.1.0",
+        "run_id": run,
+        "config_hash": config,
+        "asr_model": "tiny.en",
+        "asr_backend": None,
+        "word_timing": None,
+        "segmenter": None,
+        "caption_model": "Qwen",
+        "prompt_id": None,
+        "prompt_hash": None,
+        "clip_model": None,
+        "scene_detector": None,
+        "frame_fps": None,
+        "seed": None,
+    }
 
 
 def _video(vid: str, duration: int, channel: str | None = None, **kw) -> dict:
-    return {"video_id": vid, "duration_ms": duration, "split": "train", "channel_id": channel,
-            "provenance": _prov(**kw)}
+    return {
+        "video_id": vid,
+        "duration_ms": duration,
+        "split": "train",
+        "channel_id": channel,
+        "provenance": _prov(**kw),
+    }
 
 
-def _sentence(vid: str, i: int, a: int, b: int, text: str, unaligned: float = 0.0,
-              **kw) -> dict:
-    return {"video_id": vid, "sentence_id": f"{vid}:s{i}", "index": i, "start_ms": a,
-            "end_ms": b, "text": text, "interpolated_fraction": unaligned,
-            "provenance": _prov(**kw)}
+def _sentence(vid: str, i: int, a: int, b: int, text: str, unaligned: float = 0.0, **kw) -> dict:
+    return {
+        "video_id": vid,
+        "sentence_id": f"{vid}:s{i}",
+        "index": i,
+        "start_ms": a,
+        "end_ms": b,
+        "text": text,
+        "interpolated_fraction": unaligned,
+        "provenance": _prov(**kw),
+    }
 
 
-def _clip(vid: str, i: int, a: int, b: int, boundary: bool, caption: str | None,
-          model: str = "Qwen", **kw) -> dict:
-    return {"video_id": vid, "clip_id": f"{vid}:c{i}", "index": i, "start_ms": a, "end_ms": b,
-            "scene_boundary": boundary, "caption": caption, "caption_model": model,
-            "provenance": _prov(**kw)}
+def _clip(
+    vid: str, i: int, a: int, b: int, boundary: bool, caption: str | None, model: str = "Qwen", **kw
+) -> dict:
+    return {
+        "video_id": vid,
+        "clip_id": f"{vid}:c{i}",
+        "index": i,
+        "start_ms": a,
+        "end_ms": b,
+        "scene_boundary": boundary,
+        "caption": caption,
+        "caption_model": model,
+        "provenance": _prov(**kw),
+    }
 
 
 TABLES = {
-    "videos": [_video("v1", 20000), _video("empty", 5000), _video("one", 8000),
-               _video("v1", 20000, run="a0", config="old")],
-    "sentences": [_sentence("v1", 0, 500, 2500, "Today we cook soup."),
-                  _sentence("v1", 1, 6500, 9000, "Chop the onions first."),
-                  _sentence("v1", 2, 8000, 10000, "Then add them to the pot."),
-                  _sentence("one", 0, 1000, 3000, "Just one sentence here."),
-                  _sentence("v1", 0, 100, 900, "A stale sentence.", run="a0", config="old")],
-    "clips": [_clip("v1", 0, 0, 6000, False, CAPTIONS[0]),
-              _clip("v1", 1, 6000, 12000, True, CAPTIONS[1]),
-              _clip("v1", 2, 12000, 20000, True, CAPTIONS[2]),
-              _clip("one", 0, 0, 8000, False, CAPTIONS[0])],
+    "videos": [
+        _video("v1", 20000),
+        _video("empty", 5000),
+        _video("one", 8000),
+        _video("v1", 20000, run="a0", config="old"),
+    ],
+    "sentences": [
+        _sentence("v1", 0, 500, 2500, "Today we cook soup."),
+        _sentence("v1", 1, 6500, 9000, "Chop the onions first."),
+        _sentence("v1", 2, 8000, 10000, "Then add them to the pot."),
+        _sentence("one", 0, 1000, 3000, "Just one sentence here."),
+        _sentence("v1", 0, 100, 900, "A stale sentence.", run="a0", config="old"),
+    ],
+    "clips": [
+        _clip("v1", 0, 0, 6000, False, CAPTIONS[0]),
+        _clip("v1", 1, 6000, 12000, True, CAPTIONS[1]),
+        _clip("v1", 2, 12000, 20000, True, CAPTIONS[2]),
+        _clip("one", 0, 0, 8000, False, CAPTIONS[0]),
+    ],
 }
 
-EXPECTED = {"tsg_dialogue": 8, "tsg_caption": 8, "caption_to_dialogue": 4,
-            "dialogue_to_caption": 4, "narration": 1, "silence": 4, "stop": 4, "noise": 7,
-            "rev": 4, "contrast": 4}  # rev: both query positions of each of 2 cuts
+EXPECTED = {
+    "tsg_dialogue": 8,
+    "tsg_caption": 8,
+    "caption_to_dialogue": 4,
+    "dialogue_to_caption": 4,
+    "narration": 1,
+    "silence": 4,
+    "stop": 4,
+    "noise": 7,
+    "rev": 4,
+    "contrast": 4,
+}  # rev: both query positions of each of 2 cuts
 
 
 def _turns(row: dict, kind: str) -> list[dict]:
@@ -92,6 +144,7 @@ def _check(task: str):
                 assert on_grid or t["start_ms"] == r["clip_end_ms"], t
             assert "A stale sentence." not in str(r)
         EXTRA[task](rows)
+
     return check
 
 
@@ -106,10 +159,18 @@ def _silence(rows: list[dict]) -> None:
     # half a second clear of speech on both sides; the 2 s after the last sentence of v1
     # shrinks to 1.5 s and is dropped; the cuts at 6 s and 12 s (where narration answers)
     # stay outside, edges included
-    assert spans == [("empty", 0, 5000), ("one", 3500, 8000), ("v1", 3000, 5500),
-                     ("v1", 12500, 20000)]
-    narrated = {t["start_ms"] for r in build_video(_info(TABLES, "v1"), BuildConfig())
-                if r["task"] == "narration" for t in _turns(r, "narration")}
+    assert spans == [
+        ("empty", 0, 5000),
+        ("one", 3500, 8000),
+        ("v1", 3000, 5500),
+        ("v1", 12500, 20000),
+    ]
+    narrated = {
+        t["start_ms"]
+        for r in build_video(_info(TABLES, "v1"), BuildConfig())
+        if r["task"] == "narration"
+        for t in _turns(r, "narration")
+    }
     assert narrated == {6000, 12000}
     for vid, a, b in spans:
         assert not any(a <= cut <= b for cut in narrated if vid == "v1")
@@ -151,8 +212,9 @@ def _rev(rows: list[dict]) -> None:
 
 
 def _grounding_spans(rows: list[dict]) -> None:
-    by_id = {s["sentence_id"]: s for s in TABLES["sentences"]
-             if s["provenance"]["config_hash"] == "cfg"}
+    by_id = {
+        s["sentence_id"]: s for s in TABLES["sentences"] if s["provenance"]["config_hash"] == "cfg"
+    }
     by_clip = {c["clip_id"]: c for c in TABLES["clips"]}
     for r in rows:
         g = r["grounding"]
@@ -162,8 +224,9 @@ def _grounding_spans(rows: list[dict]) -> None:
         assert g["span_end_ms"] == max(w["end_ms"] for w in want)
         assert r["clip_start_ms"] <= g["span_start_ms"] <= g["span_end_ms"] <= r["clip_end_ms"]
         assert T.GROUNDING[g["template_id"]]
-        assert _turns(r, "answer")[0]["text"].endswith(g["asr"] if r["task"] in (
-            "tsg_dialogue", "caption_to_dialogue") else g["caption"])
+        assert _turns(r, "answer")[0]["text"].endswith(
+            g["asr"] if r["task"] in ("tsg_dialogue", "caption_to_dialogue") else g["caption"]
+        )
 
 
 def _contrast(rows: list[dict]) -> None:
@@ -174,8 +237,14 @@ def _contrast(rows: list[dict]) -> None:
     for r in rows:
         spoken = [t for t in r["turns"] if t["kind"] != "frames"]
         kinds = [(t["role"], t["kind"]) for t in spoken]
-        assert sorted(kinds) == sorted([("user", "question"), ("assistant", "answer"),
-                                        ("user", "noise"), ("assistant", "noise")]), kinds
+        assert sorted(kinds) == sorted(
+            [
+                ("user", "question"),
+                ("assistant", "answer"),
+                ("user", "noise"),
+                ("assistant", "noise"),
+            ]
+        ), kinds
         (question,) = [t for t in spoken if t["kind"] == "question"]
         (answer,) = [t for t in spoken if t["kind"] == "answer"]
         (reply,) = [t for t in spoken if t["kind"] == "noise" and t["role"] == "assistant"]
@@ -186,17 +255,24 @@ def _contrast(rows: list[dict]) -> None:
     assert orders == {"question", "noise"}  # both orders occur
 
 
-EXTRA = {"narration": _narration, "silence": _silence, "stop": _stop, "noise": _noise,
-         "rev": _rev, "contrast": _contrast,
-         **dict.fromkeys(("tsg_dialogue", "tsg_caption", "caption_to_dialogue",
-                          "dialogue_to_caption"), _grounding_spans)}
+EXTRA = {
+    "narration": _narration,
+    "silence": _silence,
+    "stop": _stop,
+    "noise": _noise,
+    "rev": _rev,
+    "contrast": _contrast,
+    **dict.fromkeys(
+        ("tsg_dialogue", "tsg_caption", "caption_to_dialogue", "dialogue_to_caption"),
+        _grounding_spans,
+    ),
+}
 
 
 @pytest.mark.parametrize("task", TASKS)
 def test_each_builder_in_a_pipeline(task: str) -> None:
     with TestPipeline() as p:
-        tables = {name: p | f"Create{name}" >> beam.Create(rows)
-                  for name, rows in TABLES.items()}
+        tables = {name: p | f"Create{name}" >> beam.Create(rows) for name, rows in TABLES.items()}
         rows, filtered, _ = tables | BuildSamples(BuildConfig(), False, "b1", "h")
         assert_that(rows, _check(task))
         assert_that(filtered, lambda f: f == [] or pytest.fail(str(f)), label="none filtered")
@@ -228,15 +304,19 @@ def test_both_rev_variants_come_from_one_build() -> None:
     both = [r for r in build_video(video, BuildConfig()) if r["task"] == "rev"]
     assert sorted(r["variant"] for r in both) == ["before", "before", "inline", "inline"]
     for position in ("before", "inline"):
-        alone = [r for r in build_video(video, BuildConfig(rev_query_position=position))
-                 if r["task"] == "rev"]
+        alone = [
+            r
+            for r in build_video(video, BuildConfig(rev_query_position=position))
+            if r["task"] == "rev"
+        ]
         assert alone == [r for r in both if r["variant"] == position]
     for r in both:
         (query,) = _turns(r, "query")
         at_start = query["start_ms"] == r["clip_start_ms"]
         assert at_start if r["variant"] == "before" else True
-    assert all(r["variant"] is None for r in build_video(video, BuildConfig())
-               if r["task"] != "rev")
+    assert all(
+        r["variant"] is None for r in build_video(video, BuildConfig()) if r["task"] != "rev"
+    )
 
 
 def test_inline_rev_query_comes_before_the_evidence() -> None:
@@ -250,23 +330,34 @@ def test_inline_rev_query_comes_before_the_evidence() -> None:
 
 
 def test_sentences_pair_with_the_clip_they_overlap_most() -> None:
-    video = VideoInfo("v", 10000, "train",
-                      sentences=(SentenceInfo("v:s0", 1000, 5000, "a"),
-                                 SentenceInfo("v:s1", 3500, 4500, "b"),
-                                 SentenceInfo("v:s2", 9000, 9500, "c")),
-                      clips=(ClipInfo("v:c0", 0, 4000, False, "x"),
-                             ClipInfo("v:c1", 4000, 8000, True, "y")))
+    video = VideoInfo(
+        "v",
+        10000,
+        "train",
+        sentences=(
+            SentenceInfo("v:s0", 1000, 5000, "a"),
+            SentenceInfo("v:s1", 3500, 4500, "b"),
+            SentenceInfo("v:s2", 9000, 9500, "c"),
+        ),
+        clips=(ClipInfo("v:c0", 0, 4000, False, "x"), ClipInfo("v:c1", 4000, 8000, True, "y")),
+    )
     assert [(s.sentence_id, c.clip_id) for s, c in pair_sentences(video)] == [
-        ("v:s0", "v:c0"), ("v:s1", "v:c0")]
+        ("v:s0", "v:c0"),
+        ("v:s1", "v:c0"),
+    ]
 
 
 def test_quality_flags_filter_and_count() -> None:
     rows = {
         "videos": [_video("q", 20000)],
-        "sentences": [_sentence("q", 0, 1000, 3000, "Wait 10 seconds before stirring."),
-                      _sentence("q", 1, 4000, 6000, "Mostly guessed words.", unaligned=0.8)],
-        "clips": [_clip("q", 0, 0, 500, False, "A blur."),
-                  _clip("q", 1, 500, 7000, True, "[dry-run] not a caption", model="dry-run")],
+        "sentences": [
+            _sentence("q", 0, 1000, 3000, "Wait 10 seconds before stirring."),
+            _sentence("q", 1, 4000, 6000, "Mostly guessed words.", unaligned=0.8),
+        ],
+        "clips": [
+            _clip("q", 0, 0, 500, False, "A blur."),
+            _clip("q", 1, 500, 7000, True, "[dry-run] not a caption", model="dry-run"),
+        ],
     }
     flags: dict[str, set] = {}
     built = build_video(_info(rows, "q"), BuildConfig())
@@ -279,20 +370,36 @@ def test_quality_flags_filter_and_count() -> None:
     with TestPipeline() as p:
         tables = {n: p | f"C{n}" >> beam.Create(v) for n, v in rows.items()}
         kept, filtered, _ = tables | BuildSamples(BuildConfig(), False, "b", "h")
-        assert_that(kept, lambda rs: all(not r["quality_flags"] for r in rs) or pytest.fail("x"),
-                    label="kept are clean")
-        assert_that(filtered | beam.Map(lambda f: (f.scope, f.item, f.reason)),
-                    lambda got: sorted((i, r) for s, i, r in got if s == "sample") == want
-                    or pytest.fail(str(got)), label="filtered are rejections")
+        assert_that(
+            kept,
+            lambda rs: all(not r["quality_flags"] for r in rs) or pytest.fail("x"),
+            label="kept are clean",
+        )
+        assert_that(
+            filtered | beam.Map(lambda f: (f.scope, f.item, f.reason)),
+            lambda got: (
+                sorted((i, r) for s, i, r in got if s == "sample") == want or pytest.fail(str(got))
+            ),
+            label="filtered are rejections",
+        )
 
 
 def test_split_by_channel_keeps_a_channel_together() -> None:
     from pipeline.stages.build_samples import video_info
 
     rows = [_video(f"v{i}", 1000, channel="chan-7") for i in range(20)]
-    splits = {next(iter(video_info((r["video_id"], {"videos": [r], "sentences": [],
-                                                    "clips": []}), "channel", (0.3, 0.3)))).split
-              for r in rows}
+    splits = {
+        next(
+            iter(
+                video_info(
+                    (r["video_id"], {"videos": [r], "sentences": [], "clips": []}),
+                    "channel",
+                    (0.3, 0.3),
+                )
+            )
+        ).split
+        for r in rows
+    }
     assert len(splits) == 1
 
 
@@ -301,8 +408,10 @@ def test_leakage_is_found_anywhere_in_the_string() -> None:
     assert leakage_flags("wait a second") == {"leak_seconds"}
     assert leakage_flags("stir for three secs") == {"leak_seconds"}
     assert leakage_flags("a cook stirs soup") == set()
-    assert verbatim_overlap("notify me when the man slices the bread on the board",
-                            "The man slices the bread on the board.")
+    assert verbatim_overlap(
+        "notify me when the man slices the bread on the board",
+        "The man slices the bread on the board.",
+    )
     assert not verbatim_overlap("notify me when it rains", "It is raining now.")
 
 
@@ -323,11 +432,13 @@ def test_timestamp_styles_and_grid() -> None:
 def test_a_forced_rerun_is_built_once() -> None:
     """--force annotates a video again with the same settings, so its ids repeat: only the
     newest run's rows may reach the samples."""
+
     def rerun(row: dict) -> dict:
         return {**row, "provenance": {**row["provenance"], "run_id": "zz-forced"}}
 
-    twice = {k: v + [rerun(r) for r in v if r["provenance"]["run_id"] == "a1"]
-             for k, v in TABLES.items()}
+    twice = {
+        k: v + [rerun(r) for r in v if r["provenance"]["run_id"] == "a1"] for k, v in TABLES.items()
+    }
     once = _info(TABLES, "v1")
     again = _info(twice, "v1")
     assert [s.sentence_id for s in again.sentences] == [s.sentence_id for s in once.sentences]
@@ -337,8 +448,11 @@ def test_a_forced_rerun_is_built_once() -> None:
 
 def test_pair_answers_are_the_target_text_and_the_seed_form_is_flagged() -> None:
     video = _info(TABLES, "v1")
-    rows = {r["sample_id"]: r for r in build_video(video, BuildConfig())
-            if r["task"] in ("caption_to_dialogue", "dialogue_to_caption")}
+    rows = {
+        r["sample_id"]: r
+        for r in build_video(video, BuildConfig())
+        if r["task"] in ("caption_to_dialogue", "dialogue_to_caption")
+    }
     assert rows
     for r in rows.values():
         question, answer = (t["text"] for t in r["turns"] if t["kind"] != "frames")
@@ -346,8 +460,11 @@ def test_pair_answers_are_the_target_text_and_the_seed_form_is_flagged() -> None
         assert answer == (g["asr"] if r["task"] == "caption_to_dialogue" else g["caption"])
         assert answer not in question and "repeats_prompt" not in r["quality_flags"]
         assert g["template_id"].endswith("-v2")
-    seed = [r for r in build_video(video, BuildConfig(pair_template="seed"))
-            if r["task"] in ("caption_to_dialogue", "dialogue_to_caption")]
+    seed = [
+        r
+        for r in build_video(video, BuildConfig(pair_template="seed"))
+        if r["task"] in ("caption_to_dialogue", "dialogue_to_caption")
+    ]
     assert len(seed) == len(rows)
     for r in seed:
         question, answer = (t["text"] for t in r["turns"] if t["kind"] != "frames")
@@ -360,7 +477,9 @@ def test_pair_answers_are_the_target_text_and_the_seed_form_is_flagged() -> None
 def test_repeats_prompt_needs_the_whole_prompt_in_the_answer() -> None:
     from pipeline.core.quality import repeats_prompt
 
-    assert repeats_prompt("Please describe the clip when someone says hi",
-                          "Please describe the clip when someone says hi: a man waves.")
+    assert repeats_prompt(
+        "Please describe the clip when someone says hi",
+        "Please describe the clip when someone says hi: a man waves.",
+    )
     assert not repeats_prompt("Please describe the clip when someone says hi", "A man waves.")
     assert not repeats_prompt("", "anything")

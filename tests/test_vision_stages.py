@@ -34,15 +34,18 @@ MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
 
 @pytest.fixture(scope="module")
 def tiny_clip(tiny_clip_config: Path) -> ClipEmbedder:
-    return ClipEmbedder(ClipConfig(model=NAME, pretrained="none",
-                                   config_file=str(tiny_clip_config)))
+    return ClipEmbedder(
+        ClipConfig(model=NAME, pretrained="none", config_file=str(tiny_clip_config))
+    )
 
 
 @pytest.fixture(scope="module")
 def plans(corpus, tiny_clip) -> list[VideoClips]:
     root, _ = corpus
-    return [detect(sample_frames(_video(root / f"{n}.mp4"), FrameConfig(), tiny_clip),
-                   SceneConfig()) for n in ("kitchen", "bicycle")]
+    return [
+        detect(sample_frames(_video(root / f"{n}.mp4"), FrameConfig(), tiny_clip), SceneConfig())
+        for n in ("kitchen", "bicycle")
+    ]
 
 
 class _Collect(beam.DoFn):
@@ -64,8 +67,9 @@ def _run_captions(clips, config: VlmConfig, cache: Path | None):
     (out / "c").mkdir()
     (out / "f").mkdir()
     with TestPipeline() as p:
-        captioned, failures = (p | beam.Create(clips)
-                               | CaptionClips(config, str(cache) if cache else None))
+        captioned, failures = (
+            p | beam.Create(clips) | CaptionClips(config, str(cache) if cache else None)
+        )
         captioned | "KeepC" >> beam.ParDo(_Collect(out / "c"))
         failures | "KeepF" >> beam.ParDo(_Collect(out / "f"))
     return _collected(out / "c"), _collected(out / "f")
@@ -85,16 +89,20 @@ def test_captions_failures_and_the_cache(plans, tmp_path: Path) -> None:
         failed_clip = failed.message.split(": ")[0]
         assert failed_clip in {c.clip_id for c in clips} - {c.clip_id for c in captioned}
         prompt = get_prompt(config.prompt_id)
-        assert all(c.caption.startswith("A mostly ") and c.caption_model == MODEL
-                   and (c.prompt_id, c.prompt_hash) == (prompt.id, prompt.hash)
-                   for c in captioned)
+        assert all(
+            c.caption.startswith("A mostly ")
+            and c.caption_model == MODEL
+            and (c.prompt_id, c.prompt_hash) == (prompt.id, prompt.hash)
+            for c in captioned
+        )
         assert state.images_seen == 4 * 6  # keyframes_per_clip frames per request
 
         # The rerun pays only for the clip that failed.
         again, failures = _run_captions(clips, config, tmp_path / "cache")
         assert state.requests == 7 and failures == []
         assert {c.clip_id: c.caption for c in captioned}.items() <= {
-            c.clip_id: c.caption for c in again}.items()
+            c.clip_id: c.caption for c in again
+        }.items()
         assert len(again) == 6
 
 
@@ -109,8 +117,9 @@ def test_dry_run_says_it_is_not_a_caption(plans) -> None:
 def test_unreadable_media_fails_the_clip_not_the_batch(plans, tmp_path: Path) -> None:
     good = plans[0].clips[0]
     video = good.video
-    gone = replace(video, media=replace(video.media, path=str(tmp_path / "gone.mp4"),
-                                        video_id="gone"))
+    gone = replace(
+        video, media=replace(video.media, path=str(tmp_path / "gone.mp4"), video_id="gone")
+    )
     with serve_fake_vllm(model=MODEL) as (url, _):
         config = VlmConfig(model=MODEL, base_url=url)
         captioned, failures = _run_captions([good, replace(good, video=gone)], config, None)
@@ -134,7 +143,8 @@ def test_without_weights_scores_stay_null(plans) -> None:
     assert not auto.loaded and auto.name is None
     scored = score_clips(list(plans[0].clips), auto)
     assert {(c.clip_score, c.embedding_change, c.clip_model) for c in scored} == {
-        (None, None, NO_CLIP_MODEL)}
+        (None, None, NO_CLIP_MODEL)
+    }
     with pytest.raises(ModelLoadError, match="could not be loaded"):
         ClipEmbedder(ClipConfig(model="no-such-model", pretrained="none"))
 
@@ -154,5 +164,6 @@ def test_a_video_is_complete_only_with_every_part(plans) -> None:
 def test_caption_stage_output_in_a_pipeline(plans) -> None:
     with TestPipeline() as p:
         captioned, _ = p | beam.Create(list(plans[1].clips)) | CaptionClips(VlmConfig(), None)
-        assert_that(captioned | beam.Map(lambda c: c.clip_id),
-                    equal_to([c.clip_id for c in plans[1].clips]))
+        assert_that(
+            captioned | beam.Map(lambda c: c.clip_id), equal_to([c.clip_id for c in plans[1].clips])
+        )

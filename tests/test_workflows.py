@@ -40,7 +40,8 @@ def test_flags_given_win_and_unknown_keys_are_refused(tmp_path: Path, capsys) ->
     with pytest.raises(WorkflowError, match="unknown options \\['asr_modle'\\]"):
         expand(["--workflow", str(bad)])
     assert cli.main(["annotate", "--workflow", str(bad), "--out", str(tmp_path)]) == (
-        cli.EXIT_USAGE)
+        cli.EXIT_USAGE
+    )
     assert "asr_modle" in capsys.readouterr().err
 
 
@@ -51,18 +52,40 @@ def test_cluster_presets_construct_the_graph(name: str, tmp_path: Path, corpus) 
     media.mkdir()
     (media / "quiet.mp4").write_bytes((corpus[0] / "quiet.mp4").read_bytes())
     # Placeholders replaced, as a user would; outputs local so nothing is reached.
-    argv = expand(["--workflow", str(preset), "--media-dir", str(media),
-                   "--out", str(tmp_path / "out"), "--media-store", str(tmp_path / "m"),
-                   "--project", "ominous-test", "--temp_location", "gs://ominous-test/tmp",
-                   "--staging_location", "gs://ominous-test/staging"])
+    argv = expand(
+        [
+            "--workflow",
+            str(preset),
+            "--media-dir",
+            str(media),
+            "--out",
+            str(tmp_path / "out"),
+            "--media-store",
+            str(tmp_path / "m"),
+            "--project",
+            "ominous-test",
+            "--temp_location",
+            "gs://ominous-test/tmp",
+            "--staging_location",
+            "gs://ominous-test/staging",
+        ]
+    )
     plan = _plan(argv)
     pipeline = beam.Pipeline(options=plan.opts)
-    assert type(pipeline.runner).__name__ == {"flink": "FlinkRunner",
-                                              "dataflow": "DataflowRunner"}[name]
+    assert (
+        type(pipeline.runner).__name__
+        == {"flink": "FlinkRunner", "dataflow": "DataflowRunner"}[name]
+    )
     construct(pipeline, plan, "r-w00000")
     names = {t.unique_name for t in pipeline.to_runner_api().components.transforms.values()}
-    for stage in ("AcquireVideos", "TranscribeSpeech", "SampleFrames", "CaptionClips",
-                  "WriteVideos", "WriteFailures"):
+    for stage in (
+        "AcquireVideos",
+        "TranscribeSpeech",
+        "SampleFrames",
+        "CaptionClips",
+        "WriteVideos",
+        "WriteFailures",
+    ):
         assert stage in names
     # a keyword run starts with its search pipeline, built on the same runner
     searches = beam.Pipeline(options=plan.opts)

@@ -11,8 +11,7 @@ NAME = "tiny-test-clip"
 CONFIG = {
     "embed_dim": 32,
     "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2,
-                 "layers": 2},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
 }
 
 

@@ -57,30 +57,57 @@ def build_tiny_sat(out: Path, steps: int = 600, seed: int = 0) -> Path:
     torch.set_num_threads(1)
     corpus = [_paragraph(rng)[0] for _ in range(2000)]
     sp = SentencePieceUnigramTokenizer()
-    sp.train_from_iterator(corpus, vocab_size=400,
-                           special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-                           unk_token="<unk>", show_progress=False)
+    sp.train_from_iterator(
+        corpus,
+        vocab_size=400,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        unk_token="<unk>",
+        show_progress=False,
+    )
     inner = sp._tokenizer
     inner.post_processor = TemplateProcessing(
-        single="<s> $A </s>", special_tokens=[("<s>", inner.token_to_id("<s>")),
-                                               ("</s>", inner.token_to_id("</s>"))])
-    tokenizer = XLMRobertaTokenizerFast(tokenizer_object=inner, bos_token="<s>", eos_token="</s>",
-                                        sep_token="</s>", cls_token="<s>", unk_token="<unk>",
-                                        pad_token="<pad>", mask_token="<mask>")
+        single="<s> $A </s>",
+        special_tokens=[("<s>", inner.token_to_id("<s>")), ("</s>", inner.token_to_id("</s>"))],
+    )
+    tokenizer = XLMRobertaTokenizerFast(
+        tokenizer_object=inner,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+    )
     config = SubwordXLMConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=514, num_labels=1,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, type_vocab_size=1, hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0)
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=514,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        type_vocab_size=1,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
     model = SubwordXLMForTokenClassification(config)
     optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(2.0))
     model.train()
     for _ in range(steps):
         batch = [_paragraph(rng) for _ in range(16)]
-        enc = tokenizer([t for t, _ in batch], return_offsets_mapping=True, padding=True,
-                        truncation=True, max_length=256, return_tensors="pt")
+        enc = tokenizer(
+            [t for t, _ in batch],
+            return_offsets_mapping=True,
+            padding=True,
+            truncation=True,
+            max_length=256,
+            return_tensors="pt",
+        )
         labels = torch.zeros(enc["input_ids"].shape)
         for i, (_, ends) in enumerate(batch):
             for j, (_, end) in enumerate(enc["offset_mapping"][i].tolist()):

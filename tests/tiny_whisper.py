@@ -38,12 +38,25 @@ def build_tiny_whisper(target: Path) -> Path:
     fast = PreTrainedTokenizerFast(tokenizer_file=str(target / "tokenizer.json"))
     end = fast.convert_tokens_to_ids("<|endoftext|>")
     torch.manual_seed(0)
-    model = WhisperForConditionalGeneration(WhisperConfig(
-        vocab_size=MULTILINGUAL_VOCABULARY, num_mel_bins=80, encoder_layers=1,
-        decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2, d_model=64,
-        encoder_ffn_dim=128, decoder_ffn_dim=128, max_source_positions=1500,
-        max_target_positions=448, pad_token_id=end, bos_token_id=end, eos_token_id=end,
-        decoder_start_token_id=fast.convert_tokens_to_ids("<|startoftranscript|>"))).eval()
+    model = WhisperForConditionalGeneration(
+        WhisperConfig(
+            vocab_size=MULTILINGUAL_VOCABULARY,
+            num_mel_bins=80,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            d_model=64,
+            encoder_ffn_dim=128,
+            decoder_ffn_dim=128,
+            max_source_positions=1500,
+            max_target_positions=448,
+            pad_token_id=end,
+            bos_token_id=end,
+            eos_token_id=end,
+            decoder_start_token_id=fast.convert_tokens_to_ids("<|startoftranscript|>"),
+        )
+    ).eval()
     languages = json.loads((source / "config.json").read_text())["lang_ids"]
     generation = model.generation_config
     generation.lang_to_id = {fast.convert_ids_to_tokens(i): i for i in languages}

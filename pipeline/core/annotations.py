@@ -11,8 +11,9 @@ from pipeline.core.splits import assign_split
 from pipeline.core.tasks import ClipInfo, SentenceInfo, VideoInfo
 
 
-def newest(parts: dict[str, Iterable[dict[str, Any]]]
-           ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]] | None:
+def newest(
+    parts: dict[str, Iterable[dict[str, Any]]],
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]] | None:
     """The newest annotation of one video, with the sentences and clips of the same run: a
     video's rows are committed together, and a rerun with --force repeats their ids."""
     videos = sorted(parts["videos"], key=lambda r: r["provenance"]["run_id"] or "")
@@ -20,17 +21,23 @@ def newest(parts: dict[str, Iterable[dict[str, Any]]]
         return None
     v = videos[-1]
     run = v["provenance"]["run_id"]
-    sentences = sorted((s for s in parts["sentences"] if s["provenance"]["run_id"] == run),
-                       key=lambda s: s["index"])
-    clips = sorted((c for c in parts["clips"] if c["provenance"]["run_id"] == run),
-                   key=lambda c: c["index"])
+    sentences = sorted(
+        (s for s in parts["sentences"] if s["provenance"]["run_id"] == run),
+        key=lambda s: s["index"],
+    )
+    clips = sorted(
+        (c for c in parts["clips"] if c["provenance"]["run_id"] == run), key=lambda c: c["index"]
+    )
     return v, sentences, clips
 
 
-def judged_video(parts: dict[str, Iterable[dict[str, Any]]], split_by: str,
-                 fractions: tuple[float, float], policy: Policy,
-                 duplicate_of: str | None = None
-                 ) -> tuple[VideoInfo | None, tuple[Rejection, ...]] | None:
+def judged_video(
+    parts: dict[str, Iterable[dict[str, Any]]],
+    split_by: str,
+    fractions: tuple[float, float],
+    policy: Policy,
+    duplicate_of: str | None = None,
+) -> tuple[VideoInfo | None, tuple[Rejection, ...]] | None:
     """(the video as the builders see it, or None where the policy drops it; the policy's
     removals), or None for rows without a videos row (orphans)."""
     found = newest(parts)
@@ -40,15 +47,39 @@ def judged_video(parts: dict[str, Iterable[dict[str, Any]]], split_by: str,
     verdict = judge(v, sentences, clips, policy, duplicate_of)
     if not verdict.keep:
         return None, tuple(verdict.rejections)
-    split = v["split"] if split_by == "video" else assign_split(
-        v["channel_id"] or v["video_id"], *fractions)
+    split = (
+        v["split"]
+        if split_by == "video"
+        else assign_split(v["channel_id"] or v["video_id"], *fractions)
+    )
     return VideoInfo(
-        video_id=v["video_id"], duration_ms=v["duration_ms"], split=split,
-        sentences=tuple(SentenceInfo(s["sentence_id"], s["start_ms"], s["end_ms"], s["text"],
-                                     s["interpolated_fraction"] or 0.0) for s in sentences
-                        if s["sentence_id"] not in verdict.drop_sentences),
-        clips=tuple(ClipInfo(c["clip_id"], c["start_ms"], c["end_ms"], c["scene_boundary"],
-                             c["caption"], c["caption_model"]) for c in clips
-                    if c["clip_id"] not in verdict.drop_clips),
-        provenance=dict(v["provenance"]), speech_spans=verdict.speech_spans,
-        blocked_tasks=verdict.blocked_tasks), tuple(verdict.rejections)
+        video_id=v["video_id"],
+        duration_ms=v["duration_ms"],
+        split=split,
+        sentences=tuple(
+            SentenceInfo(
+                s["sentence_id"],
+                s["start_ms"],
+                s["end_ms"],
+                s["text"],
+                s["interpolated_fraction"] or 0.0,
+            )
+            for s in sentences
+            if s["sentence_id"] not in verdict.drop_sentences
+        ),
+        clips=tuple(
+            ClipInfo(
+                c["clip_id"],
+                c["start_ms"],
+                c["end_ms"],
+                c["scene_boundary"],
+                c["caption"],
+                c["caption_model"],
+            )
+            for c in clips
+            if c["clip_id"] not in verdict.drop_clips
+        ),
+        provenance=dict(v["provenance"]),
+        speech_spans=verdict.speech_spans,
+        blocked_tasks=verdict.blocked_tasks,
+    ), tuple(verdict.rejections)

@@ -71,8 +71,15 @@ def timeline_words(raw: Iterable[RawWord], audio_offset_ms: int) -> tuple[Word, 
         if words and start_ms < words[-1].start_ms:
             start_ms = words[-1].start_ms
             end_ms = max(end_ms, start_ms)
-        words.append(Word(text=w.text.strip(), start_ms=start_ms, end_ms=end_ms,
-                          score=None if interpolated else w.score, interpolated=interpolated))
+        words.append(
+            Word(
+                text=w.text.strip(),
+                start_ms=start_ms,
+                end_ms=end_ms,
+                score=None if interpolated else w.score,
+                interpolated=interpolated,
+            )
+        )
     return tuple(words)
 
 
@@ -100,19 +107,34 @@ def merge_punctuation(raw: Sequence[RawWord]) -> list[RawWord]:
         opens = w.text[:1].isspace() and all(c in _PREPEND for c in text)
         if not opens and all(c in _APPEND for c in text) and out and not pending:
             prev = out[-1]
-            out[-1] = RawWord(prev.text + text, prev.start_s, prev.end_s, prev.score,
-                              prev.segment_start_s, prev.segment_end_s)
+            out[-1] = RawWord(
+                prev.text + text,
+                prev.start_s,
+                prev.end_s,
+                prev.score,
+                prev.segment_start_s,
+                prev.segment_end_s,
+            )
         elif all(c in _PREPEND for c in text):
             pending += text
         else:
-            out.append(RawWord(pending + text, w.start_s, w.end_s, w.score,
-                               w.segment_start_s, w.segment_end_s))
+            out.append(
+                RawWord(
+                    pending + text, w.start_s, w.end_s, w.score, w.segment_start_s, w.segment_end_s
+                )
+            )
             pending = ""
     return out
 
 
-def snap_onset(audio: np.ndarray, sample_rate: int, start_s: float, end_s: float,
-               frame_s: float = 0.01, ratio: float = 0.1) -> float:
+def snap_onset(
+    audio: np.ndarray,
+    sample_rate: int,
+    start_s: float,
+    end_s: float,
+    frame_s: float = 0.01,
+    ratio: float = 0.1,
+) -> float:
     """Move a word start forward to where sound begins within [start_s, end_s).
 
     Cross-attention word times put a segment's first word at the segment start, and VAD
@@ -130,8 +152,13 @@ def snap_onset(audio: np.ndarray, sample_rate: int, start_s: float, end_s: float
     return start_s + float(loud[0]) * frame_s if loud.size else start_s
 
 
-def audio_windows(audio: np.ndarray, sample_rate: int, window_s: float, search_s: float = 10.0,
-                  frame_s: float = 0.1) -> list[tuple[int, int]]:
+def audio_windows(
+    audio: np.ndarray,
+    sample_rate: int,
+    window_s: float,
+    search_s: float = 10.0,
+    frame_s: float = 0.1,
+) -> list[tuple[int, int]]:
     """Cut long audio into windows of about `window_s`, each cut at the quietest frame within
     `search_s` of its nominal place, so that a cut falls between words, not inside one.
 
@@ -152,16 +179,26 @@ def audio_windows(audio: np.ndarray, sample_rate: int, window_s: float, search_s
         if n < 1:
             cuts.append(nominal)
             continue
-        frames = audio[lo:lo + n * hop].astype(np.float64).reshape(n, hop)
-        quietest = int(np.argmin(np.mean(frames ** 2, axis=1)))
+        frames = audio[lo : lo + n * hop].astype(np.float64).reshape(n, hop)
+        quietest = int(np.argmin(np.mean(frames**2, axis=1)))
         cuts.append(lo + quietest * hop + hop // 2)
     return list(zip(cuts, [*cuts[1:], total], strict=True))
 
 
 def shift_words(words: Iterable[RawWord], offset_s: float) -> list[RawWord]:
     """Words of a window moved onto the whole audio's timeline."""
+
     def at(t: float | None) -> float | None:
         return None if t is None else t + offset_s
 
-    return [RawWord(w.text, at(w.start_s), at(w.end_s), w.score,
-                    w.segment_start_s + offset_s, w.segment_end_s + offset_s) for w in words]
+    return [
+        RawWord(
+            w.text,
+            at(w.start_s),
+            at(w.end_s),
+            w.score,
+            w.segment_start_s + offset_s,
+            w.segment_end_s + offset_s,
+        )
+        for w in words
+    ]

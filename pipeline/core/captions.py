@@ -14,7 +14,9 @@ DRY_RUN_CAPTION = "[dry-run] not a caption: no vision-language model was called 
 
 _REFUSAL = re.compile(
     r"^\W*(i'?m sorry|i am sorry|sorry, (but )?i|i can ?not|i can't|i'?m (not )?(un)?able|"
-    r"i am (not )?(un)?able|as an ai|unfortunately,? i)", re.IGNORECASE)
+    r"i am (not )?(un)?able|as an ai|unfortunately,? i)",
+    re.IGNORECASE,
+)
 
 
 class CaptionError(Exception):
@@ -46,16 +48,20 @@ def data_url(jpeg: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
-def chat_request(model: str, prompt: Prompt, jpegs: Sequence[bytes], max_tokens: int,
-                 temperature: float) -> dict[str, Any]:
+def chat_request(
+    model: str, prompt: Prompt, jpegs: Sequence[bytes], max_tokens: int, temperature: float
+) -> dict[str, Any]:
     """One user turn: the frames as image parts first, then the instruction."""
     content: list[dict[str, Any]] = [
-        {"type": "image_url", "image_url": {"url": data_url(j)}} for j in jpegs]
+        {"type": "image_url", "image_url": {"url": data_url(j)}} for j in jpegs
+    ]
     content.append({"type": "text", "text": prompt.render(len(jpegs))})
     return {
         "model": model,
-        "messages": [{"role": "system", "content": prompt.system},
-                     {"role": "user", "content": content}],
+        "messages": [
+            {"role": "system", "content": prompt.system},
+            {"role": "user", "content": content},
+        ],
         "max_tokens": max_tokens,
         "temperature": temperature,
     }
@@ -69,8 +75,9 @@ def parse_answer(body: bytes) -> tuple[str, str | None]:
         content = choice["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         snippet = body[:120].decode("utf-8", "replace")
-        raise CaptionRejected("malformed_response",
-                              f"not a chat completion ({type(exc).__name__}): {snippet!r}") from exc
+        raise CaptionRejected(
+            "malformed_response", f"not a chat completion ({type(exc).__name__}): {snippet!r}"
+        ) from exc
     if content is not None and not isinstance(content, str):
         raise CaptionRejected("malformed_response", "message content is not text")
     return content or "", choice.get("finish_reason")
@@ -82,9 +89,11 @@ def validate_caption(content: str, finish_reason: str | None, max_chars: int) ->
     if not text:
         raise CaptionRejected("empty_answer", "the model returned no text")
     if finish_reason == "length" or len(text) > max_chars:
-        raise CaptionRejected("runaway_length",
-                              f"answer cut at the token limit or over {max_chars} characters "
-                              f"({len(text)} characters, finish_reason={finish_reason})")
+        raise CaptionRejected(
+            "runaway_length",
+            f"answer cut at the token limit or over {max_chars} characters "
+            f"({len(text)} characters, finish_reason={finish_reason})",
+        )
     if _REFUSAL.match(text):
         raise CaptionRejected("refusal", f"the model declined: {text[:80]!r}")
     return text

@@ -21,8 +21,14 @@ from pipeline.core.signals import hamming, picture_change_bits
 from pipeline.errors import UsageError
 
 SPEECH_ANSWER_TASKS = ("tsg_dialogue", "caption_to_dialogue", "dialogue_to_caption", "noise")
-PICTURE_TASKS = ("tsg_caption", "caption_to_dialogue", "dialogue_to_caption", "narration",
-                 "rev", "stop")
+PICTURE_TASKS = (
+    "tsg_caption",
+    "caption_to_dialogue",
+    "dialogue_to_caption",
+    "narration",
+    "rev",
+    "stop",
+)
 
 
 class PolicyError(UsageError):
@@ -105,17 +111,28 @@ def _at_least(value: Any, threshold: Any) -> bool:
     return threshold is not None and value is not None and value >= threshold
 
 
-def judge(video: dict[str, Any], sentences: Sequence[dict[str, Any]],
-          clips: Sequence[dict[str, Any]], policy: Policy, duplicate_of: str | None = None
-          ) -> Verdict:
+def judge(
+    video: dict[str, Any],
+    sentences: Sequence[dict[str, Any]],
+    clips: Sequence[dict[str, Any]],
+    policy: Policy,
+    duplicate_of: str | None = None,
+) -> Verdict:
     """One video's verdict from its table rows (videos, sentences, clips)."""
     vid = video["video_id"]
     out: list[Rejection] = []
 
     def reject(scope: str, item: str, reason: str, value: Any = None, limit: Any = None):
-        out.append(Rejection(vid, scope, item, reason,
-                             float(value) if isinstance(value, int | float) else None,
-                             float(limit) if isinstance(limit, int | float) else None))
+        out.append(
+            Rejection(
+                vid,
+                scope,
+                item,
+                reason,
+                float(value) if isinstance(value, int | float) else None,
+                float(limit) if isinstance(limit, int | float) else None,
+            )
+        )
 
     if duplicate_of is not None:
         reject("video", vid, f"duplicate_of:{duplicate_of}")
@@ -130,14 +147,19 @@ def judge(video: dict[str, Any], sentences: Sequence[dict[str, Any]],
     source = "spoken" if video.get("spoken_language") is not None else "text"
     lang, lang_score = video.get(f"{source}_language"), video.get(f"{source}_language_score")
     speech_reason = None
-    if (policy.languages and lang is not None and lang not in policy.languages
-            and (lang_score or 0) >= policy.min_language_score):
+    if (
+        policy.languages
+        and lang is not None
+        and lang not in policy.languages
+        and (lang_score or 0) >= policy.min_language_score
+    ):
         speech_reason = f"language_{lang}"
         reject("speech", vid, speech_reason, lang_score, policy.min_language_score)
     elif _below(video.get("word_score_mean"), policy.min_word_score_mean):
         speech_reason = "unintelligible_speech"
-        reject("speech", vid, speech_reason, video.get("word_score_mean"),
-               policy.min_word_score_mean)
+        reject(
+            "speech", vid, speech_reason, video.get("word_score_mean"), policy.min_word_score_mean
+        )
     if speech_reason:  # the speech is unusable; silence would be learned over it
         drop_sentences = {s["sentence_id"] for s in sentences}
         blocked["silence"] = speech_reason
@@ -150,34 +172,54 @@ def judge(video: dict[str, Any], sentences: Sequence[dict[str, Any]],
         elif _above(s.get("longest_repeat"), policy.max_longest_repeat):
             why, value, limit = "repetition", s.get("longest_repeat"), policy.max_longest_repeat
         elif _above(s.get("compression_ratio"), policy.max_compression_ratio):
-            why, value, limit = ("repetition", s.get("compression_ratio"),
-                                 policy.max_compression_ratio)
+            why, value, limit = (
+                "repetition",
+                s.get("compression_ratio"),
+                policy.max_compression_ratio,
+            )
         elif _below(s.get("word_score_min"), policy.min_sentence_word_score):
-            why, value, limit = ("low_word_score", s.get("word_score_min"),
-                                 policy.min_sentence_word_score)
+            why, value, limit = (
+                "low_word_score",
+                s.get("word_score_min"),
+                policy.min_sentence_word_score,
+            )
         if why:
             drop_sentences.add(s["sentence_id"])
             reject("sentence", s["sentence_id"], why, value, limit)
-    drop_clips = {c["clip_id"] for c in clips if _below(c.get("clip_score"),
-                                                       policy.min_clip_score)}
+    drop_clips = {c["clip_id"] for c in clips if _below(c.get("clip_score"), policy.min_clip_score)}
     for c in clips:
         if c["clip_id"] in drop_clips:
-            reject("clip", c["clip_id"], "low_clip_score", c.get("clip_score"),
-                   policy.min_clip_score)
+            reject(
+                "clip", c["clip_id"], "low_clip_score", c.get("clip_score"), policy.min_clip_score
+            )
 
     overlaps = [c.get("subtitle_overlap") for c in clips]
     worst = max((o for o in overlaps if o is not None), default=None)
     task_rules = (
-        ("burned_in_subtitles", _at_least(worst, policy.subtitles_min_overlap), worst,
-         policy.subtitles_min_overlap, policy.subtitles_poisons),
-        ("still_picture", _below(video.get("motion_mean"), policy.still_max_motion)
-         and not _above(picture_change_bits(video.get("frame_hashes")),
-                        policy.still_max_change_bits),
-         video.get("motion_mean"), policy.still_max_motion, policy.still_poisons),
-        ("talking_head", _at_least(video.get("face_area_mean"),
-                                   policy.talking_head_min_face_area),
-         video.get("face_area_mean"), policy.talking_head_min_face_area,
-         policy.talking_head_poisons),
+        (
+            "burned_in_subtitles",
+            _at_least(worst, policy.subtitles_min_overlap),
+            worst,
+            policy.subtitles_min_overlap,
+            policy.subtitles_poisons,
+        ),
+        (
+            "still_picture",
+            _below(video.get("motion_mean"), policy.still_max_motion)
+            and not _above(
+                picture_change_bits(video.get("frame_hashes")), policy.still_max_change_bits
+            ),
+            video.get("motion_mean"),
+            policy.still_max_motion,
+            policy.still_poisons,
+        ),
+        (
+            "talking_head",
+            _at_least(video.get("face_area_mean"), policy.talking_head_min_face_area),
+            video.get("face_area_mean"),
+            policy.talking_head_min_face_area,
+            policy.talking_head_poisons,
+        ),
     )
     for reason, hit, value, limit, tasks in task_rules:
         if hit:
@@ -185,10 +227,12 @@ def judge(video: dict[str, Any], sentences: Sequence[dict[str, Any]],
                 if task not in blocked:
                     blocked[task] = reason
                     reject("task", task, reason, value, limit)
-    spans = tuple((s["start_ms"], s["end_ms"]) for s in sentences
-                  if s["sentence_id"] in drop_sentences)
-    return Verdict(True, frozenset(drop_sentences), frozenset(drop_clips), blocked, spans,
-                   tuple(out))
+    spans = tuple(
+        (s["start_ms"], s["end_ms"]) for s in sentences if s["sentence_id"] in drop_sentences
+    )
+    return Verdict(
+        True, frozenset(drop_sentences), frozenset(drop_clips), blocked, spans, tuple(out)
+    )
 
 
 @dataclass(frozen=True)
@@ -202,13 +246,13 @@ class Fingerprint:
 
 def _same(a: Fingerprint, b: Fingerprint, policy: Policy) -> bool:
     if abs(a.duration_ms - b.duration_ms) > policy.duplicate_max_duration_diff * max(
-            a.duration_ms, b.duration_ms):
+        a.duration_ms, b.duration_ms
+    ):
         return False
     if not a.frame_hashes or not b.frame_hashes:
         return False
     short, long_ = sorted((a.frame_hashes, b.frame_hashes), key=len)
-    close = sum(min(hamming(x, y) for y in long_) <= policy.duplicate_max_frame_bits
-                for x in short)
+    close = sum(min(hamming(x, y) for y in long_) <= policy.duplicate_max_frame_bits for x in short)
     if close / len(short) < policy.duplicate_min_frame_share:
         return False
     if a.transcript is None and b.transcript is None:
@@ -234,7 +278,7 @@ def duplicate_groups(videos: Sequence[Fingerprint], policy: Policy) -> dict[str,
         return x
 
     for i, a in enumerate(ordered):
-        for b in ordered[i + 1:]:
+        for b in ordered[i + 1 :]:
             if b.duration_ms - a.duration_ms > policy.duplicate_max_duration_diff * b.duration_ms:
                 break
             if _same(a, b, policy):
@@ -255,18 +299,31 @@ def _neg(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)
 
 
-PLURAL = {"video": "videos", "speech": "speech", "sentence": "sentences", "clip": "clips",
-          "task": "tasks", "sample": "samples"}
+PLURAL = {
+    "video": "videos",
+    "speech": "speech",
+    "sentence": "sentences",
+    "clip": "clips",
+    "task": "tasks",
+    "sample": "samples",
+}
 
 
-def funnel(videos_in: Sequence[dict[str, Any]], videos_out: set[str],
-           rejections: Sequence[dict[str, Any]], counters: dict[str, int], policy: str
-           ) -> dict[str, Any]:
+def funnel(
+    videos_in: Sequence[dict[str, Any]],
+    videos_out: set[str],
+    rejections: Sequence[dict[str, Any]],
+    counters: dict[str, int],
+    policy: str,
+) -> dict[str, Any]:
     """Videos and hours in and out, and what each reason removed (videos, sentences, clips,
     tasks, and the samples those tasks would have made)."""
+
     def hours(ids: set[str] | None = None) -> float:
-        return round(sum(v["duration_ms"] for v in videos_in
-                         if ids is None or v["video_id"] in ids) / 3.6e6, 4)
+        return round(
+            sum(v["duration_ms"] for v in videos_in if ids is None or v["video_id"] in ids) / 3.6e6,
+            4,
+        )
 
     by_reason: dict[str, dict[str, int]] = {}
     for r in rejections:
@@ -277,7 +334,12 @@ def funnel(videos_in: Sequence[dict[str, Any]], videos_out: set[str],
     prefix = "rejected_samples_"
     for key, n in counters.items():
         if key.startswith(prefix):
-            by_reason.setdefault(key[len(prefix):], {})["samples"] = n
-    return {"policy": policy, "videos_in": len(videos_in), "hours_in": hours(),
-            "videos_out": len(videos_out), "hours_out": hours(videos_out),
-            "removed": dict(sorted(by_reason.items()))}
+            by_reason.setdefault(key[len(prefix) :], {})["samples"] = n
+    return {
+        "policy": policy,
+        "videos_in": len(videos_in),
+        "hours_in": hours(),
+        "videos_out": len(videos_out),
+        "hours_out": hours(videos_out),
+        "removed": dict(sorted(by_reason.items())),
+    }

@@ -55,18 +55,22 @@ class Bucket:
     high_s: float
 
 
-VIDEO_MME_BUCKETS = (Bucket("short", 0, 120), Bucket("medium", 240, 900),
-                     Bucket("long", 1800, 3600))
+VIDEO_MME_BUCKETS = (
+    Bucket("short", 0, 120),
+    Bucket("medium", 240, 900),
+    Bucket("long", 1800, 3600),
+)
 
 
 def parse_buckets(text: str) -> tuple[Bucket, ...]:
-    """"short:0-120,medium:240-900,long:1800-3600" (seconds) -> buckets."""
+    """ "short:0-120,medium:240-900,long:1800-3600" (seconds) -> buckets."""
     out = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         m = re.fullmatch(r"([A-Za-z][\w-]*)\s*:\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?|inf)", part)
         if not m or float(m.group(2)) >= float(m.group(3)):
-            raise ValueError(f"bucket {part!r}: write NAME:LOW-HIGH in seconds, LOW < HIGH "
-                             "(e.g. short:0-120)")
+            raise ValueError(
+                f"bucket {part!r}: write NAME:LOW-HIGH in seconds, LOW < HIGH (e.g. short:0-120)"
+            )
         out.append(Bucket(m.group(1), float(m.group(2)), float(m.group(3))))
     if not out or len({b.name for b in out}) != len(out):
         raise ValueError(f"buckets {text!r}: give at least one, each name once")
@@ -87,18 +91,25 @@ class Response:
 
 # --- timestamps ---------------------------------------------------------------------------
 
-_DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "-",
-                         "\u2015": "-"})
+_DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2012": "-", "\u2212": "-", "\u2015": "-"})
 _CLOCK = r"(?:\d+:)?\d{1,3}:\d{2}(?:\.\d+)?"
 _NUMBER = r"\d+(?:\.\d+)?"
 _UNIT = r"(?:seconds?|secs?|s)\b"
 _TO = r"\s*(?:-|to|until|and)\s*"
 _SPANS = (
     ("clock", re.compile(rf"(?<![\d:.])({_CLOCK}){_TO}({_CLOCK})(?!\d|:\d)", re.IGNORECASE)),
-    ("seconds", re.compile(rf"(?<![\d:.])({_NUMBER})\s*(?:{_UNIT})?{_TO}({_NUMBER})\s*{_UNIT}",
-                           re.IGNORECASE)),
-    ("relative", re.compile(rf"(?<![\d:.])({_NUMBER})\s*-\s*({_NUMBER})\s*\(\s*of\s*100\s*\)",
-                            re.IGNORECASE)),
+    (
+        "seconds",
+        re.compile(
+            rf"(?<![\d:.])({_NUMBER})\s*(?:{_UNIT})?{_TO}({_NUMBER})\s*{_UNIT}", re.IGNORECASE
+        ),
+    ),
+    (
+        "relative",
+        re.compile(
+            rf"(?<![\d:.])({_NUMBER})\s*-\s*({_NUMBER})\s*\(\s*of\s*100\s*\)", re.IGNORECASE
+        ),
+    ),
 )
 
 
@@ -136,8 +147,8 @@ def parse_span(text: str, window_s: float) -> tuple[float, float] | None:
 def answer_text(text: str) -> str:
     """A span -> text answer without a timestamp it starts with (`5.0-9.0 sec: hello`)."""
     found = _spans(text, 100.0)
-    if found and not text.translate(_DASHES)[:found[0][0]].strip():
-        rest = text.translate(_DASHES)[found[0][1]:]
+    if found and not text.translate(_DASHES)[: found[0][0]].strip():
+        rest = text.translate(_DASHES)[found[0][1] :]
         if rest.lstrip().startswith(":"):
             return rest.lstrip()[1:].strip()
     return text.strip()
@@ -150,6 +161,7 @@ def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 # --- text ---------------------------------------------------------------------------------
+
 
 def _f1(common: int, predicted: int, referenced: int) -> float:
     if not common:
@@ -168,8 +180,9 @@ def token_f1(prediction: str, reference: str) -> float:
     return _overlap_f1(words_of(prediction), words_of(reference))
 
 
-_TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"',
-                              "\u201d": '"'})
+_TYPOGRAPHIC = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"'}
+)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation)
 
@@ -266,6 +279,7 @@ def spoken(text: str) -> str:
 
 # --- scoring ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Frame:
     """Where a sample's times are measured from, and the span the relative style divides."""
@@ -280,8 +294,10 @@ class Frame:
         if self.reference == "clip":
             return row["clip_end_ms"] - row["clip_start_ms"]
         if self.duration_ms is None:
-            raise ValueError(f"video {row['video_id']}: its duration is unknown; relative "
-                             "timestamps on the video's timeline need it (pass --annotations)")
+            raise ValueError(
+                f"video {row['video_id']}: its duration is unknown; relative "
+                "timestamps on the video's timeline need it (pass --annotations)"
+            )
         return self.duration_ms
 
 
@@ -295,16 +311,18 @@ def reference_span(row: dict[str, Any], frame: Frame) -> tuple[float, float]:
     origin, extent = frame.origin(row), None
     if g["timestamp_style"] == "relative":
         extent = frame.extent_ms(row)
-    stamp = T.render_span(g["span_start_ms"] - origin, g["span_end_ms"] - origin,
-                          g["timestamp_style"], extent or 0)
+    stamp = T.render_span(
+        g["span_start_ms"] - origin, g["span_end_ms"] - origin, g["timestamp_style"], extent or 0
+    )
     span = parse_span(stamp, (extent or 0) / 1000)
     assert span is not None, stamp  # every style the build writes parses
     return span
 
 
 def _said(responses: Sequence[Response]) -> list[Response]:
-    return sorted((r for r in responses if spoken(r.text) and r.time is not None),
-                  key=lambda r: r.time)
+    return sorted(
+        (r for r in responses if spoken(r.text) and r.time is not None), key=lambda r: r.time
+    )
 
 
 @dataclass
@@ -339,22 +357,38 @@ class TaskScore:
 HEADLINE: dict[str, tuple[str, ...]] = {
     "tsg_dialogue": (GROUNDING_HEADLINE, "squad_f1"),
     "tsg_caption": (GROUNDING_HEADLINE, "squad_f1"),
-    "caption_to_dialogue": ("squad_f1",), "dialogue_to_caption": ("squad_f1",),
-    "silence": ("pass",), "stop": ("pass",), "noise": ("pass",), "contrast": ("pass",),
-    "rev": ("within_1s",), "narration": ("coverage",), "grounding": (GROUNDING_HEADLINE,)}
+    "caption_to_dialogue": ("squad_f1",),
+    "dialogue_to_caption": ("squad_f1",),
+    "silence": ("pass",),
+    "stop": ("pass",),
+    "noise": ("pass",),
+    "contrast": ("pass",),
+    "rev": ("within_1s",),
+    "narration": ("coverage",),
+    "grounding": (GROUNDING_HEADLINE,),
+}
 
 
-def score_grounding(row: dict[str, Any], prediction: Response | None, acc: TaskScore,
-                    frame: Frame = Frame(), pooled: TaskScore | None = None) -> None:
+def score_grounding(
+    row: dict[str, Any],
+    prediction: Response | None,
+    acc: TaskScore,
+    frame: Frame = Frame(),
+    pooled: TaskScore | None = None,
+) -> None:
     g = row["grounding"]
     text = prediction.text if prediction else ""
     if "text-to-span" in g["template_id"]:
         ref = reference_span(row, frame)
-        span = parse_span(text, frame.extent_ms(row) / 1000 if g["timestamp_style"] ==
-                          "relative" else 0.0)
+        span = parse_span(
+            text, frame.extent_ms(row) / 1000 if g["timestamp_style"] == "relative" else 0.0
+        )
         value = iou(span, ref) if span else 0.0
-        measures = {"mean_iou": value, "unparsed": float(span is None),
-                    **{f"recall@{t}": float(value >= t) for t in IOU_THRESHOLDS}}
+        measures = {
+            "mean_iou": value,
+            "unparsed": float(span is None),
+            **{f"recall@{t}": float(value >= t) for t in IOU_THRESHOLDS},
+        }
         acc.add(**measures)
         if pooled is not None:
             pooled.samples += 1
@@ -364,11 +398,15 @@ def score_grounding(row: dict[str, Any], prediction: Response | None, acc: TaskS
     said = answer_text(text)
     speech = row["task"] in SPEECH_ANSWERS
     edits, words = word_edits(said, reference)
-    acc.add(exact_match=float(words_of(said) == words_of(reference)),
-            token_f1=token_f1(said, reference), rouge_l=rouge_l(said, reference),
-            squad_em=squad_em(said, reference), squad_f1=squad_f1(said, reference),
-            rouge_l_stemmed=rouge_l_stemmed(said, reference),
-            wer=(edits / words if words else float(edits > 0)) if speech else None)
+    acc.add(
+        exact_match=float(words_of(said) == words_of(reference)),
+        token_f1=token_f1(said, reference),
+        rouge_l=rouge_l(said, reference),
+        squad_em=squad_em(said, reference),
+        squad_f1=squad_f1(said, reference),
+        rouge_l_stemmed=rouge_l_stemmed(said, reference),
+        wer=(edits / words if words else float(edits > 0)) if speech else None,
+    )
     if speech:
         acc.pool("wer_pooled", edits, words)
 
@@ -377,8 +415,9 @@ def _turns(row: dict[str, Any], kind: str, role: str | None = None) -> list[dict
     return [t for t in row["turns"] if t["kind"] == kind and (role is None or t["role"] == role)]
 
 
-def match_cuts(cuts: Sequence[float], times: Sequence[float], tolerance: float
-               ) -> list[tuple[int, int]]:
+def match_cuts(
+    cuts: Sequence[float], times: Sequence[float], tolerance: float
+) -> list[tuple[int, int]]:
     """(cut, response) pairs, one to one, within the tolerance: the most pairs there can be,
     and among those the least total timing error (an optimal assignment, not greedy)."""
     if not cuts or not times:
@@ -394,8 +433,9 @@ def match_cuts(cuts: Sequence[float], times: Sequence[float], tolerance: float
     return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if not outside[i, j]]
 
 
-def score_streaming(row: dict[str, Any], responses: Sequence[Response], acc: TaskScore,
-                    frame: Frame = Frame()) -> None:
+def score_streaming(
+    row: dict[str, Any], responses: Sequence[Response], acc: TaskScore, frame: Frame = Frame()
+) -> None:
     said = _said(responses)
     end = _rel(row, row["clip_end_ms"], frame)
     task = row["task"]
@@ -420,8 +460,11 @@ def score_streaming(row: dict[str, Any], responses: Sequence[Response], acc: Tas
         answered = any(tq <= r.time <= tq + ANSWER_WITHIN_S for r in said)
         until = tq if tq > tn else end  # the remark's stretch ends at the question
         ignored = not any(tn <= r.time < min(until, tn + ANSWER_WITHIN_S) for r in said)
-        acc.add(question_answered=float(answered), remark_ignored=float(ignored),
-                **{"pass": (answered + ignored) / 2})
+        acc.add(
+            question_answered=float(answered),
+            remark_ignored=float(ignored),
+            **{"pass": (answered + ignored) / 2},
+        )
     elif task == "rev":
         (query,) = _turns(row, "query")
         (answer,) = _turns(row, "answer")
@@ -431,19 +474,26 @@ def score_streaming(row: dict[str, Any], responses: Sequence[Response], acc: Tas
             acc.add(missed=1.0, within_1s=0.0, early=0.0)
             return
         delay = after[0].time - evidence
-        acc.add(missed=0.0, within_1s=float(abs(delay) <= REV_TOLERANCE_S),
-                early=float(delay < -REV_TOLERANCE_S), delay_median=delay)
+        acc.add(
+            missed=0.0,
+            within_1s=float(abs(delay) <= REV_TOLERANCE_S),
+            early=float(delay < -REV_TOLERANCE_S),
+            delay_median=delay,
+        )
     elif task == "narration":
         cuts = [at(t) for t in _turns(row, "narration")]
         pairs = match_cuts(cuts, [r.time for r in said], NARRATION_TOLERANCE_S)
         errors = [abs(said[j].time - cuts[i]) for i, j in pairs]
-        acc.add(coverage=len(pairs) / len(cuts) if cuts else 1.0,
-                timing_error=sum(errors) / len(errors) if errors else None,
-                extra_responses=float(len(said) - len(pairs)))
+        acc.add(
+            coverage=len(pairs) / len(cuts) if cuts else 1.0,
+            timing_error=sum(errors) / len(errors) if errors else None,
+            extra_responses=float(len(said) - len(pairs)),
+        )
 
 
-def _score_rows(rows: Sequence[dict[str, Any]], predictions: dict[str, list[Response]],
-                frames: dict[str, Frame]) -> dict[str, Any]:
+def _score_rows(
+    rows: Sequence[dict[str, Any]], predictions: dict[str, list[Response]], frames: dict[str, Frame]
+) -> dict[str, Any]:
     tasks: dict[str, TaskScore] = {}
     grounding = TaskScore("grounding")
     for row in rows:
@@ -452,19 +502,31 @@ def _score_rows(rows: Sequence[dict[str, Any]], predictions: dict[str, list[Resp
         got = predictions.get(row["sample_id"], [])
         frame = frames.get(row["video_id"], Frame())
         if row["task_family"] == "grounding":
-            score_grounding(row, got[0] if got else None, acc, frame,
-                            grounding if row["task"] in TSG_TASKS else None)
+            score_grounding(
+                row,
+                got[0] if got else None,
+                acc,
+                frame,
+                grounding if row["task"] in TSG_TASKS else None,
+            )
         else:
             score_streaming(row, got, acc, frame)
     per_task = {t: a.summary() for t, a in sorted(tasks.items())}
     overall = (sum(s["score"] for s in per_task.values()) / len(per_task)) if per_task else 0.0
-    return {"tasks": per_task, "overall": overall,
-            "grounding": grounding.summary() if grounding.samples else None}
+    return {
+        "tasks": per_task,
+        "overall": overall,
+        "grounding": grounding.summary() if grounding.samples else None,
+    }
 
 
-def score(rows: Sequence[dict[str, Any]], predictions: dict[str, list[Response]],
-          reference: str = "clip", durations_ms: dict[str, int] | None = None,
-          buckets: Sequence[Bucket] = VIDEO_MME_BUCKETS) -> dict[str, Any]:
+def score(
+    rows: Sequence[dict[str, Any]],
+    predictions: dict[str, list[Response]],
+    reference: str = "clip",
+    durations_ms: dict[str, int] | None = None,
+    buckets: Sequence[Bucket] = VIDEO_MME_BUCKETS,
+) -> dict[str, Any]:
     """Per-task summaries, an overall mean of the task scores, the pooled grounding score,
     and the same per duration bucket (with `durations_ms`, video id -> duration)."""
     if reference not in TIME_REFERENCES:
@@ -472,18 +534,27 @@ def score(rows: Sequence[dict[str, Any]], predictions: dict[str, list[Response]]
     durations_ms = durations_ms or {}
     frames = {v: Frame(reference, d) for v, d in durations_ms.items()}
     if reference == "video":
-        frames.update({r["video_id"]: Frame("video") for r in rows
-                       if r["video_id"] not in frames})
+        frames.update({r["video_id"]: Frame("video") for r in rows if r["video_id"] not in frames})
     out = _score_rows(rows, predictions, frames)
     by_bucket: dict[str, Any] = {}
     if durations_ms:
         for b in buckets:
-            inside = [r for r in rows if r["video_id"] in durations_ms and bucket_of(
-                durations_ms[r["video_id"]] / 1000, (b,)) == b.name]
+            inside = [
+                r
+                for r in rows
+                if r["video_id"] in durations_ms
+                and bucket_of(durations_ms[r["video_id"]] / 1000, (b,)) == b.name
+            ]
             part = _score_rows(inside, predictions, frames) if inside else None
-            by_bucket[b.name] = None if part is None else {
-                "samples": len(inside), "overall": part["overall"],
-                "grounding": part["grounding"]}
+            by_bucket[b.name] = (
+                None
+                if part is None
+                else {
+                    "samples": len(inside),
+                    "overall": part["overall"],
+                    "grounding": part["grounding"],
+                }
+            )
         counted = sum(v["samples"] for v in by_bucket.values() if v)
         out["outside_buckets"] = len(rows) - counted
     out["buckets"] = by_bucket

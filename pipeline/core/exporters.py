@@ -44,8 +44,12 @@ NOISE_TARGETS = ("marker", "end")
 # Each chat template's begin-of-turn special token: ChatML's for the Qwen2 templates (LLaVA-NeXT
 # / LongVA qwen_1_5, LLaMA-Factory and ms-swift qwen2_vl); VideoLLM-online's Llama-3 has no
 # <|im_start|> (it would be six plain tokens), its begin-of-turn token is <|start_header_id|>.
-NOISE_MARKER = {"llava": T.TURN_START, "llamafactory": T.TURN_START, "swift": T.TURN_START,
-                "videollm-online": "<|start_header_id|>"}
+NOISE_MARKER = {
+    "llava": T.TURN_START,
+    "llamafactory": T.TURN_START,
+    "swift": T.TURN_START,
+    "videollm-online": "<|start_header_id|>",
+}
 STREAMED_TASKS = ("narration", "rev")  # learn on frames: when to speak is the target
 
 
@@ -61,9 +65,11 @@ def check_reference(fmt: str, reference: str) -> None:
     if reference not in TIME_REFERENCES:
         raise ExportError(f"time reference must be one of {TIME_REFERENCES}")
     if reference == "clip" and fmt not in WINDOWED:
-        raise ExportError(f"{fmt} trainers show the whole video, not the sample's window: "
-                          "times relative to the window would name frames they never show; "
-                          "use --time-reference video")
+        raise ExportError(
+            f"{fmt} trainers show the whole video, not the sample's window: "
+            "times relative to the window would name frames they never show; "
+            "use --time-reference video"
+        )
 
 
 @dataclass(frozen=True)
@@ -103,8 +109,11 @@ def target_kind(turn: dict[str, Any]) -> str | None:
     """silence, stop or noise for an assistant turn whose target is template structure."""
     if turn["target_override"] is None:
         return None
-    return "stop" if turn["kind"] == "stop" else TARGET_KINDS.get(turn["target_override"],
-                                                                  turn["kind"])
+    return (
+        "stop"
+        if turn["kind"] == "stop"
+        else TARGET_KINDS.get(turn["target_override"], turn["kind"])
+    )
 
 
 def grounding_texts(row: dict[str, Any], ctx: Context) -> tuple[str, str]:
@@ -115,11 +124,14 @@ def grounding_texts(row: dict[str, Any], ctx: Context) -> tuple[str, str]:
         origin, span = row["clip_start_ms"], row["clip_end_ms"] - row["clip_start_ms"]
     else:
         if g["timestamp_style"] == "relative" and ctx.duration_ms is None:
-            raise ExportError("relative timestamps on the whole video need the video's "
-                              "duration: pass --annotations")
+            raise ExportError(
+                "relative timestamps on the whole video need the video's "
+                "duration: pass --annotations"
+            )
         origin, span = 0, ctx.duration_ms or 0
-    stamp = T.render_span(g["span_start_ms"] - origin, g["span_end_ms"] - origin,
-                          g["timestamp_style"], span)
+    stamp = T.render_span(
+        g["span_start_ms"] - origin, g["span_end_ms"] - origin, g["timestamp_style"], span
+    )
     values = {"timestamp": stamp, "asr": g["asr"], "caption": g["caption"]}
     return tpl.user.format(**values), tpl.assistant.format(**values)
 
@@ -162,22 +174,35 @@ def dialogue(row: dict[str, Any], ctx: Context, token: str) -> list[tuple[str, s
 
 
 def _about(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    return {"id": row["sample_id"], "task": row["task"], "time_reference": ctx.reference,
-            "clip": window(row, ctx)}
+    return {
+        "id": row["sample_id"],
+        "task": row["task"],
+        "time_reference": ctx.reference,
+        "clip": window(row, ctx),
+    }
 
 
 def llava(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
     names = {"user": "human", "assistant": "gpt"}
-    return {**_about(row, ctx), "video": ctx.media,
-            "conversations": [{"from": names[r], "value": v}
-                              for r, v in dialogue(row, ctx, VISUAL_TOKEN["llava"])]}
+    return {
+        **_about(row, ctx),
+        "video": ctx.media,
+        "conversations": [
+            {"from": names[r], "value": v} for r, v in dialogue(row, ctx, VISUAL_TOKEN["llava"])
+        ],
+    }
 
 
 def llamafactory(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
     names = {"user": "human", "assistant": "gpt"}
-    return {**_about(row, ctx), "videos": [ctx.media],
-            "conversations": [{"from": names[r], "value": v}
-                              for r, v in dialogue(row, ctx, VISUAL_TOKEN["llamafactory"])]}
+    return {
+        **_about(row, ctx),
+        "videos": [ctx.media],
+        "conversations": [
+            {"from": names[r], "value": v}
+            for r, v in dialogue(row, ctx, VISUAL_TOKEN["llamafactory"])
+        ],
+    }
 
 
 def swift(row: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
@@ -187,15 +212,21 @@ def swift(row: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
     token), plus the whole dialogue without it, its user turns joined."""
     start, end = window(row, ctx)
     turns = dialogue(row, ctx, VISUAL_TOKEN["swift"])
-    base = {**_about(row, ctx), "videos": [ctx.media],
-            "chat_template_kwargs": {"video_start": start, "video_end": end}}
+    base = {
+        **_about(row, ctx),
+        "videos": [ctx.media],
+        "chat_template_kwargs": {"video_start": start, "video_end": end},
+    }
 
     def record(pairs: list[tuple[str, str]], part: str = "") -> dict[str, Any]:
-        return {**base, "id": row["sample_id"] + part,
-                "messages": [{"role": r, "content": v} for r, v in pairs]}
+        return {
+            **base,
+            "id": row["sample_id"] + part,
+            "messages": [{"role": r, "content": v} for r, v in pairs],
+        }
 
     inner = [i for i, (r, v) in enumerate(turns[:-1]) if r == "assistant" and not v]
-    prefixes = [record(turns[:i + 1], f"#{i}") for i in inner]
+    prefixes = [record(turns[: i + 1], f"#{i}") for i in inner]
     joined: list[tuple[str, str]] = []
     for i, (r, v) in enumerate(turns):
         if i in inner:
@@ -219,36 +250,48 @@ def livecc(row: dict[str, Any], ctx: Context) -> list[dict[str, Any]] | None:
     video = {"type": "video", "video": ctx.media, "video_start": start, "video_end": end}
     if row["grounding"] is not None:
         question, answer = grounding_texts(row, ctx)
-        return [{"role": "user", "content": [video, {"type": "text", "text": question}]},
-                {"role": "assistant", "content": [{"type": "text", "text": answer}]}]
+        return [
+            {"role": "user", "content": [video, {"type": "text", "text": question}]},
+            {"role": "assistant", "content": [{"type": "text", "text": answer}]},
+        ]
     spoken = [t for t in row["turns"] if t["kind"] != "frames"]
     users = [t for t in spoken if t["role"] == "user"]
     if len(users) != 1 or spoken[0] is not users[0]:
         return None
-    stream = [[absolute(t["start_ms"], ctx), absolute(t["end_ms"], ctx), word]
-              for t in spoken[1:] if target_kind(t) is None and t["text"]
-              for word in t["text"].split()]
+    stream = [
+        [absolute(t["start_ms"], ctx), absolute(t["end_ms"], ctx), word]
+        for t in spoken[1:]
+        if target_kind(t) is None and t["text"]
+        for word in t["text"].split()
+    ]
     if not stream:
         return None
-    return [{"role": "user", "content": [video, {"type": "text", "text": users[0]["text"]}]},
-            {"role": "assistant", "content": [{"type": "text", "text_stream": stream}]}]
+    return [
+        {"role": "user", "content": [video, {"type": "text", "text": users[0]["text"]}]},
+        {"role": "assistant", "content": [{"type": "text", "text_stream": stream}]},
+    ]
 
 
-def livecc_commentary(row: dict[str, Any], ctx: Context,
-                      words: list[tuple[int, int, str]]) -> list[dict[str, Any]] | None:
+def livecc_commentary(
+    row: dict[str, Any], ctx: Context, words: list[tuple[int, int, str]]
+) -> list[dict[str, Any]] | None:
     """LiveCC's own kind of record for a narration sample's window: the words spoken in it
     (from the sentences' word times) as the `text_stream`, after a commentary instruction.
     None when nobody speaks inside the window."""
     a, b = row["clip_start_ms"], row["clip_end_ms"]
-    stream = [[absolute(s, ctx), absolute(e, ctx), w.strip()] for s, e, w in words
-              if a <= s and e <= b and w.strip()]
+    stream = [
+        [absolute(s, ctx), absolute(e, ctx), w.strip()]
+        for s, e, w in words
+        if a <= s and e <= b and w.strip()
+    ]
     if row["task"] != "narration" or not stream:
         return None
     start, end = window(row, ctx)
     video = {"type": "video", "video": ctx.media, "video_start": start, "video_end": end}
-    return [{"role": "user", "content": [video, {"type": "text",
-                                                 "text": T.COMMENTARY_INSTRUCTION}]},
-            {"role": "assistant", "content": [{"type": "text", "text_stream": stream}]}]
+    return [
+        {"role": "user", "content": [video, {"type": "text", "text": T.COMMENTARY_INSTRUCTION}]},
+        {"role": "assistant", "content": [{"type": "text", "text_stream": stream}]},
+    ]
 
 
 def videollm_online(row: dict[str, Any], ctx: Context, frame_fps: float) -> dict[str, Any]:
@@ -263,18 +306,28 @@ def videollm_online(row: dict[str, Any], ctx: Context, frame_fps: float) -> dict
     learned answer (their end token)."""
     conv: list[dict[str, Any]] = []
     learn_frames = row["task"] in STREAMED_TASKS or any(
-        target_kind(t) == "silence" for t in row["turns"])
+        target_kind(t) == "silence" for t in row["turns"]
+    )
     seen_instruction = False
     frames = [t for t in row["turns"] if t["kind"] == "frames"]
     if frames:  # frames tile the window from its start
-        conv.append({"role": "stream", "num_frames": 1, "learn": False,
-                     "time": absolute(row["clip_start_ms"], ctx)})
+        conv.append(
+            {
+                "role": "stream",
+                "num_frames": 1,
+                "learn": False,
+                "time": absolute(row["clip_start_ms"], ctx),
+            }
+        )
     for t in row["turns"]:
         at = absolute(t["start_ms"], ctx)
         if t["kind"] == "frames":
             # the window's end is open: a frame at the very end would lie past the video
-            n = (t["frame_end"] - t["frame_start"]
-                 - (t is frames[-1] and t["end_ms"] >= row["clip_end_ms"]))
+            n = (
+                t["frame_end"]
+                - t["frame_start"]
+                - (t is frames[-1] and t["end_ms"] >= row["clip_end_ms"])
+            )
             if n <= 0:
                 continue
             learn = learn_frames and seen_instruction
@@ -300,9 +353,14 @@ def videollm_online(row: dict[str, Any], ctx: Context, frame_fps: float) -> dict
             conv.append({"role": "assistant", "content": text, "learn": True, "time": at})
     first = frames[0]["frame_start"] if frames else 0
     total = sum(m["num_frames"] for m in conv if m["role"] == "stream")
-    return {**_about(row, ctx), "video": ctx.media, "frame_fps": frame_fps,
-            "num_frames": total, "load_range": [first, first + total],
-            "conversation": conv}
+    return {
+        **_about(row, ctx),
+        "video": ctx.media,
+        "frame_fps": frame_fps,
+        "num_frames": total,
+        "load_range": [first, first + total],
+        "conversation": conv,
+    }
 
 
 def streaming(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -314,8 +372,16 @@ def streaming(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
         if t["kind"] == "frames":
             conv.append({"role": "stream", "time": at, "end_time": end})
             continue
-        conv.append({"role": t["role"], "content": said(row, t, ctx), "time": at,
-                     "end_time": end, "learn": t["learn"], "target": target_kind(t)})
+        conv.append(
+            {
+                "role": t["role"],
+                "content": said(row, t, ctx),
+                "time": at,
+                "end_time": end,
+                "learn": t["learn"],
+                "target": target_kind(t),
+            }
+        )
     return {**_about(row, ctx), "video": ctx.media, "conversation": conv}
 
 
@@ -346,8 +412,13 @@ def replay_as(fmt: str, rec: dict[str, Any]) -> dict[str, Any] | list[dict[str, 
         return {**extra, **media, "conversations": turns}
     names = {"human": "user", "gpt": "assistant", "system": "system"}
     if fmt == "swift":
-        return {**extra, **media, "messages": [{"role": names.get(t["from"], t["from"]),
-                                                "content": t["value"]} for t in turns]}
+        return {
+            **extra,
+            **media,
+            "messages": [
+                {"role": names.get(t["from"], t["from"]), "content": t["value"]} for t in turns
+            ],
+        }
     if fmt == "livecc":
         out = []
         for t in turns:

@@ -56,8 +56,9 @@ def signatures(frames: np.ndarray) -> np.ndarray:
     cells = []
     for gy in range(_GRID):
         for gx in range(_GRID):
-            cell = frames[:, gy * h // _GRID:(gy + 1) * h // _GRID,
-                          gx * w // _GRID:(gx + 1) * w // _GRID]
+            cell = frames[
+                :, gy * h // _GRID : (gy + 1) * h // _GRID, gx * w // _GRID : (gx + 1) * w // _GRID
+            ]
             binned = (cell.reshape(n, -1, 3).astype(np.int32) * _BINS) // 256
             for c in range(3):
                 counts = np.stack([np.bincount(row, minlength=_BINS) for row in binned[:, :, c]])

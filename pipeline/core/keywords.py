@@ -28,14 +28,18 @@ class SearchSettings:
     uploaded_before: str | None = None
 
     def __post_init__(self) -> None:
-        kinds = {"results": (int,), "min_duration_s": (int, type(None)),
-                 "max_duration_s": (int, type(None)), "language": (str, type(None)),
-                 "creative_commons": (bool,), "exclude_live": (bool,),
-                 "exclude_shorts": (bool,)}
+        kinds = {
+            "results": (int,),
+            "min_duration_s": (int, type(None)),
+            "max_duration_s": (int, type(None)),
+            "language": (str, type(None)),
+            "creative_commons": (bool,),
+            "exclude_live": (bool,),
+            "exclude_shorts": (bool,),
+        }
         for name, allowed in kinds.items():
             value = getattr(self, name)
-            if not isinstance(value, allowed) or (bool not in allowed
-                                                  and isinstance(value, bool)):
+            if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
                 names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
                 raise KeywordError(f"{name} must be {names}, got {value!r}")
         if self.results < 1:
@@ -61,8 +65,13 @@ def _settings(base: SearchSettings, overrides: dict[str, Any], where: str) -> Se
     if unknown:
         raise KeywordError(f"{where}: unknown settings {sorted(unknown)}; known: {sorted(_KNOWN)}")
     try:
-        return replace(base, **{k: (str(v) if k.startswith("uploaded") and v is not None
-                                    else v) for k, v in overrides.items()})
+        return replace(
+            base,
+            **{
+                k: (str(v) if k.startswith("uploaded") and v is not None else v)
+                for k, v in overrides.items()
+            },
+        )
     except (TypeError, KeywordError) as exc:
         raise KeywordError(f"{where}: {exc}") from exc
 

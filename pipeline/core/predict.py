@@ -20,7 +20,8 @@ STREAM_SYSTEM = (
     "You are watching a live video stream: frames arrive in order and the user may speak at "
     "any moment. Reply only when you should speak now (to answer the user, to describe a new "
     "scene you were asked to narrate, or to alert the user when what they asked for "
-    "happens); otherwise reply with nothing.")
+    "happens); otherwise reply with nothing."
+)
 CHAT_SYSTEM = "You are a helpful assistant."
 
 
@@ -67,13 +68,17 @@ class Said:
 def dialogue_until(prompt: dict[str, Any], t: float, replies: Sequence[Said]) -> list[Said]:
     """User utterances up to `t` and the model's own earlier replies, in time order (a user
     utterance before a reply at the same time)."""
-    users = [Said("user", float(u["time"]), u["content"]) for u in prompt.get("stream", [])
-             if float(u["time"]) <= t + 1e-9]
+    users = [
+        Said("user", float(u["time"]), u["content"])
+        for u in prompt.get("stream", [])
+        if float(u["time"]) <= t + 1e-9
+    ]
     return sorted([*users, *replies], key=lambda s: (s.time, s.role != "user"))
 
 
-def stream_messages(frames: Sequence[Shown], dialogue: Sequence[Said], t: float,
-                    max_frames: int) -> list[dict[str, Any]]:
+def stream_messages(
+    frames: Sequence[Shown], dialogue: Sequence[Said], t: float, max_frames: int
+) -> list[dict[str, Any]]:
     """One streaming step for an OpenAI-compatible server: the system instruction, then user
     turns holding the frames seen so far (the last `max_frames`) and what the user said, and
     the model's earlier replies as assistant turns, each at its time; the last user turn

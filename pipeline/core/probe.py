@@ -29,8 +29,14 @@ def _rational(text: str | None) -> Fraction | None:
 
 def video_stream(info: dict[str, Any]) -> dict[str, Any] | None:
     """The picture stream (cover art is not one)."""
-    return next((s for s in info.get("streams", []) if s.get("codec_type") == "video"
-                 and not s.get("disposition", {}).get("attached_pic")), None)
+    return next(
+        (
+            s
+            for s in info.get("streams", [])
+            if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
+        ),
+        None,
+    )
 
 
 def parse_probe(info: dict[str, Any]) -> Probe:

@@ -26,15 +26,19 @@ _PROMPTS = (
     Prompt(
         id="clip-caption-v1",
         system="You write short, factual descriptions of video clips for a training dataset.",
-        user=("The {n_frames} images are frames from one continuous shot of a video, in time "
-              "order. Describe in one or two plain sentences what is visible and what happens. "
-              "Do not mention frames, images, times or durations."),
+        user=(
+            "The {n_frames} images are frames from one continuous shot of a video, in time "
+            "order. Describe in one or two plain sentences what is visible and what happens. "
+            "Do not mention frames, images, times or durations."
+        ),
     ),
     Prompt(
         id="clip-caption-brief-v1",
         system="You write short, factual descriptions of video clips for a training dataset.",
-        user=("These {n_frames} frames come from one shot of a video. In one sentence of at most "
-              "twenty words, say what is shown. No times, no numbers of frames."),
+        user=(
+            "These {n_frames} frames come from one shot of a video. In one sentence of at most "
+            "twenty words, say what is shown. No times, no numbers of frames."
+        ),
     ),
 )
 

@@ -31,7 +31,7 @@ def _words(text: str) -> list[str]:
 def verbatim_overlap(prompt: str, answer: str, n: int = OVERLAP_WORDS) -> bool:
     """True when any n consecutive words of the answer appear in the prompt."""
     a, p = _words(answer), " ".join(_words(prompt))
-    return any(" ".join(a[i:i + n]) in p for i in range(len(a) - n + 1)) if p else False
+    return any(" ".join(a[i : i + n]) in p for i in range(len(a) - n + 1)) if p else False
 
 
 def repeats_prompt(prompt: str, answer: str) -> bool:

@@ -63,8 +63,10 @@ class Recipe:
         quotas = [(letter, self.size * w / total) for letter, w in self.weights]
         counts = {letter: math.floor(q) for letter, q in quotas}
         short = self.size - sum(counts.values())
-        by_remainder = sorted(quotas, key=lambda lq: (-(lq[1] - math.floor(lq[1])),
-                                                      [x for x, _ in quotas].index(lq[0])))
+        by_remainder = sorted(
+            quotas,
+            key=lambda lq: (-(lq[1] - math.floor(lq[1])), [x for x, _ in quotas].index(lq[0])),
+        )
         for letter, _ in by_remainder[:short]:
             counts[letter] += 1
         return counts
@@ -79,9 +81,11 @@ class Recipe:
 def rev_variant(name: str, where: str) -> tuple[tuple[str, str], ...]:
     """The seed's rev arms: `pre` (query at the window's start) or `rev` (mid-stream)."""
     if name not in REV_VARIANTS:
-        raise RecipeError(f"{where}: rev variant {name!r} is not one of "
-                          f"{sorted(REV_VARIANTS)} (pre: the query at the window's start; "
-                          "rev: the query mid-stream, before the evidence)")
+        raise RecipeError(
+            f"{where}: rev variant {name!r} is not one of "
+            f"{sorted(REV_VARIANTS)} (pre: the query at the window's start; "
+            "rev: the query mid-stream, before the evidence)"
+        )
     return (("rev", REV_VARIANTS[name]),)
 
 
@@ -94,21 +98,27 @@ def _size(number: str, unit: str) -> int:
 
 
 def parse_shorthand(text: str) -> Recipe:
-    """"ORNS1111 (10k)", "RNS211 (20k)", "+10k", "+10k-noise"."""
+    """ "ORNS1111 (10k)", "RNS211 (20k)", "+10k", "+10k-noise"."""
     m = _SHORTHAND.match(text)
     if m:
         letters, digits, number, unit = m.groups()
         if len(letters) != len(digits):
-            raise RecipeError(f"{text!r}: {len(letters)} letters but {len(digits)} weights; "
-                              "write one digit per letter, e.g. ORNS1111 (10k)")
+            raise RecipeError(
+                f"{text!r}: {len(letters)} letters but {len(digits)} weights; "
+                "write one digit per letter, e.g. ORNS1111 (10k)"
+            )
         unknown = sorted(set(letters) - LETTERS.keys())
         if unknown:
-            raise RecipeError(f"{text!r}: unknown component letters {unknown}; known: "
-                              f"{''.join(LETTERS)}")
+            raise RecipeError(
+                f"{text!r}: unknown component letters {unknown}; known: {''.join(LETTERS)}"
+            )
         if len(set(letters)) != len(letters):
             raise RecipeError(f"{text!r}: a letter appears twice")
-        return Recipe(text.strip(), _size(number, unit),
-                      tuple((letter, int(d)) for letter, d in zip(letters, digits, strict=True)))
+        return Recipe(
+            text.strip(),
+            _size(number, unit),
+            tuple((letter, int(d)) for letter, d in zip(letters, digits, strict=True)),
+        )
     m = _PLUS.match(text)
     if m:
         number, unit, minus = m.groups()
@@ -122,13 +132,21 @@ def parse_shorthand(text: str) -> Recipe:
                 left_out.append(word)
         unknown = sorted(set(left_out) - _NAMES.keys())
         if unknown:
-            raise RecipeError(f"{text!r}: cannot leave out {unknown}; streaming parts are "
-                              f"{sorted(_NAMES)}")
+            raise RecipeError(
+                f"{text!r}: cannot leave out {unknown}; streaming parts are {sorted(_NAMES)}"
+            )
         letters = [c for c in _STREAMING if c not in {_NAMES[w] for w in left_out}]
-        return Recipe(text.strip(), _size(number, unit), tuple((c, 1) for c in letters),
-                      replay_all=True, variants=variants)
-    raise RecipeError(f"cannot read recipe {text!r}: expected letters, weights and a size "
-                      "like 'ORNS1111 (10k)', or '+10k' / '+10k-noise'")
+        return Recipe(
+            text.strip(),
+            _size(number, unit),
+            tuple((c, 1) for c in letters),
+            replay_all=True,
+            variants=variants,
+        )
+    raise RecipeError(
+        f"cannot read recipe {text!r}: expected letters, weights and a size "
+        "like 'ORNS1111 (10k)', or '+10k' / '+10k-noise'"
+    )
 
 
 def load_recipe(spec: str) -> Recipe:
@@ -145,8 +163,13 @@ def load_recipe(spec: str) -> Recipe:
     variants = rev_variant(str(doc["rev_variant"]), spec) if "rev_variant" in doc else ()
     if "recipe" in doc:
         recipe = parse_shorthand(str(doc["recipe"]))
-        return Recipe(doc.get("name", recipe.name), recipe.size, recipe.weights,
-                      recipe.replay_all, variants or recipe.variants)
+        return Recipe(
+            doc.get("name", recipe.name),
+            recipe.size,
+            recipe.weights,
+            recipe.replay_all,
+            variants or recipe.variants,
+        )
     try:
         comps = doc["components"]
         written = str(doc["size"]).strip()
@@ -154,8 +177,10 @@ def load_recipe(spec: str) -> Recipe:
         raise RecipeError(f"{spec}: missing key {exc}") from None
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmM]?)", written)
     if not m or not isinstance(comps, dict):
-        raise RecipeError(f"{spec}: size must look like 10000, 10k or 1m, and components "
-                          "must map letters to weights")
+        raise RecipeError(
+            f"{spec}: size must look like 10000, 10k or 1m, and components "
+            "must map letters to weights"
+        )
     size = _size(*m.groups())
     unknown = sorted(set(comps) - LETTERS.keys())
     if unknown:
@@ -163,5 +188,6 @@ def load_recipe(spec: str) -> Recipe:
     weights = tuple((str(k), int(v)) for k, v in comps.items())
     if any(w < 0 for _, w in weights):
         raise RecipeError(f"{spec}: weights must be >= 0")
-    return Recipe(str(doc.get("name", path.stem)), size, weights,
-                  bool(doc.get("replay_all", False)), variants)
+    return Recipe(
+        str(doc.get("name", path.stem)), size, weights, bool(doc.get("replay_all", False)), variants
+    )

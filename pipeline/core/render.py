@@ -7,9 +7,11 @@ from typing import Any
 
 
 def describe_sample(row: dict[str, Any]) -> str:
-    lines = [f"{row['task']} [{row['split']}] {row['video_id']} "
-             f"{row['clip_start_ms'] / 1000:.1f}-{row['clip_end_ms'] / 1000:.1f} s"
-             + (f"  flags: {', '.join(row['quality_flags'])}" if row["quality_flags"] else "")]
+    lines = [
+        f"{row['task']} [{row['split']}] {row['video_id']} "
+        f"{row['clip_start_ms'] / 1000:.1f}-{row['clip_end_ms'] / 1000:.1f} s"
+        + (f"  flags: {', '.join(row['quality_flags'])}" if row["quality_flags"] else "")
+    ]
     for t in row["turns"]:
         span = f"{t['start_ms'] / 1000:6.1f}"
         if t["end_ms"] != t["start_ms"]:

@@ -90,11 +90,28 @@ def strip(row: dict[str, Any], thumbs: int = THUMBS) -> Strip:
             taken = {r for p, r in placed if abs(p - pos) < NEAR_PCT}
             lane = min(set(range(len(taken) + 1)) - taken)
             placed.append((pos, lane))
-        marks.append(Mark(at, t["end_ms"] if t["end_ms"] is not None else at, t["role"],
-                          t["kind"], said, bool(t["learn"]), lane))
-    return Strip(row["sample_id"], row["task"], row["split"], row["video_id"], start, end,
-                 tuple(round(start + (k + 0.5) * step) for k in range(thumbs)), tuple(marks),
-                 tuple(row["quality_flags"] or ()))
+        marks.append(
+            Mark(
+                at,
+                t["end_ms"] if t["end_ms"] is not None else at,
+                t["role"],
+                t["kind"],
+                said,
+                bool(t["learn"]),
+                lane,
+            )
+        )
+    return Strip(
+        row["sample_id"],
+        row["task"],
+        row["split"],
+        row["video_id"],
+        start,
+        end,
+        tuple(round(start + (k + 0.5) * step) for k in range(thumbs)),
+        tuple(marks),
+        tuple(row["quality_flags"] or ()),
+    )
 
 
 def _seconds(ms: int) -> str:
@@ -105,51 +122,64 @@ def strip_html(view: Strip, thumbs: Sequence[str | None], note: str = "") -> str
     """One strip as HTML: `thumbs` are image paths relative to the page, one per thumbnail
     time (None where the frame could not be had; `note` then says why)."""
     e = html.escape
-    head = (f"<div class='head'><b>{e(view.task)}</b> · {e(view.video_id)} · "
-            f"{_seconds(view.start_ms)}–{_seconds(view.end_ms)} · {e(view.split)}"
-            + (f" · flags: {e(', '.join(view.flags))}" if view.flags else "")
-            + f" · <code>{e(view.sample_id)}</code></div>")
+    head = (
+        f"<div class='head'><b>{e(view.task)}</b> · {e(view.video_id)} · "
+        f"{_seconds(view.start_ms)}–{_seconds(view.end_ms)} · {e(view.split)}"
+        + (f" · flags: {e(', '.join(view.flags))}" if view.flags else "")
+        + f" · <code>{e(view.sample_id)}</code></div>"
+    )
     cells = "".join(
         f"<div class='thumb' data-ms='{ms}'>"
         + (f"<img src='{e(src)}' alt='frame at {_seconds(ms)}'>" if src else "")
-        + f"<span>{_seconds(ms)}</span></div>" for ms, src in zip(view.thumb_ms, thumbs,
-                                                                  strict=True))
+        + f"<span>{_seconds(ms)}</span></div>"
+        for ms, src in zip(view.thumb_ms, thumbs, strict=True)
+    )
     bands, marks, items = [], [], []
     lane_em = 0.9 + 1.4 * (1 + max((m.row for m in view.marks), default=0))
     for i, m in enumerate(view.marks, 1):
         title = e(f"{_seconds(m.start_ms)} {m.role}/{m.kind}: {m.text}", quote=True)
         if m.kind == "frames":
             left, right = view.share(m.start_ms), view.share(m.end_ms)
-            bands.append(f"<div class='band' data-ms='{m.start_ms}' data-end-ms='{m.end_ms}' "
-                         f"style='left:{left}%;width:{round(right - left, 3)}%' "
-                         f"title='{title}'></div>")
+            bands.append(
+                f"<div class='band' data-ms='{m.start_ms}' data-end-ms='{m.end_ms}' "
+                f"style='left:{left}%;width:{round(right - left, 3)}%' "
+                f"title='{title}'></div>"
+            )
             said = "(the video from here to " + _seconds(m.end_ms) + ")"
         else:
-            marks.append(f"<div class='mark {e(m.role)}' data-ms='{m.start_ms}' "
-                         f"style='left:{view.share(m.start_ms)}%;top:{0.6 + 1.4 * m.row:g}em' "
-                         f"title='{title}'>{i}</div>")
+            marks.append(
+                f"<div class='mark {e(m.role)}' data-ms='{m.start_ms}' "
+                f"style='left:{view.share(m.start_ms)}%;top:{0.6 + 1.4 * m.row:g}em' "
+                f"title='{title}'>{i}</div>"
+            )
             said = m.text or "(empty)"
         learn = " <i>learned</i>" if m.learn else ""
-        items.append(f"<li value='{i}'><span class='at'>{_seconds(m.start_ms)}</span> "
-                     f"<b>{e(m.role)}</b>/{e(m.kind)}{learn}: {e(said)}</li>")
-    return (f"<div class='strip' data-sample='{e(view.sample_id)}'>{head}"
-            f"<div class='track' data-start-ms='{view.start_ms}' data-end-ms='{view.end_ms}'>"
-            f"<div class='thumbs'>{cells}</div><div class='lane' style='height:{lane_em:g}em'>"
-            f"{''.join(bands)}"
-            f"{''.join(marks)}</div></div>"
-            + (f"<p class='note'>{e(note)}</p>" if note else "")
-            + f"<ol class='turns'>{''.join(items)}</ol></div>")
+        items.append(
+            f"<li value='{i}'><span class='at'>{_seconds(m.start_ms)}</span> "
+            f"<b>{e(m.role)}</b>/{e(m.kind)}{learn}: {e(said)}</li>"
+        )
+    return (
+        f"<div class='strip' data-sample='{e(view.sample_id)}'>{head}"
+        f"<div class='track' data-start-ms='{view.start_ms}' data-end-ms='{view.end_ms}'>"
+        f"<div class='thumbs'>{cells}</div><div class='lane' style='height:{lane_em:g}em'>"
+        f"{''.join(bands)}"
+        f"{''.join(marks)}</div></div>"
+        + (f"<p class='note'>{e(note)}</p>" if note else "")
+        + f"<ol class='turns'>{''.join(items)}</ol></div>"
+    )
 
 
-STYLE = (".strip{margin:1em 0 2em}.head{margin:.3em 0}.track{position:relative;width:100%}"
-         ".thumbs{display:flex;width:100%}.thumb{flex:1 1 0;min-width:0;position:relative;"
-         "border-left:1px solid #fff;background:#eee;min-height:3em}"
-         ".thumb img{display:block;width:100%;margin:0}.thumb span{position:absolute;left:2px;"
-         "bottom:2px;font-size:.7em;background:rgba(255,255,255,.8)}"
-         ".lane{position:relative;border-top:2px solid #333}"
-         ".band{position:absolute;top:0;height:.5em;background:#8cb4e0}"
-         ".mark{position:absolute;transform:translateX(-50%);font-size:.75em;"
-         "border-radius:.8em;padding:0 .45em;color:#fff;background:#555}"
-         ".mark.user{background:#4c72b0}.mark.assistant{background:#c44e52}"
-         ".turns{font-size:.9em}.turns .at{color:#666;display:inline-block;min-width:4.5em}"
-         ".note{color:#a33}")
+STYLE = (
+    ".strip{margin:1em 0 2em}.head{margin:.3em 0}.track{position:relative;width:100%}"
+    ".thumbs{display:flex;width:100%}.thumb{flex:1 1 0;min-width:0;position:relative;"
+    "border-left:1px solid #fff;background:#eee;min-height:3em}"
+    ".thumb img{display:block;width:100%;margin:0}.thumb span{position:absolute;left:2px;"
+    "bottom:2px;font-size:.7em;background:rgba(255,255,255,.8)}"
+    ".lane{position:relative;border-top:2px solid #333}"
+    ".band{position:absolute;top:0;height:.5em;background:#8cb4e0}"
+    ".mark{position:absolute;transform:translateX(-50%);font-size:.75em;"
+    "border-radius:.8em;padding:0 .45em;color:#fff;background:#555}"
+    ".mark.user{background:#4c72b0}.mark.assistant{background:#c44e52}"
+    ".turns{font-size:.9em}.turns .at{color:#666;display:inline-block;min-width:4.5em}"
+    ".note{color:#a33}"
+)

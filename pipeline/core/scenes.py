@@ -27,18 +27,26 @@ class SceneConfig:
     which catches cuts between scenes of similar colour.
     """
 
-    detector: str = setting("signature", flag=Flag(
-        "scene-detector", "signature: colour-signature distances of the sampled frames, "
-        "cuts refined to the frame; transnetv2: TransNetV2 on every frame (weights from its "
-        "PyPI package); auto: transnetv2 where it is installed", choices=DETECTORS))
-    cut_threshold: float = setting(0.35, flag=Flag(
-        "cut-threshold", "histogram distance (0-1) that counts as a hard cut"))
+    detector: str = setting(
+        "signature",
+        flag=Flag(
+            "scene-detector",
+            "signature: colour-signature distances of the sampled frames, "
+            "cuts refined to the frame; transnetv2: TransNetV2 on every frame (weights from its "
+            "PyPI package); auto: transnetv2 where it is installed",
+            choices=DETECTORS,
+        ),
+    )
+    cut_threshold: float = setting(
+        0.35, flag=Flag("cut-threshold", "histogram distance (0-1) that counts as a hard cut")
+    )
     soft_threshold: float = 0.2
     clip_threshold: float = 0.25
     min_clip_ms: int = setting(1000, flag=Flag("min-clip-ms"))
     max_clip_ms: int = setting(10_000, flag=Flag("max-clip-ms"))
-    keyframes_per_clip: int = setting(4, flag=Flag(
-        "keyframes-per-clip", "frames sent to the VLM (and scored) per clip"))
+    keyframes_per_clip: int = setting(
+        4, flag=Flag("keyframes-per-clip", "frames sent to the VLM (and scored) per clip")
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.min_clip_ms <= self.max_clip_ms:
@@ -57,8 +65,9 @@ class ClipSpan:
     keyframe_ms: tuple[int, ...]
 
 
-def candidate_cuts(distances: np.ndarray, changes: np.ndarray | None, config: SceneConfig
-                   ) -> list[int]:
+def candidate_cuts(
+    distances: np.ndarray, changes: np.ndarray | None, config: SceneConfig
+) -> list[int]:
     """Positions i where a cut lies between sample i and sample i + 1."""
     hard = distances >= config.cut_threshold
     if changes is not None and len(changes) == len(distances):
@@ -81,8 +90,9 @@ def _keyframes(sample_ms: Sequence[int], start: int, end: int, count: int) -> tu
     return tuple(inside[i] for i in dict.fromkeys(picks.tolist()))
 
 
-def clip_spans(cuts_ms: Sequence[int], end_ms: int, sample_ms: Sequence[int],
-               config: SceneConfig) -> list[ClipSpan]:
+def clip_spans(
+    cuts_ms: Sequence[int], end_ms: int, sample_ms: Sequence[int], config: SceneConfig
+) -> list[ClipSpan]:
     """Clips that never cross a cut: scenes shorter than the minimum are left out, long ones
     are split into equal windows no longer than the maximum."""
     bounds = [0, *sorted(c for c in set(cuts_ms) if 0 < c < end_ms), end_ms]
@@ -94,14 +104,20 @@ def clip_spans(cuts_ms: Sequence[int], end_ms: int, sample_ms: Sequence[int],
         edges = [a + round((b - a) * k / windows) for k in range(windows + 1)]
         for k in range(windows):
             start, end = edges[k], edges[k + 1]
-            spans.append(ClipSpan(
-                start_ms=start, end_ms=end, scene_boundary=(i > 0 and k == 0),
-                keyframe_ms=_keyframes(sample_ms, start, end, config.keyframes_per_clip)))
+            spans.append(
+                ClipSpan(
+                    start_ms=start,
+                    end_ms=end,
+                    scene_boundary=(i > 0 and k == 0),
+                    keyframe_ms=_keyframes(sample_ms, start, end, config.keyframes_per_clip),
+                )
+            )
     return spans
 
 
-def transition_cuts(probabilities: Sequence[float], pts_ms: Sequence[int],
-                    threshold: float = TRANSITION_THRESHOLD) -> list[int]:
+def transition_cuts(
+    probabilities: Sequence[float], pts_ms: Sequence[int], threshold: float = TRANSITION_THRESHOLD
+) -> list[int]:
     """Cut times from per-frame transition probabilities (TransNetV2): a shot starts at the
     first frame after a run of transition frames; a run of more than one frame (a fade, a
     dissolve) also ends the shot before it where the run begins, so the transition is a
@@ -124,10 +140,13 @@ def transition_cuts(probabilities: Sequence[float], pts_ms: Sequence[int],
     return cuts
 
 
-def plan_clips(sampled: SampledFrames, config: SceneConfig,
-               refine: Callable[[int, int], int],
-               cuts_ms: Sequence[int] | None = None, detector: str | None = None
-               ) -> VideoClips:
+def plan_clips(
+    sampled: SampledFrames,
+    config: SceneConfig,
+    refine: Callable[[int, int], int],
+    cuts_ms: Sequence[int] | None = None,
+    detector: str | None = None,
+) -> VideoClips:
     """Clips of one video from its sampled frames: candidate cuts from frame differences (and
     CLIP embedding changes where present), each placed by `refine(first, last)` (the
     timestamp of the first frame of the new scene between two sampled frames), or the cuts
@@ -135,12 +154,16 @@ def plan_clips(sampled: SampledFrames, config: SceneConfig,
     and motion."""
     distances = np.asarray(sampled.distances, dtype=np.float32)
     if cuts_ms is None:
-        changes = (cosine_change(sampled.embeddings.astype(np.float32))
-                   if sampled.embeddings is not None else None)
+        changes = (
+            cosine_change(sampled.embeddings.astype(np.float32))
+            if sampled.embeddings is not None
+            else None
+        )
         positions = candidate_cuts(distances, changes, config)
         cuts = [refine(sampled.frame_index[i], sampled.frame_index[i + 1]) for i in positions]
-        detector = (FRAME_DIFFERENCE if changes is None
-                    else f"{FRAME_DIFFERENCE}+clip:{sampled.clip_model}")
+        detector = (
+            FRAME_DIFFERENCE if changes is None else f"{FRAME_DIFFERENCE}+clip:{sampled.clip_model}"
+        )
     else:
         cuts = list(cuts_ms)
     spans = clip_spans(cuts, sampled.end_ms, sampled.frame_ms, config)
@@ -148,16 +171,31 @@ def plan_clips(sampled: SampledFrames, config: SceneConfig,
     clips = []
     for index, span in enumerate(spans):
         rows = [position[t] for t in span.keyframe_ms if t in position]
-        inside = [distances[i] for i in range(len(distances))
-                  if span.start_ms <= sampled.frame_ms[i] and i + 1 < len(sampled.frame_ms)
-                  and sampled.frame_ms[i + 1] < span.end_ms]
-        emb = (sampled.embeddings[rows].astype(np.float32)
-               if sampled.embeddings is not None and rows else None)
-        clips.append(Clip(
-            video=sampled.video, index=index, start_ms=span.start_ms, end_ms=span.end_ms,
-            scene_boundary=span.scene_boundary, keyframe_ms=span.keyframe_ms,
-            scene_detector=detector or FRAME_DIFFERENCE, frame_fps=sampled.fps,
-            keyframe_embeddings=emb,
-            clip_model=sampled.clip_model,
-            motion=float(np.mean(inside)) if inside else None))
+        inside = [
+            distances[i]
+            for i in range(len(distances))
+            if span.start_ms <= sampled.frame_ms[i]
+            and i + 1 < len(sampled.frame_ms)
+            and sampled.frame_ms[i + 1] < span.end_ms
+        ]
+        emb = (
+            sampled.embeddings[rows].astype(np.float32)
+            if sampled.embeddings is not None and rows
+            else None
+        )
+        clips.append(
+            Clip(
+                video=sampled.video,
+                index=index,
+                start_ms=span.start_ms,
+                end_ms=span.end_ms,
+                scene_boundary=span.scene_boundary,
+                keyframe_ms=span.keyframe_ms,
+                scene_detector=detector or FRAME_DIFFERENCE,
+                frame_fps=sampled.fps,
+                keyframe_embeddings=emb,
+                clip_model=sampled.clip_model,
+                motion=float(np.mean(inside)) if inside else None,
+            )
+        )
     return VideoClips(video=sampled.video, clips=tuple(clips))

@@ -37,11 +37,15 @@ def score_clips(clips: Sequence[Clip], embedder: TextEmbedder) -> tuple[Clip, ..
     without weights, or for a dry-run caption, the score stays null."""
     if not embedder.loaded:
         return tuple(replace(c, clip_model=NO_CLIP_MODEL) for c in clips)
-    scorable = [i for i, c in enumerate(clips) if c.keyframe_embeddings is not None
-                and c.caption and c.caption != DRY_RUN_CAPTION]
+    scorable = [
+        i
+        for i, c in enumerate(clips)
+        if c.keyframe_embeddings is not None and c.caption and c.caption != DRY_RUN_CAPTION
+    ]
     texts = embedder.embed_texts([clips[i].caption for i in scorable]) if scorable else None
-    scores = {i: float((clips[i].keyframe_embeddings @ texts[k]).mean())
-              for k, i in enumerate(scorable)}
+    scores = {
+        i: float((clips[i].keyframe_embeddings @ texts[k]).mean()) for k, i in enumerate(scorable)
+    }
     out: list[Clip] = []
     previous: np.ndarray | None = None
     for i, clip in enumerate(clips):
@@ -51,6 +55,9 @@ def score_clips(clips: Sequence[Clip], embedder: TextEmbedder) -> tuple[Clip, ..
             if previous is not None:
                 change = float(1.0 - mean @ previous)
             previous = mean
-        out.append(replace(clip, clip_score=scores.get(i), embedding_change=change,
-                           clip_model=embedder.name))
+        out.append(
+            replace(
+                clip, clip_score=scores.get(i), embedding_change=change, clip_model=embedder.name
+            )
+        )
     return tuple(out)

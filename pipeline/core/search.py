@@ -28,8 +28,13 @@ def search_query(spec: KeywordSpec) -> str:
 
 def search_params(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Flat extraction: one request per result page, no per-video requests."""
-    return {"extract_flat": "in_playlist", "quiet": True, "no_warnings": True,
-            "skip_download": True, **(extra or {})}
+    return {
+        "extract_flat": "in_playlist",
+        "quiet": True,
+        "no_warnings": True,
+        "skip_download": True,
+        **(extra or {}),
+    }
 
 
 def rejection(entry: dict[str, Any], settings: SearchSettings) -> str | None:
@@ -40,8 +45,9 @@ def rejection(entry: dict[str, Any], settings: SearchSettings) -> str | None:
     live = entry.get("live_status") in ("is_live", "is_upcoming", "post_live")
     if settings.exclude_live and live:
         return "live"
-    if settings.exclude_shorts and ("/shorts/" in url or (
-            duration is not None and duration <= SHORTS_MAX_S)):
+    if settings.exclude_shorts and (
+        "/shorts/" in url or (duration is not None and duration <= SHORTS_MAX_S)
+    ):
         return "short"
     if duration is not None:
         if settings.min_duration_s is not None and duration < settings.min_duration_s:
@@ -56,8 +62,10 @@ def full_info_rejection(info: dict[str, Any], settings: SearchSettings) -> str |
     flat = rejection(info, settings)
     if flat:
         return flat
-    if settings.creative_commons and "creative commons" not in str(
-            info.get("license") or "").lower():
+    if (
+        settings.creative_commons
+        and "creative commons" not in str(info.get("license") or "").lower()
+    ):
         return "not_creative_commons"
     date = info.get("upload_date")
     if date and settings.uploaded_after and date < settings.uploaded_after:
@@ -81,17 +89,27 @@ def hits(result: dict[str, Any] | None, spec: KeywordSpec) -> tuple[list[SearchH
         if why:
             dropped[why] = dropped.get(why, 0) + 1
             continue
-        kept.append(SearchHit(
-            video_id=str(entry["id"]),
-            url=str(entry.get("url") or f"https://www.youtube.com/watch?v={entry['id']}"),
-            keyword=spec.keyword, category=spec.category, title=entry.get("title"),
-            channel_id=entry.get("channel_id"), duration_s=entry.get("duration")))
+        kept.append(
+            SearchHit(
+                video_id=str(entry["id"]),
+                url=str(entry.get("url") or f"https://www.youtube.com/watch?v={entry['id']}"),
+                keyword=spec.keyword,
+                category=spec.category,
+                title=entry.get("title"),
+                channel_id=entry.get("channel_id"),
+                duration_s=entry.get("duration"),
+            )
+        )
     return kept, dropped
 
 
-def merge_hits(video_id: str, found: Iterable[SearchHit]
-               ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+def merge_hits(
+    video_id: str, found: Iterable[SearchHit]
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """One video found by several keywords: (url, keywords, categories), sorted."""
     found = list(found)
-    return (found[0].url, tuple(sorted({h.keyword for h in found})),
-            tuple(sorted({h.category for h in found})))
+    return (
+        found[0].url,
+        tuple(sorted({h.keyword for h in found})),
+        tuple(sorted({h.category for h in found})),
+    )

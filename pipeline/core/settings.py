@@ -39,8 +39,13 @@ class Flag:
         return self.name.replace("-", "_")
 
 
-def setting(default: Any = MISSING, *, flag: Flag | None = None, content: bool = True,
-            default_factory: Any = MISSING) -> Any:
+def setting(
+    default: Any = MISSING,
+    *,
+    flag: Flag | None = None,
+    content: bool = True,
+    default_factory: Any = MISSING,
+) -> Any:
     """A config field; `content=False` for what does not change the annotations (batch
     sizes, threads, endpoints, retries), which then stays out of the content hash."""
     meta = {"flag": flag, "content": content}
@@ -91,5 +96,6 @@ def from_options(config_cls: type, options: Any, **fixed: Any) -> Any:
 
 def content(config: Any) -> dict[str, Any]:
     """The fields of a config that change annotation content, for the content hash."""
-    return {f.name: getattr(config, f.name) for f in fields(config)
-            if f.metadata.get("content", True)}
+    return {
+        f.name: getattr(config, f.name) for f in fields(config) if f.metadata.get("content", True)
+    }

@@ -13,8 +13,25 @@ from pipeline.errors import UsageError
 from pipeline.records import Source
 
 MEDIA_SUFFIXES = frozenset(
-    {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".flv",
-     ".m4a", ".mp3", ".wav", ".ogg", ".opus", ".flac", ".aac"}
+    {
+        ".mp4",
+        ".mkv",
+        ".webm",
+        ".mov",
+        ".avi",
+        ".m4v",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".flv",
+        ".m4a",
+        ".mp3",
+        ".wav",
+        ".ogg",
+        ".opus",
+        ".flac",
+        ".aac",
+    }
 )
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -87,6 +104,11 @@ def source_to_json(source: Source) -> str:
 def source_from_json(line: str) -> Source:
     d = json.loads(line)
     settings = SearchSettings(**d["settings"]) if d["settings"] else None
-    return Source(uri=d["uri"], kind=d["kind"], attempt=d["attempt"],
-                  keywords=tuple(d["keywords"]), categories=tuple(d["categories"]),
-                  settings=settings)
+    return Source(
+        uri=d["uri"],
+        kind=d["kind"],
+        attempt=d["attempt"],
+        keywords=tuple(d["keywords"]),
+        categories=tuple(d["categories"]),
+        settings=settings,
+    )

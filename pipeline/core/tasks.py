@@ -77,16 +77,14 @@ class BuildConfig:
         if self.timestamp_style not in T.TIMESTAMP_STYLES:
             raise ValueError(f"timestamp style must be one of {T.TIMESTAMP_STYLES}")
         if self.rev_query_position not in (*T.REV_QUERY_POSITIONS, "both"):
-            raise ValueError(f"rev query position must be one of {T.REV_QUERY_POSITIONS} "
-                             "or both")
+            raise ValueError(f"rev query position must be one of {T.REV_QUERY_POSITIONS} or both")
         if self.pair_template not in T.PAIR_TEMPLATES:
             raise ValueError(f"pair template must be one of {tuple(T.PAIR_TEMPLATES)}")
         if self.sample_fps <= 0 or self.window_ms <= 0:
             raise ValueError("sample fps and window must be positive")
 
 
-def sample_id(task: str, video_id: str, start_ms: int, end_ms: int, variant: str,
-              seed: int) -> str:
+def sample_id(task: str, video_id: str, start_ms: int, end_ms: int, variant: str, seed: int) -> str:
     key = f"{task}|{video_id}|{start_ms}|{end_ms}|{variant}|{T.GENERATOR_VERSION}|{seed}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
 
@@ -103,9 +101,11 @@ def pair_sentences(video: VideoInfo) -> list[tuple[SentenceInfo, ClipInfo]]:
     """Each sentence with the clip it overlaps most (the earlier clip on a tie)."""
     pairs = []
     for s in video.sentences:
-        best = max(video.clips, default=None,
-                   key=lambda c: (overlap_ms(s.start_ms, s.end_ms, c.start_ms, c.end_ms),
-                                  -c.start_ms))
+        best = max(
+            video.clips,
+            default=None,
+            key=lambda c: (overlap_ms(s.start_ms, s.end_ms, c.start_ms, c.end_ms), -c.start_ms),
+        )
         if best is not None and overlap_ms(s.start_ms, s.end_ms, best.start_ms, best.end_ms):
             pairs.append((s, best))
     return pairs
@@ -136,11 +136,18 @@ class Turn:
     target_override: str | None = None
 
     def as_row(self) -> dict[str, Any]:
-        return {"role": self.role, "kind": self.kind, "text": self.text,
-                "start_ms": self.start_ms, "end_ms": self.end_ms,
-                "frame_start": self.frame_start, "frame_end": self.frame_end,
-                "learn": self.learn, "target_override": self.target_override,
-                "evidence": [asdict(e) for e in self.evidence]}
+        return {
+            "role": self.role,
+            "kind": self.kind,
+            "text": self.text,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "frame_start": self.frame_start,
+            "frame_end": self.frame_end,
+            "learn": self.learn,
+            "target_override": self.target_override,
+            "evidence": [asdict(e) for e in self.evidence],
+        }
 
 
 @dataclass(frozen=True)
@@ -162,8 +169,15 @@ class Sample:
     `assistant` and `ask` (frames in between are added as they pass), flags through `flag`,
     a grounding sample's facts through `ground`; `row` makes the samples-table row."""
 
-    def __init__(self, task: str, video: VideoInfo, config: BuildConfig, start_ms: int,
-                 end_ms: int, variant: str | None = None) -> None:
+    def __init__(
+        self,
+        task: str,
+        video: VideoInfo,
+        config: BuildConfig,
+        start_ms: int,
+        end_ms: int,
+        variant: str | None = None,
+    ) -> None:
         self.task, self.video, self.config, self.variant = task, video, config, variant
         self.grid = FrameGrid(config.sample_fps)
         self.start_ms = self.grid.floor(start_ms)
@@ -178,16 +192,34 @@ class Sample:
     def turns(self) -> tuple[Turn, ...]:
         return tuple(self._turns)
 
-    def _add(self, role: str, kind: str, text: str | None, start: int, end: int, learn: bool,
-             evidence: Sequence[Evidence] = (), target: str | None = None) -> None:
+    def _add(
+        self,
+        role: str,
+        kind: str,
+        text: str | None,
+        start: int,
+        end: int,
+        learn: bool,
+        evidence: Sequence[Evidence] = (),
+        target: str | None = None,
+    ) -> None:
         g = self.grid
         snap = g.floor if role == "user" else g.ceil
         s, e = snap(start), max(snap(end), snap(start))
-        self._turns.append(Turn(
-            role, kind, text, s, e,
-            g.frame_floor(s) if role == "user" else g.frame_ceil(s),
-            g.frame_floor(e) if role == "user" else g.frame_ceil(e),
-            learn, tuple(evidence), target))
+        self._turns.append(
+            Turn(
+                role,
+                kind,
+                text,
+                s,
+                e,
+                g.frame_floor(s) if role == "user" else g.frame_ceil(s),
+                g.frame_floor(e) if role == "user" else g.frame_ceil(e),
+                learn,
+                tuple(evidence),
+                target,
+            )
+        )
 
     def frames_until(self, ms: int) -> None:
         """Frames from the last turn up to `ms` (nothing said over them)."""
@@ -196,21 +228,35 @@ class Sample:
             self._add("user", "frames", None, self._cursor, ms, False)
             self._cursor = ms
 
-    def user(self, kind: str, text: str, at: int, evidence: Sequence[Evidence] = (),
-             until: int | None = None) -> None:
+    def user(
+        self,
+        kind: str,
+        text: str,
+        at: int,
+        evidence: Sequence[Evidence] = (),
+        until: int | None = None,
+    ) -> None:
         """A user turn at `at`; spoken turns taken from the video last until `until`."""
         self.frames_until(self.grid.floor(at))
         self._add("user", kind, text, at, until if until is not None else at, False, evidence)
 
-    def assistant(self, kind: str, text: str | None, at: int, until: int | None = None,
-                  evidence: Sequence[Evidence] = (), target: str | None = None) -> None:
+    def assistant(
+        self,
+        kind: str,
+        text: str | None,
+        at: int,
+        until: int | None = None,
+        evidence: Sequence[Evidence] = (),
+        target: str | None = None,
+    ) -> None:
         """An assistant turn at `at`. With `until`: a silence covers the frames up to it (the
         frames come first, then the target), an answer goes on while they stream."""
         self.frames_until(self.grid.ceil(at))
         if kind == "silence" and until is not None:
             self.frames_until(self.grid.ceil(until))
-        self._add("assistant", kind, text, at, until if until is not None else at, True,
-                  evidence, target)
+        self._add(
+            "assistant", kind, text, at, until if until is not None else at, True, evidence, target
+        )
         if until is not None:
             self.frames_until(self.grid.ceil(until))
 
@@ -238,16 +284,24 @@ class Sample:
         family = "grounding" if self.task in GROUNDING_TASKS else "streaming"
         prov = {**video.provenance, "seed": cfg.seed}
         return {
-            "sample_id": sample_id(self.task, video.video_id, self.start_ms, self.end_ms,
-                                   variant, cfg.seed),
-            "task_family": family, "task": self.task, "variant": self.variant,
+            "sample_id": sample_id(
+                self.task, video.video_id, self.start_ms, self.end_ms, variant, cfg.seed
+            ),
+            "task_family": family,
+            "task": self.task,
+            "variant": self.variant,
             "split": video.split,
-            "video_id": video.video_id, "clip_start_ms": self.start_ms,
-            "clip_end_ms": self.end_ms, "sample_fps_num": cfg.sample_fps.numerator,
-            "sample_fps_den": cfg.sample_fps.denominator, "frame_snap": FRAME_SNAP,
+            "video_id": video.video_id,
+            "clip_start_ms": self.start_ms,
+            "clip_end_ms": self.end_ms,
+            "sample_fps_num": cfg.sample_fps.numerator,
+            "sample_fps_den": cfg.sample_fps.denominator,
+            "frame_snap": FRAME_SNAP,
             "turns": [t.as_row() for t in self._turns],
             "grounding": asdict(self._grounding) if self._grounding else None,
-            "mixture": None, "quality_flags": sorted(self._flags), "provenance": prov,
+            "mixture": None,
+            "quality_flags": sorted(self._flags),
+            "provenance": prov,
         }
 
 
@@ -271,8 +325,10 @@ def _sentence_flags(s: SentenceInfo, config: BuildConfig) -> set[str]:
 
 # -- grounding ---------------------------------------------------------------------------------
 
-def _window_around(span: tuple[int, int], video: VideoInfo, config: BuildConfig,
-                   rng: random.Random) -> tuple[int, int]:
+
+def _window_around(
+    span: tuple[int, int], video: VideoInfo, config: BuildConfig, rng: random.Random
+) -> tuple[int, int]:
     """A window of at most window_ms that holds the span, placed at random around it."""
     width = min(config.window_ms, video.duration_ms)
     lo = max(0, span[1] - width)
@@ -281,26 +337,51 @@ def _window_around(span: tuple[int, int], video: VideoInfo, config: BuildConfig,
     return start, min(start + width, video.duration_ms)
 
 
-def _grounding(video: VideoInfo, config: BuildConfig, rng: random.Random, *, task: str,
-               template_id: str, span: tuple[int, int], sentence: SentenceInfo | None = None,
-               clip: ClipInfo | None = None, target: str | None = None) -> dict[str, Any]:
+def _grounding(
+    video: VideoInfo,
+    config: BuildConfig,
+    rng: random.Random,
+    *,
+    task: str,
+    template_id: str,
+    span: tuple[int, int],
+    sentence: SentenceInfo | None = None,
+    clip: ClipInfo | None = None,
+    target: str | None = None,
+) -> dict[str, Any]:
     """One grounding sample: a window around `span`, asked about at its end. `target` is
     the text the answer must not be given away by (verbatim in the question)."""
     tpl = T.GROUNDING[template_id]
     w0, w1 = _window_around(span, video, config, rng)
     sample = Sample(task, video, config, w0, w1)
-    stamp = T.render_span(span[0] - sample.start_ms, span[1] - sample.start_ms,
-                          config.timestamp_style, sample.end_ms - sample.start_ms)
+    stamp = T.render_span(
+        span[0] - sample.start_ms,
+        span[1] - sample.start_ms,
+        config.timestamp_style,
+        sample.end_ms - sample.start_ms,
+    )
     asr = sentence.text if sentence else None
     caption = clip.caption if clip else None
     values = {"timestamp": stamp, "asr": asr, "caption": caption}
-    evidence = [Evidence(x.sentence_id if isinstance(x, SentenceInfo) else x.clip_id,
-                         x.start_ms, x.end_ms) for x in (sentence, clip) if x is not None]
+    evidence = [
+        Evidence(x.sentence_id if isinstance(x, SentenceInfo) else x.clip_id, x.start_ms, x.end_ms)
+        for x in (sentence, clip)
+        if x is not None
+    ]
     question, answer = tpl.user.format(**values), tpl.assistant.format(**values)
     sample.ask(question, answer, evidence)
-    sample.ground(Grounding(
-        template_id, config.timestamp_style, span[0], span[1], asr, caption,
-        sentence.sentence_id if sentence else None, clip.clip_id if clip else None))
+    sample.ground(
+        Grounding(
+            template_id,
+            config.timestamp_style,
+            span[0],
+            span[1],
+            asr,
+            caption,
+            sentence.sentence_id if sentence else None,
+            clip.clip_id if clip else None,
+        )
+    )
     sample.flag(flags_for(t for t in (asr, caption) if t))
     if sentence:
         sample.flag(_sentence_flags(sentence, config))
@@ -318,26 +399,49 @@ def grounding_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[st
     ask = functools.partial(_grounding, video, config, rng)
     for s in video.sentences:
         span = (s.start_ms, s.end_ms)
-        yield ask(task="tsg_dialogue", template_id="tsg_dialogue/span-to-text-v1", span=span,
-                  sentence=s, target=s.text)
-        yield ask(task="tsg_dialogue", template_id="tsg_dialogue/text-to-span-v1", span=span,
-                  sentence=s)
+        yield ask(
+            task="tsg_dialogue",
+            template_id="tsg_dialogue/span-to-text-v1",
+            span=span,
+            sentence=s,
+            target=s.text,
+        )
+        yield ask(
+            task="tsg_dialogue", template_id="tsg_dialogue/text-to-span-v1", span=span, sentence=s
+        )
     for c in video.clips:
         span = (c.start_ms, c.end_ms)
-        yield ask(task="tsg_caption", template_id="tsg_caption/span-to-text-v1", span=span,
-                  clip=c, target=c.caption)
-        yield ask(task="tsg_caption", template_id="tsg_caption/text-to-span-v1", span=span,
-                  clip=c)
+        yield ask(
+            task="tsg_caption",
+            template_id="tsg_caption/span-to-text-v1",
+            span=span,
+            clip=c,
+            target=c.caption,
+        )
+        yield ask(task="tsg_caption", template_id="tsg_caption/text-to-span-v1", span=span, clip=c)
     version = T.PAIR_TEMPLATES[config.pair_template]
     for s, c in pair_sentences(video):
         span = (min(s.start_ms, c.start_ms), max(s.end_ms, c.end_ms))
-        yield ask(task="caption_to_dialogue", template_id=f"caption_to_dialogue-{version}",
-                  span=span, sentence=s, clip=c, target=s.text)
-        yield ask(task="dialogue_to_caption", template_id=f"dialogue_to_caption-{version}",
-                  span=span, sentence=s, clip=c, target=c.caption)
+        yield ask(
+            task="caption_to_dialogue",
+            template_id=f"caption_to_dialogue-{version}",
+            span=span,
+            sentence=s,
+            clip=c,
+            target=s.text,
+        )
+        yield ask(
+            task="dialogue_to_caption",
+            template_id=f"dialogue_to_caption-{version}",
+            span=span,
+            sentence=s,
+            clip=c,
+            target=c.caption,
+        )
 
 
 # -- streaming ---------------------------------------------------------------------------------
+
 
 def _clip_ev(c: ClipInfo) -> tuple[Evidence, ...]:
     return (Evidence(c.clip_id, c.start_ms, c.end_ms),)
@@ -352,7 +456,7 @@ def narration_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[st
         j = i
         while j + 1 < len(clips) and clips[j + 1].end_ms - clips[i].start_ms <= config.window_ms:
             j += 1
-        window = clips[i:j + 1]
+        window = clips[i : j + 1]
         i = j + 1
         boundaries = [c for c in window if c.scene_boundary]
         if not boundaries:
@@ -373,9 +477,10 @@ def _quiet_gaps(video: VideoInfo, margin: int, grid: FrameGrid) -> list[tuple[in
     times ceil), plus one ms either side: a silence that began on that frame would learn
     silence where the narration sample of the same video learns an answer."""
     speech = [(s.start_ms, s.end_ms) for s in video.sentences] + list(video.speech_spans)
-    events = sorted([(a - margin, b + margin) for a, b in speech]
-                    + [(c.start_ms - 1, grid.ceil(c.start_ms) + 1)
-                       for c in video.clips if c.scene_boundary])
+    events = sorted(
+        [(a - margin, b + margin) for a, b in speech]
+        + [(c.start_ms - 1, grid.ceil(c.start_ms) + 1) for c in video.clips if c.scene_boundary]
+    )
     gaps, t = [], 0
     for a, b in events:
         if a > t:
@@ -411,8 +516,7 @@ def stop_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, An
         t0 = sample.start_ms
         sample.user("question", rng.choice(T.ANSWER_QUESTIONS), t0)
         answer_at = grid.ceil(t0)
-        cut_in = min(answer_at + round(rng.randint(1, 3) * 1000 / config.sample_fps),
-                     sample.end_ms)
+        cut_in = min(answer_at + round(rng.randint(1, 3) * 1000 / config.sample_fps), sample.end_ms)
         sample.assistant("answer", c.caption, answer_at, until=cut_in, evidence=_clip_ev(c))
         sample.user("interrupt", rng.choice(T.INTERRUPT_PHRASES), cut_in)
         sample.assistant("stop", None, cut_in, target=T.STOP_TARGET)
@@ -424,8 +528,13 @@ def noise_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, A
     rng = _rng(config, video.video_id, "noise")
     context = 2000
     for s in video.sentences:
-        sample = Sample("noise", video, config, max(0, s.start_ms - context),
-                         min(video.duration_ms, s.end_ms + context))
+        sample = Sample(
+            "noise",
+            video,
+            config,
+            max(0, s.start_ms - context),
+            min(video.duration_ms, s.end_ms + context),
+        )
         sample.flag(_sentence_flags(s, config))
         ev = [Evidence(s.sentence_id, s.start_ms, s.end_ms)]
         sample.user("noise", s.text, s.start_ms, evidence=ev, until=s.end_ms)
@@ -443,8 +552,11 @@ def rev_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any
     """The query comes first; frames stay silent until the evidence clip starts. Each
     position asked for is its own sample (`variant`): `before` asks at the window's start,
     `inline` at a drawn frame before the evidence."""
-    positions = (T.REV_QUERY_POSITIONS if config.rev_query_position == "both"
-                 else (config.rev_query_position,))
+    positions = (
+        T.REV_QUERY_POSITIONS
+        if config.rev_query_position == "both"
+        else (config.rev_query_position,)
+    )
     grid = FrameGrid(config.sample_fps)
     clips = list(video.clips)
     for position in positions:
@@ -465,10 +577,8 @@ def rev_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str, Any
             query = T.REV_QUERY.format(event=T.event_phrase(c.caption))
             sample.user("query", query, asked, evidence=_clip_ev(c))
             if grid.ceil(asked) < evidence_at:
-                sample.assistant("silence", None, asked, until=evidence_at,
-                                 target=T.SILENCE_TARGET)
-            sample.assistant("answer", rng.choice(T.REV_ANSWERS), c.start_ms,
-                             evidence=_clip_ev(c))
+                sample.assistant("silence", None, asked, until=evidence_at, target=T.SILENCE_TARGET)
+            sample.assistant("answer", rng.choice(T.REV_ANSWERS), c.start_ms, evidence=_clip_ev(c))
             yield sample.row(f"{c.clip_id}|{position}")
 
 
@@ -483,16 +593,18 @@ def contrast_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str
             continue
         spoken = [s for s in video.sentences if c.start_ms <= s.start_ms < c.end_ms]
         remark = spoken[0].text if spoken else rng.choice(T.NOISE_PHRASES)
-        ev = ([Evidence(spoken[0].sentence_id, spoken[0].start_ms, spoken[0].end_ms)]
-              if spoken else [])
+        ev = (
+            [Evidence(spoken[0].sentence_id, spoken[0].start_ms, spoken[0].end_ms)]
+            if spoken
+            else []
+        )
         sample = Sample("contrast", video, config, c.start_ms, c.end_ms)
         sample.flag(_clip_flags(c, config))
         first, second = sample.start_ms, grid.floor((sample.start_ms + sample.end_ms) // 2)
         question_at, remark_at = (first, second) if rng.random() < 0.5 else (second, first)
         for at in sorted((question_at, remark_at)):
             if at == question_at:
-                sample.user("question", rng.choice(T.ANSWER_QUESTIONS), at,
-                            evidence=_clip_ev(c))
+                sample.user("question", rng.choice(T.ANSWER_QUESTIONS), at, evidence=_clip_ev(c))
                 sample.assistant("answer", c.caption, at, evidence=_clip_ev(c))
             else:
                 sample.user("noise", remark, at, evidence=ev)
@@ -501,9 +613,13 @@ def contrast_samples(video: VideoInfo, config: BuildConfig) -> Iterator[dict[str
 
 
 BUILDERS = {
-    "grounding": grounding_samples, "narration": narration_samples,
-    "silence": silence_samples, "stop": stop_samples, "noise": noise_samples,
-    "rev": rev_samples, "contrast": contrast_samples,
+    "grounding": grounding_samples,
+    "narration": narration_samples,
+    "silence": silence_samples,
+    "stop": stop_samples,
+    "noise": noise_samples,
+    "rev": rev_samples,
+    "contrast": contrast_samples,
 }
 
 

@@ -26,6 +26,7 @@ def render_span(start_ms: int, end_ms: int, style: str, window_ms: int) -> str:
         # sentence under a second never becomes a zero-length span
         def clock(s: int) -> str:
             return f"{s // 60:02d}:{s % 60:02d}"
+
         return f"{clock(start_ms // 1000)}-{clock(-(-end_ms // 1000))}"
     if style == "relative":
         scale = 100 / max(window_ms, 1)
@@ -40,32 +41,54 @@ class GroundingTemplate:
     assistant: str
 
 
-GROUNDING = {t.id: t for t in (
-    GroundingTemplate("tsg_dialogue/span-to-text-v1",
-                      "What is said during {timestamp} of the video?", "{timestamp}: {asr}"),
-    GroundingTemplate("tsg_dialogue/text-to-span-v1",
-                      'When in the video does someone say "{asr}"?', "{timestamp}: {asr}"),
-    GroundingTemplate("tsg_caption/span-to-text-v1",
-                      "What is shown during {timestamp} of the video?", "{timestamp}: {caption}"),
-    GroundingTemplate("tsg_caption/text-to-span-v1",
-                      "When does the video show this: {caption}", "{timestamp}: {caption}"),
-    # v2: the instruction in the user turn, the target text alone as the answer
-    GroundingTemplate("caption_to_dialogue-v2",
-                      "When the description of the video clip is {caption}, what's the speech?",
-                      "{asr}"),
-    GroundingTemplate("dialogue_to_caption-v2",
-                      "Please describe the video clip when someone is saying {asr}",
-                      "{caption}"),
-    # v1: the seed's literal one-string form, whose answer repeats the question (flagged
-    # `repeats_prompt`); kept for reproducing the seed's data with --pair-template seed
-    GroundingTemplate("caption_to_dialogue-v1",
-                      "When the description of the video clip is {caption}, what's the speech?",
-                      "When the description of the video clip is {caption}, what's the speech: "
-                      "{asr}"),
-    GroundingTemplate("dialogue_to_caption-v1",
-                      "Please describe the video clip when someone is saying {asr}",
-                      "Please describe the video clip when someone is saying {asr}: {caption}"),
-)}
+GROUNDING = {
+    t.id: t
+    for t in (
+        GroundingTemplate(
+            "tsg_dialogue/span-to-text-v1",
+            "What is said during {timestamp} of the video?",
+            "{timestamp}: {asr}",
+        ),
+        GroundingTemplate(
+            "tsg_dialogue/text-to-span-v1",
+            'When in the video does someone say "{asr}"?',
+            "{timestamp}: {asr}",
+        ),
+        GroundingTemplate(
+            "tsg_caption/span-to-text-v1",
+            "What is shown during {timestamp} of the video?",
+            "{timestamp}: {caption}",
+        ),
+        GroundingTemplate(
+            "tsg_caption/text-to-span-v1",
+            "When does the video show this: {caption}",
+            "{timestamp}: {caption}",
+        ),
+        # v2: the instruction in the user turn, the target text alone as the answer
+        GroundingTemplate(
+            "caption_to_dialogue-v2",
+            "When the description of the video clip is {caption}, what's the speech?",
+            "{asr}",
+        ),
+        GroundingTemplate(
+            "dialogue_to_caption-v2",
+            "Please describe the video clip when someone is saying {asr}",
+            "{caption}",
+        ),
+        # v1: the seed's literal one-string form, whose answer repeats the question (flagged
+        # `repeats_prompt`); kept for reproducing the seed's data with --pair-template seed
+        GroundingTemplate(
+            "caption_to_dialogue-v1",
+            "When the description of the video clip is {caption}, what's the speech?",
+            "When the description of the video clip is {caption}, what's the speech: {asr}",
+        ),
+        GroundingTemplate(
+            "dialogue_to_caption-v1",
+            "Please describe the video clip when someone is saying {asr}",
+            "Please describe the video clip when someone is saying {asr}: {caption}",
+        ),
+    )
+}
 
 NARRATION_INSTRUCTIONS = (
     "Narrate what happens in the video as it plays.",

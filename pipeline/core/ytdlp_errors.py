@@ -16,8 +16,12 @@ _RULES: tuple[tuple[str, bool, str], ...] = (
     ("age_restricted", False, r"confirm your age|age.restricted|inappropriate for some users"),
     ("members_only", False, r"members.only|join this channel"),
     ("private", False, r"private video|this video is private"),
-    ("geo_restricted", False, r"not made this video available in your country|"
-                              r"not available in your country|geo.?restrict"),
+    (
+        "geo_restricted",
+        False,
+        r"not made this video available in your country|"
+        r"not available in your country|geo.?restrict",
+    ),
     ("removed_terms_of_service", False, r"violating youtube.s terms of service"),
     ("removed_by_uploader", False, r"removed by the uploader"),
     ("account_terminated", False, r"account associated with this video has been terminated"),
@@ -27,14 +31,23 @@ _RULES: tuple[tuple[str, bool, str], ...] = (
     ("http_404", False, r"http error 404|not found"),
     ("timeout", True, r"timed? ?out|read operation timed out"),
     ("empty_download", True, r"downloaded file is empty"),
-    ("truncated", True, r"\d+ bytes read, \d+ more expected|downloaded \d+ bytes, "
-                        r"expected \d+ bytes|incompleteread|did not get any data blocks"),
-    ("connection", True, r"connection (refused|reset|aborted)|remote end closed|"
-                         r"name or service not known|temporary failure in name resolution"),
+    (
+        "truncated",
+        True,
+        r"\d+ bytes read, \d+ more expected|downloaded \d+ bytes, "
+        r"expected \d+ bytes|incompleteread|did not get any data blocks",
+    ),
+    (
+        "connection",
+        True,
+        r"connection (refused|reset|aborted)|remote end closed|"
+        r"name or service not known|temporary failure in name resolution",
+    ),
     ("unavailable", False, r"video unavailable|content isn.t available|no longer available"),
 )
-_COMPILED = tuple((name, transient, re.compile(rx, re.IGNORECASE))
-                  for name, transient, rx in _RULES)
+_COMPILED = tuple(
+    (name, transient, re.compile(rx, re.IGNORECASE)) for name, transient, rx in _RULES
+)
 
 
 def classify(message: str) -> tuple[str, bool]:

@@ -54,8 +54,10 @@ def exclusive(out: str) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise RunInProgress(f"another annotate, build or compact is writing to {out}; "
-                                "wait for it, or use another --out") from exc
+            raise RunInProgress(
+                f"another annotate, build or compact is writing to {out}; "
+                "wait for it, or use another --out"
+            ) from exc
         try:
             yield
         except BaseException:
@@ -103,8 +105,11 @@ def _wave_names(root: str) -> tuple[set[str], set[str]]:
     """(every wave with a staging folder under `root`, the complete ones)."""
     root = root.rstrip("/")
     if storage.is_remote(root):  # object stores have no folders: name waves by their files
-        waves = {f[len(root) + 1:].split("/", 1)[0] for f in storage.glob(f"{root}/**")
-                 if f.startswith(root + "/")}
+        waves = {
+            f[len(root) + 1 :].split("/", 1)[0]
+            for f in storage.glob(f"{root}/**")
+            if f.startswith(root + "/")
+        }
     elif Path(root).is_dir():
         waves = {p.name for p in Path(root).iterdir() if p.is_dir()}
     else:
@@ -118,8 +123,7 @@ def recover(out: str) -> Recovered:
     waves, complete = _wave_names(staging_root(out))
     for wave in sorted(complete):
         rows = publish(wave_dir(out, wave), out)
-        log.warning("wave %s had finished but was not published: moved its rows %s", wave,
-                    rows)
+        log.warning("wave %s had finished but was not published: moved its rows %s", wave, rows)
     for wave in sorted(waves - complete):
         storage.delete_tree(wave_dir(out, wave))
         log.warning("wave %s did not finish: its partial output was discarded", wave)
@@ -138,7 +142,7 @@ def build_stage(out: str, run_id: str) -> str:
 
 
 def _relative(path: str, base: str) -> str:
-    return path.replace("\\", "/")[len(base.rstrip("/").replace("\\", "/")) + 1:]
+    return path.replace("\\", "/")[len(base.rstrip("/").replace("\\", "/")) + 1 :]
 
 
 def publish_build(stage: str, out: str, run_id: str) -> int:
@@ -152,8 +156,10 @@ def publish_build(stage: str, out: str, run_id: str) -> int:
             if not PurePosixPath(shard.replace("\\", "/")).name.startswith(f"{run_id}-"):
                 storage.delete_files([shard])
         for shard in table_files(stage, table):
-            storage.move(shard, storage.join(table_dir(out, table),
-                                             _relative(shard, table_dir(stage, table))))
+            storage.move(
+                shard,
+                storage.join(table_dir(out, table), _relative(shard, table_dir(stage, table))),
+            )
             moved += 1
     for name in BUILD_FILES:
         if storage.exists(storage.join(stage, name)):
@@ -179,6 +185,8 @@ def check_published(samples: str) -> None:
     """Readers (mix) refuse a SAMPLES folder whose last build is published only in part."""
     _, complete = _wave_names(storage.join(samples, BUILD_STAGING))
     if complete:
-        raise RunInProgress(f"{samples}: build {sorted(complete)[0]} finished but was not "
-                            "fully published (killed?); run ominous build again on this "
-                            "--out to finish it")
+        raise RunInProgress(
+            f"{samples}: build {sorted(complete)[0]} finished but was not "
+            "fully published (killed?); run ominous build again on this "
+            "--out to finish it"
+        )

@@ -30,8 +30,10 @@ def import_local(source: Source, media_dir: Path, root: str | None = None) -> Me
         raise FileNotFoundError(f"no such media file: {listed}")
     src = listed.resolve(strict=True)
     if root is not None and not src.is_relative_to(Path(root).resolve()):
-        raise PermissionError(f"symlink_outside: {listed} leads outside --media-dir "
-                              f"{root}; only links to files inside it are followed")
+        raise PermissionError(
+            f"symlink_outside: {listed} leads outside --media-dir "
+            f"{root}; only links to files inside it are followed"
+        )
     video_id = derived_video_id(src.stem, source.uri)
     media_dir.mkdir(parents=True, exist_ok=True)
     dest = store_path(media_dir, video_id, src.suffix)

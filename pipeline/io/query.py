@@ -15,8 +15,10 @@ def connect(out: str) -> duckdb.DuckDBPyConnection:
         files = [str(f) for f in table_files(out, table)]
         if files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], "
-                        "union_by_name = true, hive_partitioning = true)")
+            con.execute(
+                f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], "
+                "union_by_name = true, hive_partitioning = true)"
+            )
         else:
             empty = table_schema(table).empty_table()
             con.register(f"_{table}_empty", empty)

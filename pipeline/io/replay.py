@@ -19,15 +19,21 @@ def _check(rec: Any, where: str) -> dict[str, Any]:
     if not isinstance(rec, dict):
         raise RecipeError(f"{where}: a replay record must be an object")
     conv = rec.get("conversations")
-    if not isinstance(conv, list) or not conv or not all(
-            isinstance(t, dict) and "from" in t and "value" in t for t in conv):
-        raise RecipeError(f"{where}: needs 'conversations': a list of {{from, value}} turns "
-                          "(LLaVA/LongVA format)")
+    if (
+        not isinstance(conv, list)
+        or not conv
+        or not all(isinstance(t, dict) and "from" in t and "value" in t for t in conv)
+    ):
+        raise RecipeError(
+            f"{where}: needs 'conversations': a list of {{from, value}} turns (LLaVA/LongVA format)"
+        )
     for k, t in enumerate(conv):
         if t["from"] not in ROLES or not isinstance(t["value"], str):
-            raise RecipeError(f"{where} turn {k + 1}: `from` must be one of {sorted(ROLES)} "
-                              f"and `value` a string, got from={t['from']!r}, value of type "
-                              f"{type(t['value']).__name__}")
+            raise RecipeError(
+                f"{where} turn {k + 1}: `from` must be one of {sorted(ROLES)} "
+                f"and `value` a string, got from={t['from']!r}, value of type "
+                f"{type(t['value']).__name__}"
+            )
     for key in ("video", "image"):
         if key in rec and not isinstance(rec[key], str):
             raise RecipeError(f"{where}: `{key}` must be a path string")
@@ -39,8 +45,7 @@ def read_replay(path: str) -> list[dict[str, Any]]:
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"cannot read replay file {path} (UTF-8 JSON or JSONL): "
-                          f"{exc}") from exc
+        raise RecipeError(f"cannot read replay file {path} (UTF-8 JSON or JSONL): {exc}") from exc
     if text.lstrip().startswith("["):
         try:
             records = json.loads(text)
@@ -54,7 +59,8 @@ def read_replay(path: str) -> list[dict[str, Any]]:
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise RecipeError(f"{path} line {i + 1}: not JSON ({exc.msg} at column "
-                              f"{exc.colno})") from exc
+            raise RecipeError(
+                f"{path} line {i + 1}: not JSON ({exc.msg} at column {exc.colno})"
+            ) from exc
         out.append(_check(rec, f"{path} line {i + 1}"))
     return out

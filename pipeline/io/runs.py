@@ -14,8 +14,17 @@ import yaml
 from pipeline import __version__, metrics
 from pipeline.io import storage
 
-_PACKAGES = ("apache-beam", "whisperx", "yt-dlp", "torch", "open-clip-torch", "wtpsplit",
-             "decord2", "pyarrow", "duckdb")
+_PACKAGES = (
+    "apache-beam",
+    "whisperx",
+    "yt-dlp",
+    "torch",
+    "open-clip-torch",
+    "wtpsplit",
+    "decord2",
+    "pyarrow",
+    "duckdb",
+)
 
 
 def counters(result: Any) -> dict[str, int]:
@@ -32,8 +41,13 @@ def counters(result: Any) -> dict[str, int]:
 def _revision() -> str | None:
     here = Path(__file__).resolve().parents[2]
     try:
-        done = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], check=True,
-                              capture_output=True, text=True, timeout=10)
+        done = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() or None
@@ -49,16 +63,32 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
-def write_record(out: str, run_id: str, phase: str, options: Any, started: float,
-                 counts: dict[str, Any], counted: dict[str, int], config_hash: str) -> str:
+def write_record(
+    out: str,
+    run_id: str,
+    phase: str,
+    options: Any,
+    started: float,
+    counts: dict[str, Any],
+    counted: dict[str, int],
+    config_hash: str,
+) -> str:
     path = storage.join(out, "runs", f"{run_id}.yaml")
     record = {
-        "run_id": run_id, "phase": phase, "config_hash": config_hash,
+        "run_id": run_id,
+        "phase": phase,
+        "config_hash": config_hash,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "wall_s": round(time.time() - started, 2), "git_revision": _revision(),
-        "versions": _versions(), "counts": counts, "counters": counted,
-        "options": {k: v for k, v in options.get_all_options(drop_default=True).items()
-                    if "cookie" not in k and "key" not in k},
+        "wall_s": round(time.time() - started, 2),
+        "git_revision": _revision(),
+        "versions": _versions(),
+        "counts": counts,
+        "counters": counted,
+        "options": {
+            k: v
+            for k, v in options.get_all_options(drop_default=True).items()
+            if "cookie" not in k and "key" not in k
+        },
     }
     storage.write_text(path, yaml.safe_dump(record, sort_keys=False, default_flow_style=False))
     return path

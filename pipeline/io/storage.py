@@ -69,8 +69,12 @@ def glob(pattern: str) -> list[str]:
     if not os.path.isdir(base):
         return [pattern] if wild == len(pattern) and os.path.isfile(pattern) else []
     rx = _pattern(pattern)
-    return sorted(path for root, _, files in os.walk(base)
-                  for path in (os.path.join(root, f) for f in files) if rx.match(path))
+    return sorted(
+        path
+        for root, _, files in os.walk(base)
+        for path in (os.path.join(root, f) for f in files)
+        if rx.match(path)
+    )
 
 
 def delete_files(paths: list[str]) -> None:

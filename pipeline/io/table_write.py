@@ -13,8 +13,9 @@ from pipeline.io.schemas import table_schema
 class WriteTable(beam.PTransform):
     """Write row dicts as zstd Parquet shards of one table with its explicit schema."""
 
-    def __init__(self, out: str, table: str, prefix: str, partition: str | None = None,
-                 shards: int = 1) -> None:
+    def __init__(
+        self, out: str, table: str, prefix: str, partition: str | None = None, shards: int = 1
+    ) -> None:
         """prefix: the run (or wave) id that starts every file name; partition: a Hive-style
         folder under the table (task=narration/split=train); shards: files, 0 = the runner's
         choice."""

@@ -11,8 +11,11 @@ from pipeline.io.schemas import TABLES, table_schema
 def _non_null_problems(path: str, table: str) -> list[str]:
     schema = table_schema(table)
     data = pq.read_table(path)
-    return [f"{path}: column {f.name} has {data[f.name].null_count} nulls but is not nullable"
-            for f in schema if not f.nullable and data[f.name].null_count]
+    return [
+        f"{path}: column {f.name} has {data[f.name].null_count} nulls but is not nullable"
+        for f in schema
+        if not f.nullable and data[f.name].null_count
+    ]
 
 
 def validate(out: str) -> tuple[dict[str, int], list[str]]:
@@ -27,8 +30,10 @@ def validate(out: str) -> tuple[dict[str, int], list[str]]:
                 actual = pq.read_schema(path)
                 # Column names and types must match; nullability is checked on the data.
                 if [(f.name, f.type) for f in actual] != [(f.name, f.type) for f in expected]:
-                    problems.append(f"{path}: schema differs from {table}:\n  expected "
-                                    f"{expected}\n  found {actual}")
+                    problems.append(
+                        f"{path}: schema differs from {table}:\n  expected "
+                        f"{expected}\n  found {actual}"
+                    )
                     continue
                 problems.extend(_non_null_problems(str(path), table))
                 counts[table] += pq.read_metadata(path).num_rows

@@ -26,8 +26,9 @@ class DecodeError(RuntimeError):
     """decord could not open or decode the file."""
 
 
-def _open_scaled(path: str, width: int, height: int, long_side: int, threads: int
-                 ) -> tuple[object, tuple]:
+def _open_scaled(
+    path: str, width: int, height: int, long_side: int, threads: int
+) -> tuple[object, tuple]:
     """A reader that decodes at about `long_side`. decord's scaler rejects some sizes (for
     320x240 input, 96x72 and 144x108 fail on the first batch), so each size is tried once."""
     decord = import_decord()
@@ -87,7 +88,7 @@ class FrameReader:
         """Frames for many indices, CHUNK at a time, in index order."""
         ordered = sorted(indices)
         for i in range(0, len(ordered), CHUNK):
-            part = ordered[i:i + CHUNK]
+            part = ordered[i : i + CHUNK]
             yield part, self.frames(part)
 
     def index_at(self, ms: int) -> int:
@@ -108,8 +109,7 @@ def jpeg_bytes(frame: np.ndarray, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def frames_at(path: str, times_ms: Sequence[int], long_side: int, quality: int = 85
-              ) -> list[bytes]:
+def frames_at(path: str, times_ms: Sequence[int], long_side: int, quality: int = 85) -> list[bytes]:
     """The frames on screen at each time (ms on the video's timeline) as JPEGs, decoded at
     about `long_side`: what an eval runner shows a model."""
     if not times_ms:

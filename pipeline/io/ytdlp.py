@@ -96,39 +96,79 @@ class DownloadConfig:
 
     format: str = setting(DEFAULT_FORMAT, flag=Flag("download-format"))
     retries: int = setting(3, flag=Flag("download-retries"))
-    backoff_s: float = setting(5.0, flag=Flag(
-        "download-backoff-s", "first wait before retrying a transient error"))
+    backoff_s: float = setting(
+        5.0, flag=Flag("download-backoff-s", "first wait before retrying a transient error")
+    )
     max_backoff_s: float = 300.0
     socket_timeout_s: float = 30.0
-    deadline_s: float | None = setting(3600.0, flag=Flag(  # every attempt and wait included
-        "download-timeout-s", "deadline for one source's download, retries and waits "
-        "included; past it the source is a failures row (download_timeout) and the wave goes "
-        "on"))
+    deadline_s: float | None = setting(
+        3600.0,
+        flag=Flag(  # every attempt and wait included
+            "download-timeout-s",
+            "deadline for one source's download, retries and waits "
+            "included; past it the source is a failures row (download_timeout) and the wave goes "
+            "on",
+        ),
+    )
     rate_limit_bytes: int | None = None
-    sleep_interval_s: float = setting(0.0, flag=Flag(
-        "sleep-interval", "yt-dlp: seconds to sleep before each download (YouTube: 5-10)"))
-    max_sleep_interval_s: float = setting(0.0, flag=Flag(
-        "max-sleep-interval", "yt-dlp: upper bound of a random sleep"))
-    sleep_requests_s: float = setting(0.0, flag=Flag(
-        "sleep-requests", "yt-dlp: seconds between the requests of one extraction"))
-    min_interval_s: float = setting(0.0, flag=Flag(
-        "download-min-interval-s", "at least this long between download starts, across the "
-        "host's workers"))
-    cookies_file: str | None = setting(None, flag=Flag(
-        "cookies", "Netscape cookies file for yt-dlp (never logged)"))
+    sleep_interval_s: float = setting(
+        0.0,
+        flag=Flag(
+            "sleep-interval", "yt-dlp: seconds to sleep before each download (YouTube: 5-10)"
+        ),
+    )
+    max_sleep_interval_s: float = setting(
+        0.0, flag=Flag("max-sleep-interval", "yt-dlp: upper bound of a random sleep")
+    )
+    sleep_requests_s: float = setting(
+        0.0, flag=Flag("sleep-requests", "yt-dlp: seconds between the requests of one extraction")
+    )
+    min_interval_s: float = setting(
+        0.0,
+        flag=Flag(
+            "download-min-interval-s",
+            "at least this long between download starts, across the host's workers",
+        ),
+    )
+    cookies_file: str | None = setting(
+        None, flag=Flag("cookies", "Netscape cookies file for yt-dlp (never logged)")
+    )
     proxy: str | None = setting(None, flag=Flag("proxy", "proxy URL for yt-dlp"))
-    archive: bool = setting(True, flag=Flag(
-        "no-download-archive", "do not keep MEDIA_STORE/download-archive.txt", switch=True,
-        parse=operator.not_))
-    reference_subtitles: str | None = setting(None, flag=Flag(  # e.g. "en"
-        "reference-subtitles", "language (en): fetch uploaded subtitles as a reference "
-        "transcript; videos.reference_wer measures ASR against it"))
-    blocklist: Blocklist = setting(default_factory=Blocklist, flag=Flag(  # noqa: RUF009
-        "blocklist", "opt-out file: video:ID / channel:ID lines; never downloaded, counted",
-        parse=load_blocklist, default=None))
-    extra: tuple[tuple[str, Any], ...] = setting((), flag=Flag(  # passed through as they are
-        "ytdlp-option", "KEY=JSON_VALUE passed to yt-dlp as it is (repeatable)", repeat=True,
-        parse=ytdlp_extra))
+    archive: bool = setting(
+        True,
+        flag=Flag(
+            "no-download-archive",
+            "do not keep MEDIA_STORE/download-archive.txt",
+            switch=True,
+            parse=operator.not_,
+        ),
+    )
+    reference_subtitles: str | None = setting(
+        None,
+        flag=Flag(  # e.g. "en"
+            "reference-subtitles",
+            "language (en): fetch uploaded subtitles as a reference "
+            "transcript; videos.reference_wer measures ASR against it",
+        ),
+    )
+    blocklist: Blocklist = setting(
+        default_factory=Blocklist,
+        flag=Flag(  # noqa: RUF009
+            "blocklist",
+            "opt-out file: video:ID / channel:ID lines; never downloaded, counted",
+            parse=load_blocklist,
+            default=None,
+        ),
+    )
+    extra: tuple[tuple[str, Any], ...] = setting(
+        (),
+        flag=Flag(  # passed through as they are
+            "ytdlp-option",
+            "KEY=JSON_VALUE passed to yt-dlp as it is (repeatable)",
+            repeat=True,
+            parse=ytdlp_extra,
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.retries < 0:
@@ -161,8 +201,7 @@ def ydl_params(config: DownloadConfig, outtmpl: str | None = None) -> dict[str, 
         params["ratelimit"] = config.rate_limit_bytes
     if config.sleep_interval_s:
         params["sleep_interval"] = config.sleep_interval_s
-        params["max_sleep_interval"] = max(config.max_sleep_interval_s,
-                                           config.sleep_interval_s)
+        params["max_sleep_interval"] = max(config.max_sleep_interval_s, config.sleep_interval_s)
     if config.sleep_requests_s:
         params["sleep_interval_requests"] = config.sleep_requests_s
     if config.cookies_file:
@@ -212,14 +251,19 @@ def _existing(media_dir: Path, video_id: str) -> Path | None:
     """A finished earlier download of this video (never a .part or a temp file)."""
     for p in sorted(media_dir.glob(f"{video_id}.*")):
         if p.suffix not in (".part", ".ytdl", ".tmp", ".json", ".vtt", ".srt") and not any(
-                x.startswith(".f") for x in p.suffixes[:-1]):
+            x.startswith(".f") for x in p.suffixes[:-1]
+        ):
             return p
     return None
 
 
-def _fetch_once(source: Source, media_dir: Path, config: DownloadConfig,
-                in_store: Callable[[str], str | None] | None,
-                cancel: threading.Event | None = None) -> MediaFile:
+def _fetch_once(
+    source: Source,
+    media_dir: Path,
+    config: DownloadConfig,
+    in_store: Callable[[str], str | None] | None,
+    cancel: threading.Event | None = None,
+) -> MediaFile:
     import yt_dlp
 
     def stop_when_cancelled(_status: dict[str, Any]) -> None:
@@ -249,8 +293,12 @@ def _fetch_once(source: Source, media_dir: Path, config: DownloadConfig,
         params["download_archive"] = str(media_dir / ARCHIVE)
     subtitle_lang = _manual_subtitle_lang(info, config.reference_subtitles)
     if subtitle_lang:
-        params.update(writesubtitles=True, writeautomaticsub=False,
-                      subtitleslangs=[subtitle_lang], subtitlesformat="vtt")
+        params.update(
+            writesubtitles=True,
+            writeautomaticsub=False,
+            subtitleslangs=[subtitle_lang],
+            subtitlesformat="vtt",
+        )
     with yt_dlp.YoutubeDL(params) as ydl:
         done = ydl.process_ie_result(info, download=True)
     requested = (done or {}).get("requested_downloads") or [{}]
@@ -258,9 +306,11 @@ def _fetch_once(source: Source, media_dir: Path, config: DownloadConfig,
     if not path or not Path(path).is_file():
         found = _existing(media_dir, video_id)
         if found is None:
-            raise DownloadFailed(f"{video_id} is in the download archive ({ARCHIVE}) but not in "
-                                 "the media store: remove its line to fetch it again",
-                                 "archived_missing")
+            raise DownloadFailed(
+                f"{video_id} is in the download archive ({ARCHIVE}) but not in "
+                "the media store: remove its line to fetch it again",
+                "archived_missing",
+            )
         path = str(found)
     media = media_from_info(source, done or info, path)
     vtt = media_dir / f"{video_id}.{subtitle_lang}.vtt"
@@ -302,9 +352,13 @@ def _within(seconds: float, fetch: Callable[..., MediaFile], *args: Any) -> Medi
     return outcome["media"]
 
 
-def download(source: Source, media_dir: Path, config: DownloadConfig,
-             sleep: Callable[[float], None] = time.sleep,
-             in_store: Callable[[str], str | None] | None = None) -> MediaFile:
+def download(
+    source: Source,
+    media_dir: Path,
+    config: DownloadConfig,
+    sleep: Callable[[float], None] = time.sleep,
+    in_store: Callable[[str], str | None] | None = None,
+) -> MediaFile:
     """Resolve a URL, then download it as `<video_id>.<ext>` into `media_dir`; transient
     errors are retried with exponential backoff, permanent ones fail at once, and the whole
     of it (attempts and waits) ends at `config.deadline_s`. `in_store` finds an earlier
@@ -314,8 +368,11 @@ def download(source: Source, media_dir: Path, config: DownloadConfig,
     started = time.monotonic()
 
     def left() -> float:
-        return (config.deadline_s - (time.monotonic() - started)
-                if config.deadline_s is not None else float("inf"))
+        return (
+            config.deadline_s - (time.monotonic() - started)
+            if config.deadline_s is not None
+            else float("inf")
+        )
 
     for attempt in range(config.retries + 1):
         try:
@@ -323,21 +380,27 @@ def download(source: Source, media_dir: Path, config: DownloadConfig,
                 return _fetch_once(source, media_dir, config, in_store)
             return _within(max(left(), 0.0), _fetch_once, source, media_dir, config, in_store)
         except TimeoutError as exc:
-            raise DownloadFailed(f"no complete download within the {config.deadline_s:g} s "
-                                 "deadline (--download-timeout-s)", "download_timeout",
-                                 attempt + 1) from exc
+            raise DownloadFailed(
+                f"no complete download within the {config.deadline_s:g} s "
+                "deadline (--download-timeout-s)",
+                "download_timeout",
+                attempt + 1,
+            ) from exc
         except yt_dlp.utils.YoutubeDLError as exc:
             message = clean_error(str(exc))
             reason, transient = classify(message)
             if not transient or attempt == config.retries:
                 tries = f" (after {attempt + 1} attempts)" if attempt else ""
                 raise DownloadFailed(message + tries, reason, attempt + 1) from exc
-            wait = min(config.backoff_s * 2 ** attempt, config.max_backoff_s)
+            wait = min(config.backoff_s * 2**attempt, config.max_backoff_s)
             wait *= 0.75 + random.random() / 2
             if wait >= left():
-                raise DownloadFailed(f"{message} (no time left for a retry within the "
-                                     f"{config.deadline_s:g} s deadline)", reason,
-                                     attempt + 1) from exc
+                raise DownloadFailed(
+                    f"{message} (no time left for a retry within the "
+                    f"{config.deadline_s:g} s deadline)",
+                    reason,
+                    attempt + 1,
+                ) from exc
             log.info("download %s: %s, retrying in %.1f s", source.uri, reason, wait)
             sleep(wait)
     raise AssertionError("unreachable: the loop returns or raises")

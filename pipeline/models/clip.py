@@ -25,14 +25,21 @@ class ClipConfig:
     `none` (random weights: only for smoke tests, and recorded as such). `config_file`
     registers an extra model config (open_clip.add_model_config) on every worker."""
 
-    model: str = setting("auto", flag=Flag(
-        "clip-model", "auto, off, or an open_clip model name (ViT-B-32)"))
-    pretrained: str = setting("auto", flag=Flag(
-        "clip-pretrained", "auto, an open_clip pretrained tag or weights file, or none "
-        "(random weights)"))
-    config_file: str | None = setting(None, flag=Flag(
-        "clip-config", "JSON model config to register with open_clip before loading"),
-        content=False)
+    model: str = setting(
+        "auto", flag=Flag("clip-model", "auto, off, or an open_clip model name (ViT-B-32)")
+    )
+    pretrained: str = setting(
+        "auto",
+        flag=Flag(
+            "clip-pretrained",
+            "auto, an open_clip pretrained tag or weights file, or none (random weights)",
+        ),
+    )
+    config_file: str | None = setting(
+        None,
+        flag=Flag("clip-config", "JSON model config to register with open_clip before loading"),
+        content=False,
+    )
     device: str = setting("cpu", content=False)
     batch_size: int = setting(32, content=False)
 
@@ -52,10 +59,17 @@ class ClipEmbedder:
             self._load(model, pretrained)
         except (RuntimeError, OSError, ValueError) as exc:
             if config.model != "auto":
-                raise ModelLoadError(f"open_clip {model}/{pretrained} could not be loaded "
-                                     f"({str(exc).splitlines()[0]})") from exc
-            log.warning("open_clip %s/%s unavailable (%s): frame-difference scenes only, "
-                        "CLIP scores left null", model, pretrained, type(exc).__name__)
+                raise ModelLoadError(
+                    f"open_clip {model}/{pretrained} could not be loaded "
+                    f"({str(exc).splitlines()[0]})"
+                ) from exc
+            log.warning(
+                "open_clip %s/%s unavailable (%s): frame-difference scenes only, "
+                "CLIP scores left null",
+                model,
+                pretrained,
+                type(exc).__name__,
+            )
             return
         label = "random-init" if pretrained == RANDOM_INIT else pretrained
         self.name = f"{model}/{label}"
@@ -68,8 +82,10 @@ class ClipEmbedder:
         if self.config.config_file:
             open_clip.add_model_config(self.config.config_file)
         self._model, _, self._preprocess = open_clip.create_model_and_transforms(
-            model, pretrained=None if pretrained == RANDOM_INIT else pretrained,
-            device=self.config.device)
+            model,
+            pretrained=None if pretrained == RANDOM_INIT else pretrained,
+            device=self.config.device,
+        )
         self._model.eval()
         self._tokenizer = open_clip.get_tokenizer(model)
         self._torch = torch
@@ -86,8 +102,12 @@ class ClipEmbedder:
         out = []
         with torch.inference_mode():
             for i in range(0, len(frames), self.config.batch_size):
-                batch = torch.stack([self._preprocess(Image.fromarray(f))
-                                     for f in frames[i:i + self.config.batch_size]])
+                batch = torch.stack(
+                    [
+                        self._preprocess(Image.fromarray(f))
+                        for f in frames[i : i + self.config.batch_size]
+                    ]
+                )
                 out.append(self._model.encode_image(batch.to(self.config.device)).float())
         emb = torch.cat(out) if out else torch.zeros(0, 1)
         return torch.nn.functional.normalize(emb, dim=-1).cpu().numpy()

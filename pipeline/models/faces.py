@@ -13,7 +13,8 @@ class FaceDetector:
         cv2.setNumThreads(1)  # its thread pool fights torch's over the same cores
         self._cv2 = cv2
         self._cascade = cv2.CascadeClassifier(
-            cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+            cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        )
         if self._cascade.empty():
             raise RuntimeError("OpenCV's face cascade did not load")
 
@@ -23,6 +24,7 @@ class FaceDetector:
         """The largest face's share of the picture (0 when there is none)."""
         gray = self._cv2.cvtColor(frame, self._cv2.COLOR_RGB2GRAY)
         h, w = gray.shape
-        faces = self._cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5,
-                                               minSize=(max(24, w // 20), max(24, h // 20)))
+        faces = self._cascade.detectMultiScale(
+            gray, scaleFactor=1.1, minNeighbors=5, minSize=(max(24, w // 20), max(24, h // 20))
+        )
         return max((fw * fh / (w * h) for _, _, fw, fh in faces), default=0.0)

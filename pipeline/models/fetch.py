@@ -22,15 +22,17 @@ def use_cache(cache: str) -> None:
 def _asr() -> str:
     from pipeline.models.whisper import AsrConfig, SpeechRecognizer
 
-    return SpeechRecognizer(AsrConfig(model="large-v3", device="cpu", compute_type="int8",
-                                      align_model="none")).model_name
+    return SpeechRecognizer(
+        AsrConfig(model="large-v3", device="cpu", compute_type="int8", align_model="none")
+    ).model_name
 
 
 def _align() -> str:
     from pipeline.models.whisper import AsrConfig, SpeechRecognizer
 
-    return SpeechRecognizer(AsrConfig(model="auto", device="cpu",
-                                      align_model="WAV2VEC2_ASR_BASE_960H")).word_timing
+    return SpeechRecognizer(
+        AsrConfig(model="auto", device="cpu", align_model="WAV2VEC2_ASR_BASE_960H")
+    ).word_timing
 
 
 def _segmenter() -> str:
@@ -53,16 +55,19 @@ def _whisper(size: str) -> Callable[[], str]:
         from pipeline.models.whisper import AsrConfig, SpeechRecognizer
 
         folder = fetch_whisper(size)
-        name = SpeechRecognizer(AsrConfig(model=size, device="cpu", align_model="none")
-                                ).model_name
+        name = SpeechRecognizer(AsrConfig(model=size, device="cpu", align_model="none")).model_name
         return f"{name} in {folder}"
 
     return load
 
 
-LOADERS: dict[str, Callable[[], str]] = {"asr": _asr, "align": _align,
-                                         "segmenter": _segmenter, "clip": _clip,
-                                         "whisper-base": _whisper("base")}
+LOADERS: dict[str, Callable[[], str]] = {
+    "asr": _asr,
+    "align": _align,
+    "segmenter": _segmenter,
+    "clip": _clip,
+    "whisper-base": _whisper("base"),
+}
 
 
 def fetch(only: tuple[str, ...] = MODELS) -> dict[str, str]:

@@ -14,7 +14,8 @@ def _identifier():
     from py3langid import langid
 
     return langid.LanguageIdentifier.from_modelpath(
-        os.path.join(langid.MODEL_DIR, langid.MODEL_FILE), norm_probs=True)
+        os.path.join(langid.MODEL_DIR, langid.MODEL_FILE), norm_probs=True
+    )
 
 
 def identify(text: str) -> tuple[str, float] | None:

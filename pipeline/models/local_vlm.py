@@ -41,31 +41,35 @@ class _Context:
 class LocalQwen2VL:
     concurrency = 1  # one model, one context at a time
 
-    def __init__(self, path: str, settings: Any, use_cache: bool = True,
-                 dtype: str = "float32") -> None:
+    def __init__(
+        self, path: str, settings: Any, use_cache: bool = True, dtype: str = "float32"
+    ) -> None:
         try:
             import torch
             from transformers import AutoProcessor, Qwen2VLForConditionalGeneration
 
             self.processor = AutoProcessor.from_pretrained(path)
             self.model = Qwen2VLForConditionalGeneration.from_pretrained(
-                path, torch_dtype=getattr(torch, dtype)).eval()
+                path, torch_dtype=getattr(torch, dtype)
+            ).eval()
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"cannot load a Qwen2-VL checkpoint from {path}: {exc}") from exc
         self.torch = torch
         self.name, self.settings, self.use_cache = path, settings, use_cache
         tok = self.processor.tokenizer
         self.end_id = tok.convert_tokens_to_ids("<|im_end|>")
-        self.banned = [i for i in tok.convert_tokens_to_ids(list(VISION_TOKENS))
-                       if i is not None and i != tok.unk_token_id]
+        self.banned = [
+            i
+            for i in tok.convert_tokens_to_ids(list(VISION_TOKENS))
+            if i is not None and i != tok.unk_token_id
+        ]
         self._lock = threading.Lock()
 
     # --- the context ----------------------------------------------------------------------
 
     def _encode(self, text: str, images: list[Any]) -> tuple[list[int], Any, Any]:
         enc = self.processor(text=[text], images=images or None, return_tensors="pt")
-        return (enc["input_ids"][0].tolist(), enc.get("pixel_values"),
-                enc.get("image_grid_thw"))
+        return (enc["input_ids"][0].tolist(), enc.get("pixel_values"), enc.get("image_grid_thw"))
 
     def _positions(self, ctx: _Context) -> Any:
         torch = self.torch
@@ -82,23 +86,34 @@ class LocalQwen2VL:
         # 150k rows is most of a step's cost when every position gets logits)
         with torch.no_grad():
             if self.use_cache:
-                out = self.model.model(input_ids=torch.tensor([ctx.ids[-new:]]),
-                                       pixel_values=pixels, image_grid_thw=grids,
-                                       position_ids=positions[:, :, -new:],
-                                       past_key_values=ctx.cache, use_cache=True)
+                out = self.model.model(
+                    input_ids=torch.tensor([ctx.ids[-new:]]),
+                    pixel_values=pixels,
+                    image_grid_thw=grids,
+                    position_ids=positions[:, :, -new:],
+                    past_key_values=ctx.cache,
+                    use_cache=True,
+                )
                 ctx.cache = out.past_key_values
             else:
                 out = self.model.model(
                     input_ids=torch.tensor([ctx.ids]),
                     pixel_values=torch.cat(ctx.pixels) if ctx.pixels else None,
                     image_grid_thw=torch.cat(ctx.grids) if ctx.grids else None,
-                    position_ids=positions, use_cache=False)
+                    position_ids=positions,
+                    use_cache=False,
+                )
             logits = self.model.lm_head(out.last_hidden_state[0, -1])
         logits[self.banned] = float("-inf")
         return logits
 
-    def _feed(self, ctx: _Context, text: str = "", images: list[Any] | None = None,
-              ids: list[int] | None = None) -> None:
+    def _feed(
+        self,
+        ctx: _Context,
+        text: str = "",
+        images: list[Any] | None = None,
+        ids: list[int] | None = None,
+    ) -> None:
         if ids is None:
             ids, pixels, grids = self._encode(text, images or [])
         else:
@@ -140,29 +155,33 @@ class LocalQwen2VL:
 
     def chat(self, prompt: dict[str, Any], frames: list[P.Shown]) -> str:
         question = prompt["messages"][-1]["content"]
-        shown = frames[-self.settings.max_frames:]
-        text = (f"<|im_start|>system\n{P.CHAT_SYSTEM}<|im_end|>\n<|im_start|>user\n"
-                + FRAME * len(shown) + f"{question}<|im_end|>\n<|im_start|>assistant\n")
+        shown = frames[-self.settings.max_frames :]
+        text = (
+            f"<|im_start|>system\n{P.CHAT_SYSTEM}<|im_end|>\n<|im_start|>user\n"
+            + FRAME * len(shown)
+            + f"{question}<|im_end|>\n<|im_start|>assistant\n"
+        )
         with self._lock:
             ctx = _Context()
             self._feed(ctx, text, self._images(shown))
             tokens, _ = self._generate(ctx)
         return self.processor.tokenizer.decode(tokens).strip()
 
-    def stream(self, prompt: dict[str, Any], frames: list[P.Shown], steps: list[float]
-               ) -> list[P.Said]:
+    def stream(
+        self, prompt: dict[str, Any], frames: list[P.Shown], steps: list[float]
+    ) -> list[P.Said]:
         replies: list[P.Said] = []
         users = sorted(prompt.get("stream", []), key=lambda u: float(u["time"]))
         with self._lock:
             ctx = _Context()
-            self._feed(ctx, f"<|im_start|>system\n{P.STREAM_SYSTEM}<|im_end|>\n"
-                            "<|im_start|>user\n")
+            self._feed(ctx, f"<|im_start|>system\n{P.STREAM_SYSTEM}<|im_end|>\n<|im_start|>user\n")
             before = float("-inf")
             for t in steps:
                 shown = [f for f in frames if before < f.time <= t + 1e-9]
                 said = [u for u in users if before < float(u["time"]) <= t + 1e-9]
                 text = FRAME * len(shown) + "".join(
-                    f"Time={float(u['time']):g}s {u['content']}\n" for u in said)
+                    f"Time={float(u['time']):g}s {u['content']}\n" for u in said
+                )
                 self._feed(ctx, text, self._images(shown))
                 before = t
                 length, logits = len(ctx.ids), ctx.last_logits

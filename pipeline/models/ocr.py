@@ -70,8 +70,9 @@ class Ocr:
             picture = Image.fromarray(frame).convert("L")
             scale = max(1.0, MIN_SHORT_SIDE / min(picture.size))
             if scale > 1:
-                picture = picture.resize((round(picture.width * scale),
-                                          round(picture.height * scale)), Image.BICUBIC)
+                picture = picture.resize(
+                    (round(picture.width * scale), round(picture.height * scale)), Image.BICUBIC
+                )
             picture = picture.filter(ImageFilter.GaussianBlur(BLUR_SIGMA))
             path = Path(tmp.name) / f"{i:05d}.pgm"  # uncompressed: PNG costs 5 ms a frame
             picture.save(path)
@@ -82,19 +83,26 @@ class Ocr:
             return PendingText(None, None, [], 0.0)
         (Path(tmp.name) / "list.txt").write_text("\n".join(listed) + "\n")
         # one thread: tesseract's OpenMP threads cost more than they give on small pictures
-        proc = subprocess.Popen([self.binary, str(Path(tmp.name) / "list.txt"), "stdout",
-                                 "--psm", "3", "tsv"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+        proc = subprocess.Popen(
+            [self.binary, str(Path(tmp.name) / "list.txt"), "stdout", "--psm", "3", "tsv"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+        )
         return PendingText(proc, tmp, sizes, self.timeout_s * len(listed))
 
 
 class PendingText:
     """A tesseract run under way; `result` waits for it (with a deadline) and parses it."""
 
-    def __init__(self, proc: subprocess.Popen[bytes] | None,
-                 tmp: tempfile.TemporaryDirectory[str] | None, sizes: list[int],
-                 timeout_s: float) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes] | None,
+        tmp: tempfile.TemporaryDirectory[str] | None,
+        sizes: list[int],
+        timeout_s: float,
+    ) -> None:
         self._proc, self._tmp, self._sizes, self._timeout_s = proc, tmp, sizes, timeout_s
 
     def result(self) -> list[ScreenText]:
@@ -120,5 +128,7 @@ class PendingText:
             page = int(cols[1]) - 1
             words[page].append(cols[11].strip())
             areas[page] += int(cols[8]) * int(cols[9])
-        return [ScreenText(" ".join(w), a / size)
-                for w, a, size in zip(words, areas, self._sizes, strict=True)]
+        return [
+            ScreenText(" ".join(w), a / size)
+            for w, a, size in zip(words, areas, self._sizes, strict=True)
+        ]

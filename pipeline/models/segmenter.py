@@ -28,8 +28,12 @@ FALLBACK = "punctuation-pause"
 class SegmenterConfig:
     """`model`: auto, punctuation, a SaT hub name (sat-3l-sm) or a local SaT folder."""
 
-    model: str = setting("auto", flag=Flag(
-        "segmenter", "auto, punctuation, a SaT model name (sat-3l-sm) or a local SaT folder"))
+    model: str = setting(
+        "auto",
+        flag=Flag(
+            "segmenter", "auto, punctuation, a SaT model name (sat-3l-sm) or a local SaT folder"
+        ),
+    )
     tokenizer: str | None = setting(None, flag=Flag("sat-tokenizer"))
     threshold: float | None = setting(None, flag=Flag("sat-threshold", type=float))
     max_pause_ms: int = 1000
@@ -55,8 +59,12 @@ class SentenceSegmenter:
         except (OSError, ValueError, ImportError) as exc:
             if config.model != "auto":
                 raise ModelLoadError(f"SaT model {target!r} could not be loaded ({exc})") from exc
-            log.warning("SaT %s unavailable (%s); sentences come from the %s splitter",
-                        target, type(exc).__name__, FALLBACK)
+            log.warning(
+                "SaT %s unavailable (%s); sentences come from the %s splitter",
+                target,
+                type(exc).__name__,
+                FALLBACK,
+            )
             self.name = FALLBACK
             return
         self.name = f"sat:{Path(target).name if Path(target).is_dir() else target}"
@@ -66,7 +74,8 @@ class SentenceSegmenter:
             return ()
         if self._sat is None:
             return split_on_punctuation_and_pauses(
-                words, max_pause_ms=self.config.max_pause_ms, max_words=self.config.max_words)
+                words, max_pause_ms=self.config.max_pause_ms, max_words=self.config.max_words
+            )
         text, _ = join_words(words)
         pieces = self._sat.split(text, threshold=self.config.threshold, strip_whitespace=False)
         return sentences_from_pieces(words, pieces)

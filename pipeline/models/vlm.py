@@ -34,8 +34,10 @@ log = logging.getLogger(__name__)
 DRY_RUN = "dry-run"
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RESPONSE_BYTES = 1 << 20  # a caption is a few hundred bytes; a bigger answer is broken
-DEFAULT_SERVE_COMMAND = ("vllm serve {model} --host 127.0.0.1 --port {port} "
-                         "--max-model-len 16384 --limit-mm-per-prompt '{{\"image\": 8}}'")
+DEFAULT_SERVE_COMMAND = (
+    "vllm serve {model} --host 127.0.0.1 --port {port} "
+    "--max-model-len 16384 --limit-mm-per-prompt '{{\"image\": 8}}'"
+)
 
 
 @dataclass(frozen=True)
@@ -43,32 +45,51 @@ class VlmConfig:
     """What decides a caption (model, prompt, image settings, tokens, temperature) enters the
     content hash; how it is fetched (endpoint, retries, concurrency, a local server) does not."""
 
-    model: str = setting(DRY_RUN, flag=Flag(
-        "vlm-model", "model name the VLM server serves, or dry-run (no captions)"))
-    base_url: str = setting("http://127.0.0.1:8000/v1", flag=Flag(
-        "vlm-base-url", "OpenAI-compatible API base URL"), content=False)
-    api_key_env: str = setting("OPENAI_API_KEY", flag=Flag(
-        "vlm-api-key-env", "environment variable holding the API key"), content=False)
-    prompt_id: str = setting("clip-caption-v1", flag=Flag(
-        "vlm-prompt", choices=tuple(sorted(PROMPTS))))
-    image_size: int = setting(448, flag=Flag(
-        "vlm-image-size", "long side of each frame sent, in pixels"))
+    model: str = setting(
+        DRY_RUN,
+        flag=Flag("vlm-model", "model name the VLM server serves, or dry-run (no captions)"),
+    )
+    base_url: str = setting(
+        "http://127.0.0.1:8000/v1",
+        flag=Flag("vlm-base-url", "OpenAI-compatible API base URL"),
+        content=False,
+    )
+    api_key_env: str = setting(
+        "OPENAI_API_KEY",
+        flag=Flag("vlm-api-key-env", "environment variable holding the API key"),
+        content=False,
+    )
+    prompt_id: str = setting(
+        "clip-caption-v1", flag=Flag("vlm-prompt", choices=tuple(sorted(PROMPTS)))
+    )
+    image_size: int = setting(
+        448, flag=Flag("vlm-image-size", "long side of each frame sent, in pixels")
+    )
     jpeg_quality: int = 85
     max_tokens: int = setting(160, flag=Flag("vlm-max-tokens"))
     temperature: float = 0.0
     max_chars: int = setting(800, content=False)
-    timeout_s: float = setting(120.0, flag=Flag(
-        "vlm-timeout-s", "deadline of one request, reading the answer included"), content=False)
+    timeout_s: float = setting(
+        120.0,
+        flag=Flag("vlm-timeout-s", "deadline of one request, reading the answer included"),
+        content=False,
+    )
     retries: int = setting(4, flag=Flag("vlm-retries"), content=False)
     backoff_s: float = setting(1.0, flag=Flag("vlm-backoff-s"), content=False)
     max_backoff_s: float = setting(60.0, content=False)
-    concurrency: int = setting(8, flag=Flag(
-        "vlm-concurrency", "requests in flight per worker"), content=False)
-    serve: bool = setting(False, flag=Flag(
-        "vlm-serve", "start a local `vllm serve` on each worker and wait for it", switch=True),
-        content=False)
-    serve_command: str = setting(DEFAULT_SERVE_COMMAND, flag=Flag("vlm-serve-command"),
-                                 content=False)
+    concurrency: int = setting(
+        8, flag=Flag("vlm-concurrency", "requests in flight per worker"), content=False
+    )
+    serve: bool = setting(
+        False,
+        flag=Flag(
+            "vlm-serve", "start a local `vllm serve` on each worker and wait for it", switch=True
+        ),
+        content=False,
+    )
+    serve_command: str = setting(
+        DEFAULT_SERVE_COMMAND, flag=Flag("vlm-serve-command"), content=False
+    )
     serve_port: int = setting(8000, flag=Flag("vlm-serve-port"), content=False)
     serve_timeout_s: float = setting(1200.0, content=False)
 
@@ -108,9 +129,17 @@ class ChatClient:
     caption stage's and `ominous eval run`'s. The API key is read from an environment
     variable and only ever put in the request header."""
 
-    def __init__(self, endpoint: str, api_key_env: str | None, timeout_s: float,
-                 retries: int, backoff_s: float, max_backoff_s: float, concurrency: int,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        api_key_env: str | None,
+        timeout_s: float,
+        retries: int,
+        backoff_s: float,
+        max_backoff_s: float,
+        concurrency: int,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         import httpx
 
         key = os.environ.get(api_key_env) if api_key_env else None
@@ -119,17 +148,18 @@ class ChatClient:
         self.timeout_s, self.retries = timeout_s, retries
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
         self._http = httpx.Client(
-            base_url=endpoint.rstrip("/"), headers=headers,
+            base_url=endpoint.rstrip("/"),
+            headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
-            limits=httpx.Limits(max_connections=concurrency,
-                                max_keepalive_connections=concurrency))
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
         self._sleep = sleep
         self._httpx = httpx
 
     def _backoff(self, attempt: int, hint: float | None) -> float:
         if hint is not None:
             return min(hint, self.max_backoff_s)
-        base = self.backoff_s * 2 ** attempt
+        base = self.backoff_s * 2**attempt
         return min(base * (0.5 + random.random() / 2), self.max_backoff_s)
 
     def _post(self, body: dict) -> tuple[int, str | None, bytes]:
@@ -143,7 +173,8 @@ class ChatClient:
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
                     raise CaptionRequestFailed(
-                        "oversized", f"the answer passed {MAX_RESPONSE_BYTES} bytes")
+                        "oversized", f"the answer passed {MAX_RESPONSE_BYTES} bytes"
+                    )
                 if time.monotonic() > deadline:
                     raise self._httpx.ReadTimeout("the request's deadline passed")
                 chunks.append(chunk)
@@ -180,7 +211,8 @@ class ChatClient:
             if attempt < self.retries:
                 self._sleep(self._backoff(attempt, hint))
         raise CaptionRequestFailed(
-            "retries_exhausted", f"gave up after {self.retries + 1} attempts; last: {last}")
+            "retries_exhausted", f"gave up after {self.retries + 1} attempts; last: {last}"
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -190,17 +222,25 @@ class ChatCaptioner(ChatClient):
     """The caption stage's client: the prompt's request, the answer checked as a caption."""
 
     def __init__(self, config: VlmConfig, sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(config.endpoint, config.api_key_env, config.timeout_s, config.retries,
-                         config.backoff_s, config.max_backoff_s, config.concurrency, sleep)
+        super().__init__(
+            config.endpoint,
+            config.api_key_env,
+            config.timeout_s,
+            config.retries,
+            config.backoff_s,
+            config.max_backoff_s,
+            config.concurrency,
+            sleep,
+        )
         self.config = config
         self.prompt: Prompt = get_prompt(config.prompt_id)
         self.model_name = config.model
-        self.pool = ThreadPoolExecutor(max_workers=config.concurrency,
-                                       thread_name_prefix="caption")
+        self.pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="caption")
 
     def caption(self, jpegs: Sequence[bytes]) -> Answer:
-        body = chat_request(self.config.model, self.prompt, jpegs, self.config.max_tokens,
-                            self.config.temperature)
+        body = chat_request(
+            self.config.model, self.prompt, jpegs, self.config.max_tokens, self.config.temperature
+        )
         text, finish, attempts = self.complete(body)
         return Answer(validate_caption(text, finish, self.config.max_chars), attempts)
 
@@ -250,12 +290,14 @@ class VllmServer:
     def start(self) -> None:
         import httpx
 
-        cmd = shlex.split(self.config.serve_command.format(
-            model=shlex.quote(self.config.model), port=self.config.serve_port))
+        cmd = shlex.split(
+            self.config.serve_command.format(
+                model=shlex.quote(self.config.model), port=self.config.serve_port
+            )
+        )
         log.info("starting the caption server: %s", cmd[0])
         try:
-            self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.PIPE)
+            self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except OSError as exc:
             raise ModelLoadError(f"cannot start the caption server ({exc})") from exc
         deadline = time.monotonic() + self.config.serve_timeout_s
@@ -263,8 +305,9 @@ class VllmServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode("utf-8", "replace")[-500:]
-                raise ModelLoadError(f"the caption server exited with {self.process.returncode}"
-                                     f": {err}")
+                raise ModelLoadError(
+                    f"the caption server exited with {self.process.returncode}: {err}"
+                )
             try:
                 if httpx.get(url, timeout=2.0).status_code == 200:
                     log.info("caption server ready at %s", self.config.endpoint)
@@ -273,8 +316,9 @@ class VllmServer:
                 pass
             time.sleep(0.5)
         self.stop()
-        raise ModelLoadError(f"the caption server was not ready within "
-                             f"{self.config.serve_timeout_s:g} s")
+        raise ModelLoadError(
+            f"the caption server was not ready within {self.config.serve_timeout_s:g} s"
+        )
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

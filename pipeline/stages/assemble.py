@@ -25,15 +25,16 @@ def complete(keyed: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[CompleteVi
         metrics.counter(metrics.VIDEOS_INCOMPLETE).inc()
         return
     metrics.counter(metrics.VIDEOS_COMPLETE).inc()
-    yield CompleteVideo(annotated=speech[0],
-                        clips=tuple(captioned[c.index] for c in plans[0].clips))
+    yield CompleteVideo(
+        annotated=speech[0], clips=tuple(captioned[c.index] for c in plans[0].clips)
+    )
 
 
 class AssembleVideos(beam.PTransform):
     def expand(self, parts: dict[str, beam.PCollection]):
         keyed = {
-            "speech": parts["speech"] | "KeySpeech" >> beam.Map(
-                lambda a: (a.transcript.video.video_id, a)),
+            "speech": parts["speech"]
+            | "KeySpeech" >> beam.Map(lambda a: (a.transcript.video.video_id, a)),
             "plan": parts["plan"] | "KeyPlan" >> beam.Map(lambda p: (p.video.video_id, p)),
             "captioned": parts["captioned"] | "KeyClips" >> beam.Map(lambda c: (c.video_id, c)),
         }

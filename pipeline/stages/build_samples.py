@@ -17,13 +17,18 @@ FILTERED = "filtered"
 REJECTED = "rejected"
 
 
-def video_info(keyed: tuple[str, dict[str, Iterable[dict[str, Any]]]], split_by: str,
-               fractions: tuple[float, float], policy: Policy | None = None,
-               duplicates: dict[str, str] | None = None) -> Iterator[Any]:
+def video_info(
+    keyed: tuple[str, dict[str, Iterable[dict[str, Any]]]],
+    split_by: str,
+    fractions: tuple[float, float],
+    policy: Policy | None = None,
+    duplicates: dict[str, str] | None = None,
+) -> Iterator[Any]:
     """The video as the builders see it once the curation policy has judged it; every
     removal goes out tagged REJECTED (a dropped video yields nothing else)."""
-    judged = judged_video(keyed[1], split_by, fractions, policy or Policy(),
-                          (duplicates or {}).get(keyed[0]))
+    judged = judged_video(
+        keyed[1], split_by, fractions, policy or Policy(), (duplicates or {}).get(keyed[0])
+    )
     if judged is None:
         metrics.counter(metrics.ORPHAN_ROWS).inc()
         return
@@ -36,8 +41,9 @@ def video_info(keyed: tuple[str, dict[str, Iterable[dict[str, Any]]]], split_by:
 
 
 class _Build(beam.DoFn):
-    def __init__(self, config: BuildConfig, keep_flagged: bool, run_id: str,
-                 config_hash: str) -> None:
+    def __init__(
+        self, config: BuildConfig, keep_flagged: bool, run_id: str, config_hash: str
+    ) -> None:
         self._config = config
         self._keep = keep_flagged
         self._run = (run_id, config_hash)
@@ -53,8 +59,9 @@ class _Build(beam.DoFn):
                 for flag in row["quality_flags"]:
                     metrics.counter(f"{FILTERED}_{flag}").inc()
                     # a removal like any other: a rejections row, one per flag it carries
-                    yield beam.pvalue.TaggedOutput(FILTERED, Rejection(
-                        video.video_id, "sample", row["sample_id"], flag))
+                    yield beam.pvalue.TaggedOutput(
+                        FILTERED, Rejection(video.video_id, "sample", row["sample_id"], flag)
+                    )
                 metrics.counter(FILTERED).inc()
                 continue
             metrics.counter(f"samples_{row['task']}").inc()
@@ -65,10 +72,17 @@ class _Build(beam.DoFn):
 class BuildSamples(beam.PTransform):
     """Inputs: {"videos", "sentences", "clips"} PCollections of table rows."""
 
-    def __init__(self, config: BuildConfig, keep_flagged: bool, run_id: str, config_hash: str,
-                 split_by: str = "video", fractions: tuple[float, float] = (0.05, 0.05),
-                 policy: Policy | None = None, duplicates: dict[str, str] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        config: BuildConfig,
+        keep_flagged: bool,
+        run_id: str,
+        config_hash: str,
+        split_by: str = "video",
+        fractions: tuple[float, float] = (0.05, 0.05),
+        policy: Policy | None = None,
+        duplicates: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self._args = (config, keep_flagged, run_id, config_hash)
         self._judge = (split_by, fractions, policy or Policy(), duplicates or {})
@@ -76,16 +90,32 @@ class BuildSamples(beam.PTransform):
     def expand(self, tables: dict[str, beam.PCollection]):
         """Returns (sample rows, samples filtered by a quality flag, the policy's
         rejections); both of the latter are Rejection records."""
-        keyed = {name: rows | f"Key{name.title()}" >> beam.Map(lambda r: (r["video_id"], r))
-                 for name, rows in tables.items()}
-        judged = (keyed | "JoinByVideo" >> beam.CoGroupByKey()
-                  | "VideoInfo" >> beam.FlatMap(video_info, *self._judge)
-                  .with_outputs(REJECTED, main="videos"))
-        out = (judged["videos"] | "Spread" >> beam.Reshuffle()
-               | "Build" >> beam.ParDo(_Build(*self._args)).with_outputs(FILTERED, main="rows"))
+        keyed = {
+            name: rows | f"Key{name.title()}" >> beam.Map(lambda r: (r["video_id"], r))
+            for name, rows in tables.items()
+        }
+        judged = (
+            keyed
+            | "JoinByVideo" >> beam.CoGroupByKey()
+            | "VideoInfo"
+            >> beam.FlatMap(video_info, *self._judge).with_outputs(REJECTED, main="videos")
+        )
+        out = (
+            judged["videos"]
+            | "Spread" >> beam.Reshuffle()
+            | "Build" >> beam.ParDo(_Build(*self._args)).with_outputs(FILTERED, main="rows")
+        )
         return out["rows"], out[FILTERED], judged[REJECTED]
 
 
 def rejection_row(r: Rejection, policy: str, run_id: str) -> dict[str, Any]:
-    return {"video_id": r.video_id, "scope": r.scope, "item": r.item, "reason": r.reason,
-            "value": r.value, "threshold": r.threshold, "policy": policy, "run_id": run_id}
+    return {
+        "video_id": r.video_id,
+        "scope": r.scope,
+        "item": r.item,
+        "reason": r.reason,
+        "value": r.value,
+        "threshold": r.threshold,
+        "policy": policy,
+        "run_id": run_id,
+    }

@@ -38,9 +38,19 @@ FAILED = "failed"
 
 def clip_cache_key(clip: Clip, config: VlmConfig, prompt_hash: str) -> str:
     """(clip content, model, prompt hash, image settings): what decides the caption."""
-    return cache_key(clip.clip_id, clip.video.sha256, clip.start_ms, clip.end_ms,
-                     clip.keyframe_ms, config.model, prompt_hash, config.image_size,
-                     config.jpeg_quality, config.max_tokens, config.temperature)
+    return cache_key(
+        clip.clip_id,
+        clip.video.sha256,
+        clip.start_ms,
+        clip.end_ms,
+        clip.keyframe_ms,
+        config.model,
+        prompt_hash,
+        config.image_size,
+        config.jpeg_quality,
+        config.max_tokens,
+        config.temperature,
+    )
 
 
 def keyframe_jpegs(clip: Clip, reader: FrameReader, config: VlmConfig) -> list[bytes]:
@@ -67,12 +77,18 @@ class _Caption(ModelDoFn[ChatCaptioner | DryRunCaptioner]):
     def _ask(self, clip: Clip, key: str, jpegs: list[bytes]) -> Answer:
         answer = self._captioner.caption(jpegs)
         if self._cache is not None:
-            self._cache.put(key, {"caption": answer.text, "model": self._config.model,
-                                  "prompt_id": self._config.prompt_id, "clip_id": clip.clip_id})
+            self._cache.put(
+                key,
+                {
+                    "caption": answer.text,
+                    "model": self._config.model,
+                    "prompt_id": self._config.prompt_id,
+                    "clip_id": clip.clip_id,
+                },
+            )
         return answer
 
-    def _submit(self, clip: Clip, key: str, readers: dict[str, FrameReader]
-                ) -> Future[Answer]:
+    def _submit(self, clip: Clip, key: str, readers: dict[str, FrameReader]) -> Future[Answer]:
         path = storage.local_path(clip.video.media.path)
         if path not in readers:
             readers[path] = FrameReader(path, self._config.image_size)
@@ -104,8 +120,9 @@ class _Caption(ModelDoFn[ChatCaptioner | DryRunCaptioner]):
         readers.clear()
         limit = 4 * self._config.concurrency
         while sum(isinstance(o, Future) for _, o in self._pending) > limit:
-            wait([o for _, o in self._pending if isinstance(o, Future)],
-                 return_when=FIRST_COMPLETED)
+            wait(
+                [o for _, o in self._pending if isinstance(o, Future)], return_when=FIRST_COMPLETED
+            )
             yield from self._ready()
         yield from self._ready()
 
@@ -120,8 +137,7 @@ class _Caption(ModelDoFn[ChatCaptioner | DryRunCaptioner]):
     def _ready(self) -> Iterator[Any]:
         """Outputs for every clip whose caption is settled; the rest stay pending."""
         done = [(c, o) for c, o in self._pending if not isinstance(o, Future) or o.done()]
-        self._pending = [(c, o) for c, o in self._pending if isinstance(o, Future)
-                         and not o.done()]
+        self._pending = [(c, o) for c, o in self._pending if isinstance(o, Future) and not o.done()]
         prompt = self._captioner.prompt
         for clip, outcome in done:
             text = outcome
@@ -135,11 +151,17 @@ class _Caption(ModelDoFn[ChatCaptioner | DryRunCaptioner]):
                     metrics.counter(metrics.CAPTION_ATTEMPTS).inc(answer.attempts)
             if isinstance(text, Exception):
                 yield beam.pvalue.TaggedOutput(
-                    FAILED, from_exception(clip, "caption", text, clip.clip_id))
+                    FAILED, from_exception(clip, "caption", text, clip.clip_id)
+                )
                 continue
             metrics.counter(metrics.CAPTIONS).inc()
-            yield replace(clip, caption=text, caption_model=self._config.model,
-                          prompt_id=prompt.id, prompt_hash=prompt.hash)
+            yield replace(
+                clip,
+                caption=text,
+                caption_model=self._config.model,
+                prompt_id=prompt.id,
+                prompt_hash=prompt.hash,
+            )
 
 
 def _batch_failures(dead_letter: Any) -> list[Failure]:
@@ -155,15 +177,26 @@ class CaptionClips(beam.PTransform):
         self._cache_dir = cache_dir
 
     def expand(self, clips: beam.PCollection[Clip]):
-        batches = (clips | "Spread" >> beam.Reshuffle()
-                   | "Batch" >> beam.BatchElements(
-                       min_batch_size=2 * self._config.concurrency,
-                       max_batch_size=8 * self._config.concurrency))
+        batches = (
+            clips
+            | "Spread" >> beam.Reshuffle()
+            | "Batch"
+            >> beam.BatchElements(
+                min_batch_size=2 * self._config.concurrency,
+                max_batch_size=8 * self._config.concurrency,
+            )
+        )
         # Declaring the tagged output's type keeps Beam from warning that it is undeclared.
-        results = (batches | "Caption" >> beam.ParDo(_Caption(self._config, self._cache_dir))
-                   .with_output_types(Clip, **{FAILED: Failure})
-                   .with_outputs(FAILED, main="captioned").with_exception_handling())
-        failures = ((results[FAILED],
-                     results["bad"] | "BatchFailures" >> beam.FlatMap(_batch_failures))
-                    | "Failures" >> beam.Flatten())
+        results = (
+            batches
+            | "Caption"
+            >> beam.ParDo(_Caption(self._config, self._cache_dir))
+            .with_output_types(Clip, **{FAILED: Failure})
+            .with_outputs(FAILED, main="captioned")
+            .with_exception_handling()
+        )
+        failures = (
+            results[FAILED],
+            results["bad"] | "BatchFailures" >> beam.FlatMap(_batch_failures),
+        ) | "Failures" >> beam.Flatten()
         return results["captioned"], failures

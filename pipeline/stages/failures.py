@@ -48,8 +48,14 @@ def reason(error_type: str, message: str) -> str:
     return found.group(1) if found else error_type.lower()
 
 
-def failure(element: Any, stage: str, error_type: str, message: str, traceback: str,
-            subject: str | None = None) -> Failure:
+def failure(
+    element: Any,
+    stage: str,
+    error_type: str,
+    message: str,
+    traceback: str,
+    subject: str | None = None,
+) -> Failure:
     """`subject` names the part of the video that failed (a clip id) when it is not all of it."""
     source, video_id = _identify(element)
     why = reason(error_type, message)
@@ -58,12 +64,21 @@ def failure(element: Any, stage: str, error_type: str, message: str, traceback: 
     metrics.counter(f"{metrics.FAILURES}_{stage}_{why}").inc()
     if subject:
         message = f"{subject}: {message}"
-    return Failure(stage=stage, source_uri=source.uri, video_id=video_id, error_type=error_type,
-                   message=message, traceback=traceback, attempt=source.attempt, reason=why)
+    return Failure(
+        stage=stage,
+        source_uri=source.uri,
+        video_id=video_id,
+        error_type=error_type,
+        message=message,
+        traceback=traceback,
+        attempt=source.attempt,
+        reason=why,
+    )
 
 
-def from_exception(element: Any, stage: str, exc: BaseException,
-                   subject: str | None = None) -> Failure:
+def from_exception(
+    element: Any, stage: str, exc: BaseException, subject: str | None = None
+) -> Failure:
     import traceback
 
     tb = "".join(traceback.format_exception(exc))
@@ -75,12 +90,14 @@ def to_failure(dead_letter: Any, stage: str) -> Failure:
     # The last traceback line is "Type: message"; keep the message without the type.
     last = tb_lines[-1].strip() if tb_lines else str(_exc_repr)
     message = last.split(": ", 1)[1] if ": " in last else last
-    return failure(element, stage, getattr(exc_type, "__name__", str(exc_type)), message,
-                   "".join(tb_lines))
+    return failure(
+        element, stage, getattr(exc_type, "__name__", str(exc_type)), message, "".join(tb_lines)
+    )
 
 
-def apply_stage(pcoll: beam.PCollection, stage: str, dofn: beam.DoFn
-                ) -> tuple[beam.PCollection, beam.PCollection[Failure]]:
+def apply_stage(
+    pcoll: beam.PCollection, stage: str, dofn: beam.DoFn
+) -> tuple[beam.PCollection, beam.PCollection[Failure]]:
     """ParDo with Beam's dead-letter handling; failures keep the stage name and the reason."""
     good, bad = pcoll | stage.capitalize() >> beam.ParDo(dofn).with_exception_handling()
     failures = bad | f"{stage.capitalize()}Failures" >> beam.Map(to_failure, stage)

@@ -25,8 +25,9 @@ from pipeline.stages.loaded import ModelDoFn
 
 @dataclass(frozen=True)
 class FrameConfig:
-    fps: float = setting(1.0, flag=Flag(
-        "frame-fps", "frames sampled per second for scene detection and keyframes"))
+    fps: float = setting(
+        1.0, flag=Flag("frame-fps", "frames sampled per second for scene detection and keyframes")
+    )
     long_side: int = 224  # decode size: enough for CLIP, small for histograms
     decode_threads: int = setting(0, content=False)  # 0: decord's choice
 
@@ -35,10 +36,12 @@ class FrameConfig:
             raise ValueError("--frame-fps must be positive")
 
 
-def sample_frames(video: Video, config: FrameConfig, embedder: ClipEmbedder | None
-                  ) -> SampledFrames:
-    reader = FrameReader(storage.local_path(video.media.path), config.long_side,
-                         config.decode_threads)
+def sample_frames(
+    video: Video, config: FrameConfig, embedder: ClipEmbedder | None
+) -> SampledFrames:
+    reader = FrameReader(
+        storage.local_path(video.media.path), config.long_side, config.decode_threads
+    )
     chosen = frames.select_frames(reader.pts_ms, config.fps)
     sigs, embs = [], []
     for _, chunk in reader.chunks(chosen):
@@ -47,10 +50,15 @@ def sample_frames(video: Video, config: FrameConfig, embedder: ClipEmbedder | No
             embs.append(embedder.embed_images(chunk).astype(np.float16))
     sig = np.concatenate(sigs)
     return SampledFrames(
-        video=video, frame_ms=tuple(reader.pts_ms[i] for i in chosen), frame_index=tuple(chosen),
+        video=video,
+        frame_ms=tuple(reader.pts_ms[i] for i in chosen),
+        frame_index=tuple(chosen),
         distances=tuple(float(d) for d in frames.consecutive_distances(sig)),
-        end_ms=reader.end_ms, fps=config.fps, embeddings=np.concatenate(embs) if embs else None,
-        clip_model=embedder.name if embedder is not None else None)
+        end_ms=reader.end_ms,
+        fps=config.fps,
+        embeddings=np.concatenate(embs) if embs else None,
+        clip_model=embedder.name if embedder is not None else None,
+    )
 
 
 class _Sample(ModelDoFn[ClipEmbedder]):
@@ -71,5 +79,6 @@ class SampleFrames(beam.PTransform):
         self._clip = clip
 
     def expand(self, videos: beam.PCollection[Video]):
-        return apply_stage(videos | "Spread" >> beam.Reshuffle(), "frames",
-                           _Sample(self._config, self._clip))
+        return apply_stage(
+            videos | "Spread" >> beam.Reshuffle(), "frames", _Sample(self._config, self._clip)
+        )

@@ -35,9 +35,15 @@ class InspectConfig:
     """Signals measure the content, they do not change it: none enters the content hash (an
     OUT annotated before them keeps its rows, with the signals null, until --force)."""
 
-    keyframes: int = setting(1, flag=Flag(
-        "inspect-keyframes", "keyframes per clip read for on-screen text (tesseract), faces "
-        "and a perceptual hash, the curation signals; 0 = off"), content=False)
+    keyframes: int = setting(
+        1,
+        flag=Flag(
+            "inspect-keyframes",
+            "keyframes per clip read for on-screen text (tesseract), faces "
+            "and a perceptual hash, the curation signals; 0 = off",
+        ),
+        content=False,
+    )
     long_side: int = setting(640, content=False)
 
     @property
@@ -103,19 +109,23 @@ class _Inspect(ModelDoFn[tuple[Ocr, FaceDetector]]):
             texts = self._finish_ocr(pending)
         clips, at = [], 0
         for clip, times in zip(plan.clips, chosen, strict=True):
-            own = frames[at:at + len(times)]
-            read = texts[at:at + len(times)] if texts is not None else []
-            face = faces[at:at + len(times)]
+            own = frames[at : at + len(times)]
+            read = texts[at : at + len(times)] if texts is not None else []
+            face = faces[at : at + len(times)]
             at += len(times)
             if not len(own):
                 clips.append(clip)
                 continue
-            clips.append(replace(
-                clip, screen_text=" ".join(r.text for r in read if r.text) if read else None,
-                screen_text_area=max(r.area for r in read) if read else None,
-                face_area=max(face),
-                frame_hash=dhash(own[0].astype("float32").mean(axis=2)),
-                inspector=f"{self._ocr.name}+{self._faces.name}"))
+            clips.append(
+                replace(
+                    clip,
+                    screen_text=" ".join(r.text for r in read if r.text) if read else None,
+                    screen_text_area=max(r.area for r in read) if read else None,
+                    face_area=max(face),
+                    frame_hash=dhash(own[0].astype("float32").mean(axis=2)),
+                    inspector=f"{self._ocr.name}+{self._faces.name}",
+                )
+            )
         metrics.counter("clips_inspected").inc(len(clips))
         yield replace(plan, clips=tuple(clips))
 

@@ -41,8 +41,7 @@ def refine_cut(reader: FrameReader, first: int, last: int) -> int:
     return reader.pts_ms[first + 1 + scenes.sharpest_step(frames.consecutive_distances(sig))]
 
 
-def detect(sampled: SampledFrames, config: scenes.SceneConfig,
-           transnet: Any = None) -> VideoClips:
+def detect(sampled: SampledFrames, config: scenes.SceneConfig, transnet: Any = None) -> VideoClips:
     """The clip plan, with cuts refined on the video's frames (opened only if there are);
     with TransNetV2 (`transnet`), its cuts from every frame instead."""
     reader: list[FrameReader] = []

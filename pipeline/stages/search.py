@@ -33,9 +33,14 @@ class _Found:
 
 
 def search_source(spec: KeywordSpec, attempt: int = 1) -> Source:
-    return Source(uri=search_query(spec), kind="search", attempt=attempt,
-                  keywords=(spec.keyword,), categories=(spec.category,),
-                  settings=spec.settings)
+    return Source(
+        uri=search_query(spec),
+        kind="search",
+        attempt=attempt,
+        keywords=(spec.keyword,),
+        categories=(spec.category,),
+        settings=spec.settings,
+    )
 
 
 class _Search(beam.DoFn):
@@ -68,13 +73,22 @@ def _merge(keyed: tuple[str, Iterable[_Found]]) -> Source:
     video_id, found = keyed
     found = sorted(found, key=lambda f: f.hit.keyword)
     url, keywords, categories = merge_hits(video_id, (f.hit for f in found))
-    return Source(uri=url, kind="url", keywords=keywords, categories=categories,
-                  settings=found[0].spec.settings)
+    return Source(
+        uri=url,
+        kind="url",
+        keywords=keywords,
+        categories=categories,
+        settings=found[0].spec.settings,
+    )
 
 
 class SearchVideos(beam.PTransform):
-    def __init__(self, blocklist: Blocklist, max_videos: int | None = None,
-                 extra: tuple[tuple[str, Any], ...] = ()) -> None:
+    def __init__(
+        self,
+        blocklist: Blocklist,
+        max_videos: int | None = None,
+        extra: tuple[tuple[str, Any], ...] = (),
+    ) -> None:
         super().__init__()
         self._blocklist = blocklist
         self._max = max_videos
@@ -82,10 +96,11 @@ class SearchVideos(beam.PTransform):
 
     def expand(self, searches: beam.PCollection[Source]):
         found, failed = apply_stage(searches, "search", _Search(self._blocklist, self._extra))
-        videos = (found | "ByVideo" >> beam.GroupByKey()
-                  | "Merge" >> beam.Map(_merge))
+        videos = found | "ByVideo" >> beam.GroupByKey() | "Merge" >> beam.Map(_merge)
         if self._max:
-            videos = (videos
-                      | "Cap" >> beam.combiners.Top.Smallest(self._max, key=lambda s: s.uri)
-                      | "Spread" >> beam.FlatMap(lambda top: top))
+            videos = (
+                videos
+                | "Cap" >> beam.combiners.Top.Smallest(self._max, key=lambda s: s.uri)
+                | "Spread" >> beam.FlatMap(lambda top: top)
+            )
         return videos, failed

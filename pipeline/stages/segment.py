@@ -18,9 +18,12 @@ class _Segment(ModelDoFn[SentenceSegmenter]):
     def process(self, transcript: Transcript) -> Iterator[AnnotatedVideo]:
         sentences = self.model().segment(transcript.words)
         metrics.counter(metrics.SENTENCES).inc(len(sentences))
-        yield AnnotatedVideo(transcript=transcript, sentences=sentences,
-                             segmenter=self.model().name,
-                             text_language=identify(" ".join(w.text for w in transcript.words)))
+        yield AnnotatedVideo(
+            transcript=transcript,
+            sentences=sentences,
+            segmenter=self.model().name,
+            text_language=identify(" ".join(w.text for w in transcript.words)),
+        )
 
 
 class SegmentSentences(beam.PTransform):

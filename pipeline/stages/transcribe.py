@@ -23,24 +23,38 @@ class _Transcribe(ModelDoFn[SpeechRecognizer]):
         asr = self.model()
         if video.probe.audio_codec is None:  # no sound: no speech, the picture still counts
             metrics.counter(metrics.VIDEOS_WITHOUT_AUDIO).inc()
-            yield Transcript(video=video, words=(), language=None, speech_ms=0,
-                             asr_model=asr.model_name, asr_backend=asr.backend,
-                             word_timing=asr.word_timing, spoken_language=None)
+            yield Transcript(
+                video=video,
+                words=(),
+                language=None,
+                speech_ms=0,
+                asr_model=asr.model_name,
+                asr_backend=asr.backend,
+                word_timing=asr.word_timing,
+                spoken_language=None,
+            )
             return
         started = time.perf_counter()
         audio = whisperx.load_audio(storage.local_path(video.media.path))
         result = asr.transcribe_audio(audio)
         words = timeline_words(result.words, video.probe.audio_offset_ms)
         metrics.distribution(metrics.ASR_MS_PER_VIDEO).update(
-            int((time.perf_counter() - started) * 1000))
+            int((time.perf_counter() - started) * 1000)
+        )
         metrics.counter(metrics.VIDEOS_TRANSCRIBED).inc()
         metrics.counter(metrics.WORDS).inc(len(words))
         if not words:
             metrics.counter(metrics.VIDEOS_WITHOUT_SPEECH).inc()
-        yield Transcript(video=video, words=words, language=result.language,
-                         speech_ms=speech_ms(result.segments), asr_model=asr.model_name,
-                         asr_backend=asr.backend, word_timing=asr.word_timing,
-                         spoken_language=result.spoken_language)
+        yield Transcript(
+            video=video,
+            words=words,
+            language=result.language,
+            speech_ms=speech_ms(result.segments),
+            asr_model=asr.model_name,
+            asr_backend=asr.backend,
+            word_timing=asr.word_timing,
+            spoken_language=result.spoken_language,
+        )
 
 
 class TranscribeSpeech(beam.PTransform):
@@ -49,5 +63,8 @@ class TranscribeSpeech(beam.PTransform):
         self._config = config
 
     def expand(self, videos: beam.PCollection[Video]):
-        return apply_stage(videos | "Spread" >> beam.Reshuffle(), "transcribe",
-                           _Transcribe(AsrHandler(self._config)))
+        return apply_stage(
+            videos | "Spread" >> beam.Reshuffle(),
+            "transcribe",
+            _Transcribe(AsrHandler(self._config)),
+        )

@@ -24,17 +24,23 @@ def main(export_dir: str, golden_dir: str, update: bool) -> int:
     from llamafactory.hparams import DataArguments, ModelArguments
     from transformers import Seq2SeqTrainingArguments
 
-    (name, info), = json.loads((Path(export_dir) / "dataset_info.json").read_text()).items()
+    ((name, info),) = json.loads((Path(export_dir) / "dataset_info.json").read_text()).items()
     records = json.loads((Path(export_dir) / info["file_name"]).read_text())
     tokenizer, processor = tiny_processor()
-    data_args = DataArguments(template="qwen2_vl", dataset=name, dataset_dir=export_dir,
-                              cutoff_len=1_000_000, overwrite_cache=True)
+    data_args = DataArguments(
+        template="qwen2_vl",
+        dataset=name,
+        dataset_dir=export_dir,
+        cutoff_len=1_000_000,
+        overwrite_cache=True,
+    )
     model_args = ModelArguments(model_name_or_path="tiny-qwen2-vl")
     with tempfile.TemporaryDirectory() as tmp:
         training_args = Seq2SeqTrainingArguments(output_dir=tmp, report_to=[])
         template = get_template_and_fix_tokenizer(tokenizer, data_args)
-        dataset = get_dataset(template, model_args, data_args, training_args, "sft", tokenizer,
-                              processor)["train_dataset"]
+        dataset = get_dataset(
+            template, model_args, data_args, training_args, "sft", tokenizer, processor
+        )["train_dataset"]
     assert len(dataset) == len(records), f"{len(records) - len(dataset)} records dropped"
     video_pad = tokenizer.convert_tokens_to_ids("<|video_pad|>")
     image_pad = tokenizer.convert_tokens_to_ids("<|image_pad|>")

@@ -55,8 +55,10 @@ def main(task_dir: str, expected: str) -> int:
         (metric,) = task.aggregation().items()
         score = metric[1](results)
         assert abs(score - 100.0) < 1e-9, (name, score)
-    print(f"lmms-eval: {len(flat)} tasks, {sum(w['docs'] for w in want.values())} documents; "
-          "references score 100")
+    print(
+        f"lmms-eval: {len(flat)} tasks, {sum(w['docs'] for w in want.values())} documents; "
+        "references score 100"
+    )
     return 0
 
 

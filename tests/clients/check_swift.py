@@ -27,10 +27,15 @@ def _model_dir(root: Path) -> str:
     tokenizer, processor = tiny_processor()
     processor.save_pretrained(root)
     tokenizer.save_pretrained(root)
-    config = Qwen2VLConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                           num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                           vision_config={"depth": 1, "embed_dim": 32, "num_heads": 2,
-                                          "hidden_size": 32})
+    config = Qwen2VLConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        vision_config={"depth": 1, "embed_dim": 32, "num_heads": 2, "hidden_size": 32},
+    )
     config.architectures = ["Qwen2VLForConditionalGeneration"]
     config.save_pretrained(root)
     return str(root)
@@ -44,8 +49,9 @@ def main(export_dir: str, golden_dir: str, update: bool) -> int:
     data = Path(export_dir) / "mixture.jsonl"
     records = [json.loads(x) for x in data.read_text().splitlines()]
     with tempfile.TemporaryDirectory() as tmp:
-        _, processor = get_model_processor(_model_dir(Path(tmp)), load_model=False,
-                                           model_type="qwen2_vl", use_hf=True)
+        _, processor = get_model_processor(
+            _model_dir(Path(tmp)), load_model=False, model_type="qwen2_vl", use_hf=True
+        )
         template = get_template(processor, template_type="qwen2_vl", max_length=1_000_000)
         template.set_mode("train")
         train, _ = load_dataset([str(data)], use_hf=True, remove_unused_columns=False)
@@ -64,14 +70,16 @@ def main(export_dir: str, golden_dir: str, update: bool) -> int:
             assert not any("<|im_" in a for a in answers if a != NOISE), rec.get("id")
             spans = learned_spans(tokenizer, encoded["labels"])
             assert spans == [a + "<|im_end|>" for a in answers] or spans == [
-                a + "<|im_end|>\n" for a in answers], (rec.get("id"), spans)
+                a + "<|im_end|>\n" for a in answers
+            ], (rec.get("id"), spans)
             check_noise_ids(tokenizer, encoded["labels"], answers, "\n")
             if "chat_template_kwargs" in rec:
                 grid = encoded["video_grid_thw"].tolist()[0]
                 video = rec["videos"][0]
                 if video not in whole:  # the same video with no window: all its frames
-                    plain = template.encode({k: v for k, v in row.items()
-                                             if k != "chat_template_kwargs"})
+                    plain = template.encode(
+                        {k: v for k, v in row.items() if k != "chat_template_kwargs"}
+                    )
                     whole[video] = plain["video_grid_thw"].tolist()[0][0]
                 assert grid[0] <= whole[video], (rec["id"], grid, whole[video])
                 shrunk += grid[0] < whole[video]

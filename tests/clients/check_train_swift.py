@@ -29,15 +29,52 @@ def main(export_dir: str, out_dir: str) -> int:
     check_swift.main(export_dir, "-", False)
     out = Path(out_dir)
     init = tiny_model(out / "init", max_pixels=None)
-    result = sft_main([
-        "--model", str(init), "--model_type", "qwen2_vl", "--template", "qwen2_vl",
-        "--use_hf", "true", "--tuner_type", "full", "--torch_dtype", "float32",
-        "--dataset", str(Path(export_dir) / "mixture.jsonl"), "--split_dataset_ratio", "0",
-        "--max_length", "8192", "--max_steps", "3", "--per_device_train_batch_size", "1",
-        "--gradient_accumulation_steps", "1", "--learning_rate", "1e-3", "--logging_steps", "1",
-        "--save_steps", "3", "--save_only_model", "true", "--report_to", "none",
-        "--output_dir", str(out / "runs"), "--dataloader_num_workers", "0",
-        "--dataset_num_proc", "1", "--check_model", "false"])  # no modelscope hub lookup
+    result = sft_main(
+        [
+            "--model",
+            str(init),
+            "--model_type",
+            "qwen2_vl",
+            "--template",
+            "qwen2_vl",
+            "--use_hf",
+            "true",
+            "--tuner_type",
+            "full",
+            "--torch_dtype",
+            "float32",
+            "--dataset",
+            str(Path(export_dir) / "mixture.jsonl"),
+            "--split_dataset_ratio",
+            "0",
+            "--max_length",
+            "8192",
+            "--max_steps",
+            "3",
+            "--per_device_train_batch_size",
+            "1",
+            "--gradient_accumulation_steps",
+            "1",
+            "--learning_rate",
+            "1e-3",
+            "--logging_steps",
+            "1",
+            "--save_steps",
+            "3",
+            "--save_only_model",
+            "true",
+            "--report_to",
+            "none",
+            "--output_dir",
+            str(out / "runs"),
+            "--dataloader_num_workers",
+            "0",
+            "--dataset_num_proc",
+            "1",
+            "--check_model",
+            "false",
+        ]
+    )  # no modelscope hub lookup
     saved = Path(result["last_model_checkpoint"])
     state = json.loads((saved / "trainer_state.json").read_text())
     losses = [e["loss"] for e in state["log_history"] if "loss" in e]

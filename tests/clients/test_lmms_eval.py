@@ -31,8 +31,11 @@ def task_dir(tmp_path_factory) -> tuple[Path, Path, list[dict]]:
     media = root / "media"
     for vid, seconds in DURATIONS_S.items():
         _video(media / f"{vid}.mp4", seconds)
-    rows = [{**r, "split": "test"} for v in DURATIONS_S
-            for r in build_video(_info(TABLES, v), BuildConfig(window_ms=8000))]
+    rows = [
+        {**r, "split": "test"}
+        for v in DURATIONS_S
+        for r in build_video(_info(TABLES, v), BuildConfig(window_ms=8000))
+    ]
     samples = write_samples(root / "samples", rows)
     out = root / "tasks"
     export_lmms_eval(str(samples), str(out), video_root=str(media))
@@ -41,29 +44,59 @@ def task_dir(tmp_path_factory) -> tuple[Path, Path, list[dict]]:
 
 def test_lmms_eval_loads_every_task_document_and_window(task_dir) -> None:
     out, _, rows = task_dir
-    expected = {f"ominous_{task}": {
-        "docs": sum(r["task"] == task for r in rows),
-        "windows": {r["sample_id"]: [r["clip_start_ms"] / 1000, r["clip_end_ms"] / 1000]
-                    for r in rows if r["task"] == task}}
-        for task in GROUNDING_TASKS if any(r["task"] == task for r in rows)}
+    expected = {
+        f"ominous_{task}": {
+            "docs": sum(r["task"] == task for r in rows),
+            "windows": {
+                r["sample_id"]: [r["clip_start_ms"] / 1000, r["clip_end_ms"] / 1000]
+                for r in rows
+                if r["task"] == task
+            },
+        }
+        for task in GROUNDING_TASKS
+        if any(r["task"] == task for r in rows)
+    }
     _check("lmms_eval", str(out), json.dumps(expected), script="lmms_eval")
 
 
 def test_a_run_through_lmms_eval_agrees_with_ominous_eval(task_dir, tmp_path) -> None:
     out, samples, rows = task_dir
     results = tmp_path / "results"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": "EMPTY",
-           "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(HERE)}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "OPENAI_API_KEY": "EMPTY",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": str(HERE),
+    }
     # one answer for every question: a span and a caption, right for some samples only
     answer = "0.0-4.0 seconds: A cook chops onions on a board."
     with serve_fake_vllm(model=MODEL, answer=answer) as (url, state):
         done = subprocess.run(
-            [str(_client("lmms_eval")), "-m", "lmms_eval", "--model", "openai",
-             "--model_args", f"model_version={MODEL},base_url={url},max_frames_num=4,"
-                             "num_concurrent=4,max_retries=1",
-             "--tasks", "ominous", "--include_path", str(out), "--output_path", str(results),
-             "--log_samples", "--batch_size", "1"],
-            capture_output=True, text=True, timeout=900, env=env)
+            [
+                str(_client("lmms_eval")),
+                "-m",
+                "lmms_eval",
+                "--model",
+                "openai",
+                "--model_args",
+                f"model_version={MODEL},base_url={url},max_frames_num=4,"
+                "num_concurrent=4,max_retries=1",
+                "--tasks",
+                "ominous",
+                "--include_path",
+                str(out),
+                "--output_path",
+                str(results),
+                "--log_samples",
+                "--batch_size",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=env,
+        )
         asked = state.completions
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-8000:]
     grounding = [r for r in rows if r["task"] in GROUNDING_TASKS]
@@ -75,8 +108,9 @@ def test_a_run_through_lmms_eval_agrees_with_ominous_eval(task_dir, tmp_path) ->
         for line in path.read_text().splitlines():
             logged = json.loads(line)  # what process_results kept: the sample, the answer
             row = json.loads(logged["ominous_score"]["row"])
-            predictions.append({"sample_id": row["sample_id"],
-                                "text": logged["ominous_score"]["text"]})
+            predictions.append(
+                {"sample_id": row["sample_id"], "text": logged["ominous_score"]["text"]}
+            )
     assert len(predictions) == len(grounding)
     assert all(p["text"] == answer for p in predictions)
     preds = tmp_path / "predictions.jsonl"
@@ -91,5 +125,8 @@ def test_a_run_through_lmms_eval_agrees_with_ominous_eval(task_dir, tmp_path) ->
         assert value == pytest.approx(100 * ours.tasks[task]["score"], abs=1e-9), task
         compared += 1
     assert compared == len({r["task"] for r in grounding})
-    assert 0 < sum(100 * ours.tasks[t]["score"] for t in GROUNDING_TASKS
-                   if t in ours.tasks) < 100 * compared  # neither all wrong nor all right
+    assert (
+        0
+        < sum(100 * ours.tasks[t]["score"] for t in GROUNDING_TASKS if t in ours.tasks)
+        < 100 * compared
+    )  # neither all wrong nor all right

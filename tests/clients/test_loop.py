@@ -39,13 +39,19 @@ def build(tmp_path_factory) -> tuple[Path, Path]:
         base = build_video(_info(TABLES, vid), BuildConfig(window_ms=8000))
         for k in range(TRAIN_COPIES):
             shutil.copyfile(media / f"{vid}.mp4", media / f"{vid}-{k}.mp4")
-            rows += [{**r, "video_id": f"{vid}-{k}", "sample_id": f"{r['sample_id']}-{k}",
-                      "split": "train"} for r in base]
+            rows += [
+                {
+                    **r,
+                    "video_id": f"{vid}-{k}",
+                    "sample_id": f"{r['sample_id']}-{k}",
+                    "split": "train",
+                }
+                for r in base
+            ]
         if vid == "one":
             rows += [{**r, "split": "test"} for r in base]
     samples = write_samples(root / "samples", rows)
-    durations = {p.stem: (p, DURATIONS_S[p.stem.split("-")[0]] * 1000)
-                 for p in media.glob("*.mp4")}
+    durations = {p.stem: (p, DURATIONS_S[p.stem.split("-")[0]] * 1000) for p in media.glob("*.mp4")}
     return samples, write_videos(root / "out", durations)
 
 
@@ -55,21 +61,50 @@ def test_data_training_predictions_scores(build, tmp_path, trainer: str) -> None
     spec = tmp_path / "two.yaml"
     spec.write_text(f"name: loop-{trainer}\n" + ARMS)
     exp = tmp_path / "exp"
-    assert cli.main(["experiment", "plan", "--experiment", str(spec), "--samples", str(samples),
-                     "--format", trainer, "--annotations", str(annotations), "--out",
-                     str(exp)]
-                    ) == cli.EXIT_OK
+    assert (
+        cli.main(
+            [
+                "experiment",
+                "plan",
+                "--experiment",
+                str(spec),
+                "--samples",
+                str(samples),
+                "--format",
+                trainer,
+                "--annotations",
+                str(annotations),
+                "--out",
+                str(exp),
+            ]
+        )
+        == cli.EXIT_OK
+    )
     plan = yaml.safe_load((exp / "experiment.yaml").read_text())
     prompts = (exp / "eval" / "eval_prompts.jsonl").read_text().splitlines()
     for arm in plan["arms"].values():
         folder = exp / arm["folder"]
-        _check(trainer, str(folder / "export"), str(folder / "train"),
-               script=f"train_{trainer}")
+        _check(trainer, str(folder / "export"), str(folder / "train"), script=f"train_{trainer}")
         checkpoint = folder / "train" / "checkpoint"
         assert (checkpoint / "config.json").is_file()
-        code = cli.main(["eval", "run", "--prompts", str(exp / "eval"), "--out",
-                         str(folder / "predictions.jsonl"), "--model-path", str(checkpoint),
-                         "--image-size", "56", "--max-frames", "4", "--max-tokens", "3"])
+        code = cli.main(
+            [
+                "eval",
+                "run",
+                "--prompts",
+                str(exp / "eval"),
+                "--out",
+                str(folder / "predictions.jsonl"),
+                "--model-path",
+                str(checkpoint),
+                "--image-size",
+                "56",
+                "--max-frames",
+                "4",
+                "--max-tokens",
+                "3",
+            ]
+        )
         assert code == cli.EXIT_OK
         done = (folder / "predictions.jsonl.done").read_text().splitlines()
         assert len(done) == len(prompts)

@@ -34,9 +34,23 @@ DURATIONS_S = {"v1": 20, "empty": 5, "one": 8}
 
 def _video(path: Path, seconds: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    f"testsrc=size=112x84:rate=10:duration={seconds}", "-pix_fmt", "yuv420p",
-                    str(path)], check=True, timeout=120)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=112x84:rate=10:duration={seconds}",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +61,27 @@ def mixture(tmp_path_factory) -> tuple[Path, Path]:
     for vid, seconds in DURATIONS_S.items():
         _video(media / f"{vid}.mp4", seconds)
     _video(media / "replay" / "r0.mp4", 3)
-    rows = [r for v in DURATIONS_S for r in build_video(_info(TABLES, v),
-                                                        BuildConfig(window_ms=8000))]
+    rows = [
+        r for v in DURATIONS_S for r in build_video(_info(TABLES, v), BuildConfig(window_ms=8000))
+    ]
     mix = root / "mix"
     mix.mkdir()
-    pq.write_table(conform([{**r, "mixture": "clients"} for r in rows], "samples"),
-                   mix / "mixture.parquet")
-    replay = [{"id": f"r{i}", "video": str(media / "replay" / "r0.mp4"), "conversations": [
-        {"from": "human", "value": value}, {"from": "gpt", "value": "A test pattern."}]}
-        for i, value in enumerate(("<video>\nWhat is shown?", "<image>\nWhat is shown?",
-                                   "What is shown?"))]
+    pq.write_table(
+        conform([{**r, "mixture": "clients"} for r in rows], "samples"), mix / "mixture.parquet"
+    )
+    replay = [
+        {
+            "id": f"r{i}",
+            "video": str(media / "replay" / "r0.mp4"),
+            "conversations": [
+                {"from": "human", "value": value},
+                {"from": "gpt", "value": "A test pattern."},
+            ],
+        }
+        for i, value in enumerate(
+            ("<video>\nWhat is shown?", "<image>\nWhat is shown?", "What is shown?")
+        )
+    ]
     (mix / "replay.jsonl").write_text("".join(json.dumps(r) + "\n" for r in replay))
     (mix / "mixture.yaml").write_text("recipe: clients\nseed: 0\n")
     return mix, media
@@ -73,8 +98,13 @@ def _check(name: str, *args: str, script: str | None = None) -> None:
     args = [str(_client(name)), str(HERE / f"check_{script or name}.py"), *args]
     if os.environ.get("UPDATE_GOLDEN") == "1" and script is None:
         args.append("--update")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(HERE),
-           "DISABLE_VERSION_CHECK": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(HERE),
+        "DISABLE_VERSION_CHECK": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     done = subprocess.run(args, capture_output=True, text=True, timeout=900, env=env)
     sys.stdout.write(done.stdout.strip().splitlines()[-1] + "\n" if done.stdout.strip() else "")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-8000:]
@@ -98,18 +128,23 @@ def test_datasets_4_0_reads_every_export_and_the_samples_card(mixture, tmp_path)
     """LLaMA-Factory pins datasets 4.0.0: what it reads must load there, not only in ours."""
     mix, media = mixture
     split_of = {"v1": "train", "empty": "val", "one": "test"}  # every split, by video
-    rows = [{**r, "split": split_of[r["video_id"]]}
-            for r in pq.read_table(mix / "mixture.parquet").to_pylist()]
+    rows = [
+        {**r, "split": split_of[r["video_id"]]}
+        for r in pq.read_table(mix / "mixture.parquet").to_pylist()
+    ]
     samples = tmp_path / "samples"
     held: dict[str, set[str]] = {}
     for task, split in {(r["task"], r["split"]) for r in rows}:
         part = samples / "samples" / f"task={task}" / f"split={split}"
         part.mkdir(parents=True)
-        pq.write_table(conform([r for r in rows if (r["task"], r["split"]) == (task, split)],
-                               "samples"), part / "part.parquet")
+        pq.write_table(
+            conform([r for r in rows if (r["task"], r["split"]) == (task, split)], "samples"),
+            part / "part.parquet",
+        )
         held.setdefault(task, set()).add(split)
-    (samples / "README.md").write_text(dataset_card(
-        {t: tuple(s for s in SPLITS if s in have) for t, have in held.items()}, "test"))
+    (samples / "README.md").write_text(
+        dataset_card({t: tuple(s for s in SPLITS if s in have) for t, have in held.items()}, "test")
+    )
     splits = {HF_SPLIT[s]: sum(r["split"] == s for r in rows) for s in SPLITS}
     assert all(splits.values())
     files = []

@@ -9,10 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 
 # Qwen2's added tokens, in id order from FIRST_SPECIAL_ID
-SPECIALS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>",
-            "<|object_ref_end|>", "<|box_start|>", "<|box_end|>", "<|quad_start|>",
-            "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
-            "<|image_pad|>", "<|video_pad|>")
+SPECIALS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
 FIRST_SPECIAL_ID = 151643
 
 
@@ -29,8 +41,9 @@ def tiny_tokenizer():
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     core.decoder = decoders.ByteLevel()
     core.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIALS])
-    tokenizer = Qwen2TokenizerFast(tokenizer_object=core, eos_token="<|im_end|>",
-                                   pad_token="<|endoftext|>", unk_token=None)
+    tokenizer = Qwen2TokenizerFast(
+        tokenizer_object=core, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None
+    )
     tokenizer.add_special_tokens({"additional_special_tokens": list(SPECIALS[1:])})
     assert tokenizer.convert_tokens_to_ids("<|video_pad|>") == FIRST_SPECIAL_ID + 13
     return tokenizer
@@ -44,16 +57,18 @@ def tiny_processor(max_pixels: int | None = None):
 
     tokenizer = tiny_tokenizer()
     size = {"min_pixels": max_pixels, "max_pixels": max_pixels} if max_pixels else {}
-    video = ({"size": {"shortest_edge": max_pixels, "longest_edge": max_pixels}}
-             if max_pixels else {})
-    processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(**size),
-                                 tokenizer=tokenizer,
-                                 video_processor=Qwen2VLVideoProcessor(**video))
+    video = (
+        {"size": {"shortest_edge": max_pixels, "longest_edge": max_pixels}} if max_pixels else {}
+    )
+    processor = Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(**size),
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(**video),
+    )
     return tokenizer, processor
 
 
-def tiny_model(folder: Path, silent: bool = False, max_pixels: int | None = 56 * 56
-               ) -> Path:
+def tiny_model(folder: Path, silent: bool = False, max_pixels: int | None = 56 * 56) -> Path:
     """A random-weight Qwen2-VL (2 layers, hidden 64, vision depth 1; Qwen2's vocabulary
     size) with the tiny processor, saved as a Hugging Face checkpoint (no hub). Greedy, it
     answers every streaming step; `silent`: the end token's output row is lifted along the
@@ -64,25 +79,46 @@ def tiny_model(folder: Path, silent: bool = False, max_pixels: int | None = 56 *
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
     tokenizer, processor = tiny_processor(max_pixels=max_pixels)
-    names = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-             "<|image_pad|>", "<|video_pad|>"]
+    names = [
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|vision_start|>",
+        "<|vision_end|>",
+        "<|image_pad|>",
+        "<|video_pad|>",
+    ]
     ids = dict(zip(names, tokenizer.convert_tokens_to_ids(names), strict=True))
     config = Qwen2VLConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32768,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=32768,
         rope_scaling={"type": "mrope", "mrope_section": [4, 6, 6]},
-        vision_config={"depth": 1, "embed_dim": 32, "num_heads": 2, "hidden_size": 64,
-                       "mlp_ratio": 2},
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_config={
+            "depth": 1,
+            "embed_dim": 32,
+            "num_heads": 2,
+            "hidden_size": 64,
+            "mlp_ratio": 2,
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"], eos_token_id=ids["<|im_end|>"],
-        bos_token_id=ids["<|im_start|>"], pad_token_id=tokenizer.pad_token_id)
+        vision_end_token_id=ids["<|vision_end|>"],
+        eos_token_id=ids["<|im_end|>"],
+        bos_token_id=ids["<|im_start|>"],
+        pad_token_id=tokenizer.pad_token_id,
+    )
     config.architectures = ["Qwen2VLForConditionalGeneration"]
     torch.manual_seed(0)
     model = Qwen2VLForConditionalGeneration(config).eval()
     if silent:
-        probe = tokenizer("Time=1s hello\n<|im_end|>\n<|im_start|>assistant\n",
-                          return_tensors="pt")["input_ids"]
+        probe = tokenizer(
+            "Time=1s hello\n<|im_end|>\n<|im_start|>assistant\n", return_tensors="pt"
+        )["input_ids"]
         with torch.no_grad():
             last = model.model(input_ids=probe).last_hidden_state[0, -1]
             model.lm_head.weight[ids["<|im_end|>"]] += 50 * last / (last @ last)
