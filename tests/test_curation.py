@@ -248,11 +248,12 @@ def test_each_fault_is_removed_for_its_reason(curated, tmp_path) -> None:
         ]
     )
     everything = read_table(str(tmp_path / "all"), "samples", ["video_id", "sample_id"])
-    kitchen = lambda table: sorted(
-        r["sample_id"]
-        for r in table.to_pylist()  # noqa: E731
-        if _name(r["video_id"]) == "kitchen"
-    )
+
+    def kitchen(table):
+        return sorted(
+            r["sample_id"] for r in table.to_pylist() if _name(r["video_id"]) == "kitchen"
+        )
+
     assert kitchen(everything) == kitchen(
         read_table(str(samples), "samples", ["video_id", "sample_id"])
     )  # the clean video keeps every sample it makes

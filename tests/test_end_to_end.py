@@ -536,10 +536,10 @@ def test_exports_find_the_media_where_the_annotations_are_now(built, tmp_path) -
 def test_build_is_deterministic_for_a_seed(built, tmp_path) -> None:
     samples, summary, out, _ = built
     again = build(["--annotations", str(out), "--out", str(tmp_path / "same"), "--seed", "7"])
-    strip = lambda rows: [
-        {**r, "provenance": {**r["provenance"], "run_id": None}}  # noqa: E731
-        for r in rows
-    ]
+
+    def strip(rows):
+        return [{**r, "provenance": {**r["provenance"], "run_id": None}} for r in rows]
+
     assert strip(_samples(tmp_path / "same")) == strip(_samples(samples))
     other = build(["--annotations", str(out), "--out", str(tmp_path / "other"), "--seed", "8"])
     assert other.samples == again.samples == summary.samples
@@ -947,11 +947,12 @@ def test_annotate_and_build_on_the_portable_runner(
         ]
     )
     assert built_here.counters.get("samples_narration", 0) > 0
-    strip = lambda rows: sorted(
-        (r["sample_id"], r["task"], str(r["turns"]))  # noqa: E731
-        for r in rows
-        if _name(r) == "kitchen"
-    )
+
+    def strip(rows):
+        return sorted(
+            (r["sample_id"], r["task"], str(r["turns"])) for r in rows if _name(r) == "kitchen"
+        )
+
     assert strip(_samples(tmp_path / "s")) == strip(_samples(samples))
 
 

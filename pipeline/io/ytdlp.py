@@ -151,9 +151,9 @@ class DownloadConfig:
             "transcript; videos.reference_wer measures ASR against it",
         ),
     )
-    blocklist: Blocklist = setting(
+    blocklist: Blocklist = setting(  # noqa: RUF009
         default_factory=Blocklist,
-        flag=Flag(  # noqa: RUF009
+        flag=Flag(
             "blocklist",
             "opt-out file: video:ID / channel:ID lines; never downloaded, counted",
             parse=load_blocklist,
