@@ -52,20 +52,22 @@ def _deb(package: str, work: Path) -> None:
         )
 
 
+def _from_deb(package: str, member: str, work: Path, target: Path) -> None:
+    """One file of a Debian package, downloaded and unpacked in `work`."""
+    _deb(package, work)
+    (deb,) = work.glob(f"{package}_*.deb")
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(work / package)], check=True, timeout=600)
+    shutil.copyfile(work / package / member, target)
+
+
 def fetch(target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not (target / "vtest.avi").is_file():
-            _deb("opencv-doc", work)
-            (deb,) = work.glob("opencv-doc_*.deb")
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "deb")], check=True, timeout=600)
-            shutil.copyfile(work / "deb" / VTEST, target / "vtest.avi")
+            _from_deb("opencv-doc", VTEST, work, target / "vtest.avi")
         if not (target / "czech.ogg").is_file():
-            _deb("fillets-ng-data-cs", work)
-            (deb,) = work.glob("fillets-ng-data-cs_*.deb")
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "cs")], check=True, timeout=600)
-            shutil.copyfile(work / "cs" / CZECH, target / "czech.ogg")
+            _from_deb("fillets-ng-data-cs", CZECH, work, target / "czech.ogg")
         if not (target / "trailer_bbb.mp4").is_file():
             subprocess.run(
                 [

@@ -32,6 +32,17 @@ def _recorded(name: str) -> Path:
     return path
 
 
+def _annotate_copy(recording: Path, tmp_path: Path) -> Path:
+    """annotate's OUT for a copy of one recording (a link out of --media-dir is refused)."""
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copyfile(recording, media / recording.name)
+    out = tmp_path / "out"
+    argv = ["annotate", "--media-dir", str(media), "--out", str(out), "--segmenter", "punctuation"]
+    assert cli.main(argv) == cli.EXIT_OK
+    return out
+
+
 def _words(text: str) -> str:
     return " ".join(jiwer.RemovePunctuation()(text.lower()).split())
 
@@ -91,16 +102,7 @@ def test_a_real_phone_call_is_transcribed(phone_call) -> None:
 
 
 def test_real_street_footage_without_sound_is_annotated(tmp_path) -> None:
-    media = tmp_path / "media"
-    media.mkdir()
-    shutil.copyfile(_recorded("vtest.avi"), media / "vtest.avi")
-    out = tmp_path / "out"
-    assert (
-        cli.main(
-            ["annotate", "--media-dir", str(media), "--out", str(out), "--segmenter", "punctuation"]
-        )
-        == cli.EXIT_OK
-    )
+    out = _annotate_copy(_recorded("vtest.avi"), tmp_path)
     (video,) = read_table(str(out), "videos").to_pylist()
     assert video["language"] is None and abs(video["duration_ms"] - 79_500) <= 200
     clips = read_table(str(out), "clips").to_pylist()
@@ -118,16 +120,7 @@ FRAME_S = 1 / 24
 
 
 def test_a_real_trailer_cuts_title_and_music(tmp_path) -> None:
-    media = tmp_path / "media"
-    media.mkdir()
-    shutil.copyfile(_recorded("trailer_bbb.mp4"), media / "trailer_bbb.mp4")
-    out = tmp_path / "out"
-    assert (
-        cli.main(
-            ["annotate", "--media-dir", str(media), "--out", str(out), "--segmenter", "punctuation"]
-        )
-        == cli.EXIT_OK
-    )
+    out = _annotate_copy(_recorded("trailer_bbb.mp4"), tmp_path)
     clips = sorted(read_table(str(out), "clips").to_pylist(), key=lambda c: c["index"])
     starts = [c["start_ms"] / 1000 for c in clips if c["scene_boundary"]]
     for cut in HARD_CUTS_S:  # each hard cut starts a clip, to the frame
