@@ -143,13 +143,14 @@ def transition_cuts(
 def plan_clips(
     sampled: SampledFrames,
     config: SceneConfig,
-    refine: Callable[[int, int], int],
+    refine: Callable[[Sequence[tuple[int, int]]], list[int]],
     cuts_ms: Sequence[int] | None = None,
     detector: str | None = None,
 ) -> VideoClips:
     """Clips of one video from its sampled frames: candidate cuts from frame differences (and
-    CLIP embedding changes where present), each placed by `refine(first, last)` (the
-    timestamp of the first frame of the new scene between two sampled frames), or the cuts
+    CLIP embedding changes where present), placed by `refine` (for each (first, last)
+    pair of sampled frame indices, the timestamp of the first frame of the new scene between
+    them; all pairs at once, so the video is read in one pass), or the cuts
     another detector found (`cuts_ms`, named `detector`); then spans with their keyframes
     and motion."""
     distances = np.asarray(sampled.distances, dtype=np.float32)
@@ -160,7 +161,7 @@ def plan_clips(
             else None
         )
         positions = candidate_cuts(distances, changes, config)
-        cuts = [refine(sampled.frame_index[i], sampled.frame_index[i + 1]) for i in positions]
+        cuts = refine([(sampled.frame_index[i], sampled.frame_index[i + 1]) for i in positions])
         detector = (
             FRAME_DIFFERENCE if changes is None else f"{FRAME_DIFFERENCE}+clip:{sampled.clip_model}"
         )

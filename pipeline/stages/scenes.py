@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,27 +30,35 @@ REFINE_SIDE = 96  # cuts are located on small frames; histograms need no detail
 TRANSNET_SIDE = 64  # decoded near TransNetV2's 48x27, then resized to it
 
 
-def refine_cut(reader: FrameReader, first: int, last: int) -> int:
-    """Timestamp of the first frame of the new scene, somewhere in frames first+1..last."""
-    if last - first <= 1:
-        return reader.pts_ms[last]
-    steps = []
-    for _, chunk in reader.chunks(range(first, last + 1)):
-        steps.append(frames.signatures(chunk))
-    sig = np.concatenate(steps)
-    return reader.pts_ms[first + 1 + scenes.sharpest_step(frames.consecutive_distances(sig))]
+def refine_cuts(reader: FrameReader, windows: Sequence[tuple[int, int]]) -> list[int]:
+    """Timestamp of the first frame of the new scene inside each window (frames first+1..last).
+
+    All windows are decoded in one pass in time order: decord decodes from the keyframe
+    before each frame it is asked for, so windows that share a keyframe interval (a real
+    video's are often 10 s long) are decoded once instead of once per window."""
+    wanted = sorted(
+        {i for first, last in windows if last - first > 1 for i in range(first, last + 1)}
+    )
+    sig: dict[int, np.ndarray] = {}
+    for part, chunk in reader.chunks(wanted):
+        sig.update(zip(part, frames.signatures(chunk), strict=True))
+    cuts = []
+    for first, last in windows:
+        if last - first <= 1:
+            cuts.append(reader.pts_ms[last])
+            continue
+        steps = frames.consecutive_distances(np.stack([sig[i] for i in range(first, last + 1)]))
+        cuts.append(reader.pts_ms[first + 1 + scenes.sharpest_step(steps)])
+    return cuts
 
 
 def detect(sampled: SampledFrames, config: scenes.SceneConfig, transnet: Any = None) -> VideoClips:
     """The clip plan, with cuts refined on the video's frames (opened only if there are);
     with TransNetV2 (`transnet`), its cuts from every frame instead."""
-    reader: list[FrameReader] = []
     path = storage.local_path(sampled.video.media.path)
 
-    def refine(first: int, last: int) -> int:
-        if not reader:
-            reader.append(FrameReader(path, REFINE_SIDE))
-        return refine_cut(reader[0], first, last)
+    def refine(windows: Sequence[tuple[int, int]]) -> list[int]:
+        return refine_cuts(FrameReader(path, REFINE_SIDE), windows) if windows else []
 
     if transnet is None:
         return scenes.plan_clips(sampled, config, refine)
