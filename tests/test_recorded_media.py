@@ -193,3 +193,45 @@ def test_transnetv2_on_the_trailer() -> None:
     plan = detect(sampled, SceneConfig(detector="transnetv2"), TransNetHandler().load_model())
     cuts = [c.start_ms / 1000 for c in plan.clips if c.scene_boundary]
     assert hard_cut_scores(cuts) == (1.0, 1.0), cuts
+
+
+def speech_f1(found: list[tuple[float, float]], truth: list[tuple[float, float]]) -> float:
+    """Frame-level (10 ms) F1 of speech: how well the spans `found` cover the true ones."""
+    import numpy as np
+
+    end = max(b for _, b in [*found, *truth, (0.0, 0.0)])
+    masks = []
+    for spans in (found, truth):
+        mask = np.zeros(int(end * 100) + 1, dtype=bool)
+        for a, b in spans:
+            mask[int(a * 100) : int(b * 100)] = True
+        masks.append(mask)
+    hit = (masks[0] & masks[1]).sum()
+    return float(2 * hit / max(masks[0].sum() + masks[1].sum(), 1))
+
+
+def call_turns() -> list[tuple[float, float]]:
+    """The call's speaker turns (start, end) in seconds, from its .rttm."""
+    turns = []
+    for line in (pyannote_sample() / "sample.rttm").read_text().splitlines():
+        start, length = map(float, line.split()[3:5])
+        turns.append((start, start + length))
+    return turns
+
+
+def test_the_packaged_silero_vad_finds_the_call_and_not_the_music() -> None:
+    """The default VAD (Silero, from the silero-vad package, loaded offline): the call's
+    speech turns found, the trailer's music left alone; whisperx runs it as its own VAD."""
+    import whisperx
+
+    from pipeline.models.whisper import packaged_silero
+
+    vad = packaged_silero(chunk_size=5)
+
+    def spans(path: Path) -> list[tuple[float, float]]:
+        audio = whisperx.load_audio(str(path))
+        found = vad({"waveform": vad.preprocess_audio(audio), "sample_rate": 16_000})
+        return [(s.start, s.end) for s in found]
+
+    assert speech_f1(spans(pyannote_sample() / "sample.wav"), call_turns()) > 0.97
+    assert sum(b - a for a, b in spans(_recorded("trailer_bbb.mp4"))) < 2.0
