@@ -168,6 +168,49 @@ def test_a_slideshow_keeps_its_picture_tasks(tmp_path) -> None:
     assert picture_change_bits(hashes[:2]) == 0 and picture_change_bits(None) is None
 
 
+def test_a_window_on_one_held_slide_loses_its_picture_samples() -> None:
+    """A slideshow whose first slide is held for three minutes: the video keeps its picture tasks
+    (its picture changes), but a sample whose window spans several clips of one slide is
+    removed, a rejections row with the window's motion against the threshold; a window that
+    reaches the next slide is kept, as is a window of one clip (one caption, one answer), and
+    without a policy nothing is removed."""
+    from pipeline.core.tasks import BuildConfig, ClipInfo, VideoInfo
+    from pipeline.stages.build_samples import _Build
+
+    held, other = 0, (1 << 40) - 1  # dHashes 40 bits apart
+    clips = tuple(
+        ClipInfo(f"c{i}", i * 6000, (i + 1) * 6000, i == 30, f"a caption {i}", "m", 0.0, h)
+        for i, h in enumerate([held] * 30 + [other] * 10)
+    )
+    video = VideoInfo("slides", 240_000, "train", clips=clips)
+    policy = load_policy(None)
+    assert not judge({"video_id": "slides", "motion_mean": 0.0,
+                      "frame_hashes": [held, other]}, [], [], policy).blocked_tasks  # fmt: skip
+    out = list(_Build(BuildConfig(), True, "r", "h", policy).process(video))
+    rejected = [o.value for o in out if hasattr(o, "tag")]
+    built = [o for o in out if not hasattr(o, "tag")]
+    assert rejected and all(r.reason == "still_picture" and r.scope == "sample" for r in rejected)
+    assert all(r.value == 0.0 and r.threshold == policy.still_max_motion for r in rejected)
+
+    def slides(row: dict) -> list[int]:
+        """The slide of each clip the sample's window overlaps."""
+        return [
+            c.frame_hash
+            for c in clips
+            if c.start_ms < row["clip_end_ms"] and c.end_ms > row["clip_start_ms"]
+        ]
+
+    everything = list(_Build(BuildConfig(), True, "r", "h", Policy()).process(video))
+    gone = {r.item for r in rejected}
+    for row in everything:
+        if row["task"] not in policy.still_poisons:
+            continue
+        shown = slides(row)
+        assert (row["sample_id"] in gone) == (len(shown) > 1 and len(set(shown)) == 1), shown
+    assert {r["sample_id"] for r in built} == {r["sample_id"] for r in everything} - gone
+    assert not any(hasattr(o, "tag") for o in everything)
+
+
 def test_duplicates_keep_the_best_copy() -> None:
     policy = load_policy(None)
     a = Fingerprint("a", 60_000, 720, (1, 2, 3), 0b1111)

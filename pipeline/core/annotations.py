@@ -75,6 +75,8 @@ def judged_video(
                 c["scene_boundary"],
                 c["caption"],
                 c["caption_model"],
+                c.get("motion"),
+                c.get("frame_hash"),
             )
             for c in clips
             if c["clip_id"] not in verdict.drop_clips

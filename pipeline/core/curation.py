@@ -6,7 +6,8 @@ the video's sentences (and silence, which would be learned over speech), burned-
 poison the tasks whose answer is the speech, a still picture the tasks grounded in the
 picture (a picture that never changes across the video: clips without motion whose
 keyframes all look alike; a slideshow or a photo montage is still clip by clip, but "when"
-has an answer there), a duplicate the whole re-upload. A signal that was not measured
+has an answer there; the same test on one sample's window removes that sample, see
+`still_window`), a duplicate the whole re-upload. A signal that was not measured
 (null: older OUT folders, no OCR) never removes anything. A sample's quality flag (tasks.py)
 is a removal too: a rejections row of scope `sample`.
 """
@@ -235,6 +236,26 @@ def judge(
     )
 
 
+def still_window(clips: Sequence[Any], start_ms: int, end_ms: int, policy: Policy) -> float | None:
+    """The window's largest clip motion where the picture does not change across it (the
+    several clips it overlaps all without motion, their keyframes all alike): then each
+    caption in it is the same and "when" has no answer, though the video changes elsewhere
+    (one slide held for a minute of a slideshow). A window of one clip has one caption and
+    one answer, so it stays. None where it changes, or where a signal was not measured."""
+    if policy.still_max_motion is None:
+        return None
+    inside = [c for c in clips if c.start_ms < end_ms and c.end_ms > start_ms]
+    motions = [c.motion for c in inside]
+    if len(inside) < 2 or any(m is None or m >= policy.still_max_motion for m in motions):
+        return None
+    hashes = [c.frame_hash for c in inside]
+    if any(h is None for h in hashes):
+        return None
+    if _above(picture_change_bits(hashes), policy.still_max_change_bits):
+        return None
+    return max(motions)
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     video_id: str
@@ -334,7 +355,8 @@ def funnel(
     prefix = "rejected_samples_"
     for key, n in counters.items():
         if key.startswith(prefix):
-            by_reason.setdefault(key[len(prefix) :], {})["samples"] = n
+            entry = by_reason.setdefault(key[len(prefix) :], {})
+            entry["samples"] = entry.get("samples", 0) + n  # (a task not made: no rows)
     return {
         "policy": policy,
         "videos_in": len(videos_in),

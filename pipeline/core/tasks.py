@@ -42,6 +42,8 @@ class ClipInfo:
     scene_boundary: bool
     caption: str | None
     caption_model: str | None = None
+    motion: float | None = None  # curation signals: see curation.still_window
+    frame_hash: int | None = None
 
 
 @dataclass(frozen=True)

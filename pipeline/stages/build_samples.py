@@ -9,7 +9,7 @@ import apache_beam as beam
 
 from pipeline import metrics
 from pipeline.core.annotations import judged_video
-from pipeline.core.curation import Policy, Rejection
+from pipeline.core.curation import Policy, Rejection, still_window
 from pipeline.core.tasks import BuildConfig, VideoInfo, build_video
 from pipeline.io import progress
 
@@ -42,17 +42,39 @@ def video_info(
 
 class _Build(beam.DoFn):
     def __init__(
-        self, config: BuildConfig, keep_flagged: bool, run_id: str, config_hash: str
+        self,
+        config: BuildConfig,
+        keep_flagged: bool,
+        run_id: str,
+        config_hash: str,
+        policy: Policy,
     ) -> None:
         self._config = config
         self._keep = keep_flagged
         self._run = (run_id, config_hash)
+        self._policy = policy
+
+    def _still(self, video: VideoInfo, row: dict[str, Any]) -> Rejection | None:
+        """A picture task's sample whose window shows one unchanging picture."""
+        if row["task"] not in self._policy.still_poisons:
+            return None
+        motion = still_window(video.clips, row["clip_start_ms"], row["clip_end_ms"], self._policy)
+        if motion is None:
+            return None
+        threshold = self._policy.still_max_motion
+        return Rejection(
+            video.video_id, "sample", row["sample_id"], "still_picture", motion, threshold
+        )
 
     def process(self, video: VideoInfo) -> Iterator[Any]:
         blocked = video.blocked_tasks
         for row in build_video(video, self._config):
             if row["task"] in blocked:  # poisoned by a curation signal: counted, not built
                 metrics.counter(f"{REJECTED}_samples_{blocked[row['task']]}").inc()
+                continue
+            if (still := self._still(video, row)) is not None:  # a policy rule, kept or not
+                metrics.counter(f"{REJECTED}_sample_{still.reason}").inc()
+                yield beam.pvalue.TaggedOutput(FILTERED, still)
                 continue
             row["provenance"].update(run_id=self._run[0], config_hash=self._run[1])
             if row["quality_flags"] and not self._keep:
@@ -84,12 +106,12 @@ class BuildSamples(beam.PTransform):
         duplicates: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
-        self._args = (config, keep_flagged, run_id, config_hash)
+        self._args = (config, keep_flagged, run_id, config_hash, policy or Policy())
         self._judge = (split_by, fractions, policy or Policy(), duplicates or {})
 
     def expand(self, tables: dict[str, beam.PCollection]):
-        """Returns (sample rows, samples filtered by a quality flag, the policy's
-        rejections); both of the latter are Rejection records."""
+        """Returns (sample rows, samples filtered by a quality flag or a still window, the
+        policy's rejections); both of the latter are Rejection records."""
         keyed = {
             name: rows | f"Key{name.title()}" >> beam.Map(lambda r: (r["video_id"], r))
             for name, rows in tables.items()
