@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.errors import UsageError
 from pipeline.io import commit, storage
 from pipeline.io.parquet import ROW_GROUP_ROWS, read_file, table_dir, table_files
 from pipeline.io.schemas import TABLES
@@ -104,7 +105,13 @@ def write_table_file(path: str, data: pa.Table) -> None:
 def compact(
     out: str, tables: tuple[str, ...] = TABLES, rows_per_file: int = 5_000_000
 ) -> list[CompactSummary]:
-    """Holds OUT like an annotate does: merging shards a wave is publishing would lose rows."""
+    """Holds OUT like an annotate does: merging shards a wave is publishing would lose rows.
+    A file holds at least one row: anything less is a usage error, refused before OUT is
+    touched (a negative slice would write empty files and delete the originals)."""
+    if isinstance(rows_per_file, bool) or not isinstance(rows_per_file, int) or rows_per_file < 1:
+        raise UsageError(
+            f"--rows-per-file must be a whole number of at least 1, not {rows_per_file!r}"
+        )
     with commit.exclusive(out):
         return [
             compact_table(out, t, rows_per_file)

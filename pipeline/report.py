@@ -6,6 +6,7 @@ server: open index.html). A section with nothing to show says so in words."""
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import yaml
 from tqdm import tqdm
 
 from pipeline.core import sample_view
+from pipeline.errors import UsageError
+from pipeline.io import storage
 from pipeline.io.query import connect
 
 SAMPLES_PER_TASK = 3
@@ -29,14 +32,26 @@ PLOTS = (
 )
 
 
+MANIFEST = ".ominous-report"  # the files the last report wrote here, one name a line
+
+
 def _clear_own_files(folder: Path) -> None:
     """A report rewritten in place drops what the last one drew and this one does not (a
-    keyword plot, thumbnails of samples no longer picked); only files of these names."""
-    for name in PLOTS:
-        (folder / name).unlink(missing_ok=True)
-    for sub in ("samples", "rejected"):
-        for thumb in (folder / sub).glob("*.jpg") if (folder / sub).is_dir() else ():
-            thumb.unlink()
+    keyword plot, thumbnails of samples no longer picked): only the files its manifest
+    names, never a file of the user's that happens to sit in the folder."""
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return
+    for name in manifest.read_text(encoding="utf-8").splitlines():
+        path = (folder / name).resolve()
+        if name and path.is_relative_to(folder.resolve()) and path.suffix in (".png", ".jpg"):
+            path.unlink(missing_ok=True)
+
+
+def _write_manifest(folder: Path, page: str) -> None:
+    """The files this report wrote: the pictures its page shows."""
+    names = sorted(set(re.findall(r"<img src='([^']+)'", page)))
+    (folder / MANIFEST).write_text("".join(f"{html.unescape(n)}\n" for n in names))
 
 
 def _plot_bars(path: Path, labels: list[str], values: list[float], title: str, xlabel: str) -> None:
@@ -301,6 +316,9 @@ def _curation_section(funnel: dict[str, Any] | None, folder: Path) -> str:
 
 
 def write_report(out: str, samples: str | None = None, target: str | None = None) -> Path:
+    for name, path in (("OUT", out), ("--samples", samples)):
+        if path is not None and not storage.is_remote(path) and not Path(path).is_dir():
+            raise UsageError(f"{name} {path} does not exist: give an annotate OUT folder")
     folder = Path(target or Path(out) / "report")
     folder.mkdir(parents=True, exist_ok=True)
     _clear_own_files(folder)
@@ -463,6 +481,8 @@ def write_report(out: str, samples: str | None = None, target: str | None = None
     sections.append(_rejections_section(scon, con, out, folder))
 
     page = folder / "index.html"
+    body = "".join(sections)
+    _write_manifest(folder, body)
     page.write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>ominous dataset report"
         "</title><style>body{font-family:sans-serif;max-width:60em;margin:auto}"
@@ -471,7 +491,7 @@ def write_report(out: str, samples: str | None = None, target: str | None = None
         ".rejected figure{display:inline-block;width:14em;vertical-align:top;margin:0 1em 1em 0}"
         + sample_view.STYLE
         + "</style></head><body>"
-        f"<h1>Dataset report: {html.escape(str(out))}</h1>" + "".join(sections) + "</body></html>",
+        f"<h1>Dataset report: {html.escape(str(out))}</h1>" + body + "</body></html>",
         encoding="utf-8",
     )
     return page

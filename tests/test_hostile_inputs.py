@@ -107,3 +107,19 @@ def test_compact_removes_what_a_killed_compact_left(tmp_path: Path) -> None:
 def test_names_never_start_like_an_option(name: str) -> None:
     assert not safe_name(name).startswith("-")
     assert not derived_video_id(name, f"/media/{name}.mp4").startswith("-")
+
+
+@pytest.mark.parametrize("rows_per_file", ["-1", "0"])
+def test_compact_refuses_files_of_no_rows(tmp_path: Path, rows_per_file: str, capsys) -> None:
+    """A file of -1 or 0 rows is a usage error, refused before OUT is touched (it emptied
+    every table, or divided by zero)."""
+    rows = build_video(_info(TABLES, "v1"), BuildConfig())
+    folder = tmp_path / "samples" / "task=rev"
+    folder.mkdir(parents=True)
+    for name in ("a.parquet", "b.parquet"):
+        pq.write_table(conform([r for r in rows if r["task"] == "rev"], "samples"), folder / name)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    argv = ["compact", str(tmp_path), "--rows-per-file", rows_per_file]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert "--rows-per-file must be a whole number of at least 1" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

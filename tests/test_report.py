@@ -79,8 +79,9 @@ def test_strip_puts_thumbnails_and_turns_at_their_times() -> None:
 def test_an_empty_out_says_so_in_words(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "report" / "samples").mkdir(parents=True)  # left by an earlier report
-    for stale in ("keywords.png", "samples/old-0.jpg", "notes.txt"):
+    for stale in ("keywords.png", "samples/old-0.jpg", "notes.txt", "samples/holiday-2019.jpg"):
         (tmp_path / "report" / stale).write_bytes(b"x")
+    (tmp_path / "report" / ".ominous-report").write_text("keywords.png\nsamples/old-0.jpg\n")
     page = write_report(str(tmp_path / "out"), None, str(tmp_path / "report")).read_text()
     for words in (
         "No videos yet",
@@ -92,5 +93,17 @@ def test_an_empty_out_says_so_in_words(tmp_path: Path) -> None:
     ):
         assert words in page
     assert not list((tmp_path / "report").glob("*.png"))
-    assert not list((tmp_path / "report" / "samples").glob("*.jpg"))
+    # what the earlier report wrote (its manifest) is gone; the user's own photo is not
+    assert [p.name for p in (tmp_path / "report" / "samples").glob("*.jpg")] == [
+        "holiday-2019.jpg"
+    ]
     assert (tmp_path / "report" / "notes.txt").is_file()  # not the report's: kept
+
+
+def test_a_report_on_a_missing_out_is_refused(tmp_path: Path, capsys) -> None:
+    from pipeline import cli
+
+    missing = tmp_path / "no-such-out"
+    assert cli.main(["report", str(missing)]) == cli.EXIT_USAGE
+    assert "no-such-out does not exist" in capsys.readouterr().err
+    assert not missing.exists()
