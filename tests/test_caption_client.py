@@ -49,6 +49,20 @@ def test_retry_after_is_honoured() -> None:
     assert sleeps == [7.0]
 
 
+@pytest.mark.parametrize("value", ["-5", "nan", "inf", "soon"])
+def test_a_retry_after_that_is_no_wait_is_ignored_and_named(value: str) -> None:
+    """A 429 whose Retry-After is negative, NaN, infinite or not a number: the client's own
+    backoff applies (no crash on a negative sleep), and the failure names the header."""
+    sleeps: list[float] = []
+    with (
+        serve_fake_vllm(model=MODEL, script=["429"] * 3, retry_after=value) as (url, _),
+        pytest.raises(CaptionRequestFailed) as info,
+    ):
+        _client(url, sleeps, retries=2).caption([RED])
+    assert len(sleeps) == 2 and all(0 <= s <= 1 for s in sleeps)
+    assert f"Retry-After header {value!r} is not a wait" in str(info.value)
+
+
 def test_retries_run_out() -> None:
     with (
         serve_fake_vllm(model=MODEL, script=["500"] * 10) as (url, state),

@@ -123,3 +123,29 @@ def test_compact_refuses_files_of_no_rows(tmp_path: Path, rows_per_file: str, ca
     assert cli.main(argv) == cli.EXIT_USAGE
     assert "--rows-per-file must be a whole number of at least 1" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_file_name_that_is_not_utf8_is_one_failures_row(tmp_path: Path) -> None:
+    """A file name with a Latin-1 byte in --media-dir: a failures row that says so (the bad
+    byte shown as an escape), and the rest of the wave annotated and committed."""
+    import os
+    import shutil
+
+    from pipeline import synthetic
+    from pipeline.io.parquet import read_table
+
+    media = tmp_path / "media"
+    synthetic.make_video(
+        synthetic.Spec("muted", (("testsrc2", 3000), ("smptebars", 3000)), audio=False), media
+    )
+    for truth in media.glob("*.truth.json"):
+        truth.unlink()
+    shutil.copyfile(media / "muted.mp4", os.fsdecode(bytes(media) + b"/caf\xe9.mp4"))
+    out = tmp_path / "out"
+    argv = ["annotate", "--media-dir", str(media), "--out", str(out), "--clip-model", "off"]
+    assert cli.main(argv) == cli.EXIT_SOME_INPUTS_FAILED
+    (failure,) = read_table(str(out), "failures").to_pylist()
+    assert failure["stage"] == "download" and failure["reason"] == "file_name_not_utf8"
+    assert failure["source_uri"].endswith("caf\\udce9.mp4") and "rename" in failure["message"]
+    (video,) = read_table(str(out), "videos", ["video_id"]).to_pylist()
+    assert video["video_id"].startswith("muted-")

@@ -227,17 +227,26 @@ def clip_rows(done: CompleteVideo, ctx: RunContext) -> list[dict[str, Any]]:
     ]
 
 
+def utf8_text(text: str | None) -> str | None:
+    """Text that UTF-8 can store: a file name that is not UTF-8 reaches Python with its bad
+    bytes as surrogates, which Parquet (and a hash) refuse; they are written as escapes."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def failure_row(f: Failure, ctx: RunContext, now_ms: int | None = None) -> dict[str, Any]:
-    key = f"{ctx.run_id}|{f.stage}|{f.source_uri}|{f.attempt}|{f.message}"
+    uri, message = utf8_text(f.source_uri), utf8_text(f.message)
+    key = f"{ctx.run_id}|{f.stage}|{uri}|{f.attempt}|{message}"
     return {
         "failure_id": hashlib.sha1(key.encode("utf-8")).hexdigest()[:16],
         "run_id": ctx.run_id,
         "stage": f.stage,
-        "source_uri": f.source_uri,
-        "video_id": f.video_id,
+        "source_uri": uri,
+        "video_id": utf8_text(f.video_id),
         "error_type": f.error_type,
-        "message": f.message,
-        "traceback": f.traceback,
+        "message": message,
+        "traceback": utf8_text(f.traceback),
         "attempt": f.attempt,
         "reason": f.reason or f.error_type.lower(),
         "failed_at_ms": now_ms if now_ms is not None else int(time.time() * 1000),

@@ -26,6 +26,14 @@ def import_local(source: Source, media_dir: Path, root: str | None = None) -> Me
     A symlink is followed only to a file inside `root` (the --media-dir): one that leads
     elsewhere would put any file the process can read into a dataset."""
     listed = Path(source.uri)
+    try:
+        source.uri.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = source.uri.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise ValueError(
+            f"file_name_not_utf8: {shown} has a name that is not UTF-8 (the bad bytes are "
+            "shown as escapes), which ids and tables cannot hold: rename the file"
+        ) from None
     if not listed.is_file():
         raise FileNotFoundError(f"no such media file: {listed}")
     src = listed.resolve(strict=True)

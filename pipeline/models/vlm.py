@@ -208,6 +208,8 @@ class ChatClient:
                     raise CaptionRequestFailed(f"http_{status}", detail)
                 last = f"HTTP {status}: {detail}"
                 hint = _retry_after(retry_after)
+                if retry_after is not None and hint is None:
+                    last += f" (its Retry-After header {retry_after[:40]!r} is not a wait: ignored)"
             if attempt < self.retries:
                 self._sleep(self._backoff(attempt, hint))
         raise CaptionRequestFailed(
