@@ -149,3 +149,13 @@ def test_a_file_name_that_is_not_utf8_is_one_failures_row(tmp_path: Path) -> Non
     assert failure["source_uri"].endswith("caf\\udce9.mp4") and "rename" in failure["message"]
     (video,) = read_table(str(out), "videos", ["video_id"]).to_pylist()
     assert video["video_id"].startswith("muted-")
+
+
+def test_the_dataset_card_names_the_splits_the_build_has() -> None:
+    """A build without a validation split: the card's comment says train and test only."""
+    from pipeline.core.dataset_card import dataset_card
+
+    card = dataset_card({"rev": ("train", "test"), "stop": ("train",)}, "b1")
+    line = next(x for x in card.splitlines() if x.startswith("ds = load_dataset"))
+    assert line.endswith("# train, test")
+    assert "validation" not in card

@@ -41,6 +41,8 @@ def dataset_card(tasks: dict[str, tuple[str, ...]], run_id: str) -> str:
         "Grounding and streaming samples, one Parquet folder per task and split "
         "(`samples/task=<task>/split=<split>/`).\n\n"
         "```python\nfrom datasets import load_dataset\n"
-        'ds = load_dataset("path/to/this/folder")            # train, validation, test\n'
+        'ds = load_dataset("path/to/this/folder")            # '
+        + (", ".join(HF_SPLIT[s] for s in splits) or "no split holds samples")
+        + "\n"
         'rev = load_dataset("path/to/this/folder", "rev")   # one task\n```\n'
     )
