@@ -58,6 +58,7 @@ bench: setup
 	$(PY) bench/signals.py
 	$(PY) bench/eval_run.py
 	$(PY) bench/real_media.py
+	$(PY) bench/annotate_real.py
 	cd bench && ../$(PY) long_video.py
 
 setup: system-packages $(STAMP)
