@@ -94,9 +94,7 @@ def test_an_empty_out_says_so_in_words(tmp_path: Path) -> None:
         assert words in page
     assert not list((tmp_path / "report").glob("*.png"))
     # what the earlier report wrote (its manifest) is gone; the user's own photo is not
-    assert [p.name for p in (tmp_path / "report" / "samples").glob("*.jpg")] == [
-        "holiday-2019.jpg"
-    ]
+    assert [p.name for p in (tmp_path / "report" / "samples").glob("*.jpg")] == ["holiday-2019.jpg"]
     assert (tmp_path / "report" / "notes.txt").is_file()  # not the report's: kept
 
 
