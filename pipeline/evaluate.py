@@ -24,6 +24,7 @@ from pipeline.core import evaluation
 from pipeline.core.evaluation import Response
 from pipeline.core.exporters import Context, ExportError, grounding_texts
 from pipeline.errors import UsageError
+from pipeline.io import publish
 from pipeline.io.commit import check_published
 from pipeline.io.parquet import read_table, table_files
 
@@ -421,9 +422,6 @@ def export_eval(
         p, r = prompt_and_reference(row, facts.media, reference, facts.duration_ms)
         prompts.append(json.dumps(p, ensure_ascii=False))
         references.append(json.dumps(r, ensure_ascii=False))
-    target.mkdir(parents=True, exist_ok=True)
-    write_atomic(target / PROMPTS, "\n".join(prompts) + "\n")
-    write_atomic(target / REFERENCES, "\n".join(references) + "\n")
     about = {
         "format": "eval",
         "split": split,
@@ -432,7 +430,13 @@ def export_eval(
         "time_reference": reference,
         "files": [PROMPTS, REFERENCES],
     }
-    write_atomic(target / "export.yaml", yaml.safe_dump(about, sort_keys=False))
+    files = {
+        PROMPTS: "\n".join(prompts) + "\n",
+        REFERENCES: "\n".join(references) + "\n",
+        "export.yaml": yaml.safe_dump(about, sort_keys=False),
+    }
+    with publish.folder_lock(target, "export"):  # the three files as one unit
+        publish.publish(target, {n: publish.write_staged(target, n, t) for n, t in files.items()})
     return about
 
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from pipeline.core import exporters
 from pipeline.core.exporters import Context, ExportError
-from pipeline.io import storage
+from pipeline.io import publish, storage
 from pipeline.io.parquet import read_table, table_files
 from pipeline.io.replay import read_replay
 
@@ -66,6 +66,16 @@ def resolve_videos(
     With --video-root: ROOT/<the stored file name> (or ROOT/<id>.mp4 without annotations).
     With --annotations: ANNOTATIONS/media/<file name> when it is there (the annotations moved
     with their media), else the recorded path (a media store kept elsewhere)."""
+    if annotations is None and video_root is None:
+        raise ExportError(
+            "where are the videos? pass --annotations (annotate's OUT, whose media/ and "
+            "videos table say) or --video-root (the folder that holds the media files)"
+        )
+    if video_root is not None and "://" in video_root:
+        raise ExportError(
+            f"--video-root {video_root}: only a local folder is supported (the trainers' "
+            "loaders open local files); copy or mount the media and pass that folder"
+        )
     rows: dict[str, dict[str, Any]] = {}
     if annotations is not None:
         if not table_files(annotations, "videos"):
@@ -97,8 +107,13 @@ def _absolute(path: str) -> str:
     return path if "://" in path else os.path.abspath(path)
 
 
+def _is_media(path: str) -> bool:
+    """A file (a folder named like a media file is not one)."""
+    return storage.exists(path) if "://" in path else Path(path).is_file()
+
+
 def check_media_exist(videos: dict[str, VideoFacts]) -> None:
-    missing = sorted(v.media for v in videos.values() if not storage.exists(v.media))
+    missing = sorted(v.media for v in videos.values() if not _is_media(v.media))
     if missing:
         shown = "\n  ".join(missing[:MISSING_SHOWN])
         more = (
@@ -107,7 +122,7 @@ def check_media_exist(videos: dict[str, VideoFacts]) -> None:
             else ""
         )
         raise ExportError(
-            f"{len(missing)} of {len(videos)} videos are missing:\n  {shown}"
+            f"{len(missing)} of {len(videos)} videos are missing (or not files):\n  {shown}"
             f"{more}\npass --annotations (annotate's OUT, with its media/) or "
             "--video-root (the folder that holds the media files)"
         )
@@ -169,6 +184,7 @@ def export(
     reference = reference or exporters.default_reference(fmt)
     exporters.check_reference(fmt, reference)
     mix = Path(mix_dir)
+    publish.check_whole(mix, "mix")
     meta_file = mix / "mixture.yaml"
     if not meta_file.is_file():
         raise ExportError(f"{mix_dir} holds no mixture (mixture.yaml): run ominous mix first")
@@ -233,37 +249,29 @@ def export(
     }
     target = Path(out)
     files = _render(fmt, everything, name, header, folder, replay, target.resolve())
-    target.mkdir(parents=True, exist_ok=True)
-    info = target / "dataset_info.json"
-    if "dataset_info.json" in files and info.is_file():  # other mixtures exported here stay
-        files["dataset_info.json"] = json.dumps(
-            {**json.loads(info.read_text()), **json.loads(files["dataset_info.json"])}, indent=2
+    about = {
+        **header,
+        "format": fmt,
+        "samples": n_samples,
+        "replay": len(replay),
+        "skipped": dict(sorted(skipped.items())),
+        "added": dict(added),
+        "video_folder": folder,
+        **({"frame_fps": fps} if fps else {}),
+        "files": list(files),
+    }
+    with publish.folder_lock(target, "export"):  # one export per folder at a time
+        info = target / "dataset_info.json"
+        if "dataset_info.json" in files and info.is_file():  # other mixtures exported here stay
+            files["dataset_info.json"] = json.dumps(
+                {**json.loads(info.read_text()), **json.loads(files["dataset_info.json"])},
+                indent=2,
+            )
+        files["export.yaml"] = yaml.safe_dump(about, sort_keys=False)
+        publish.publish(
+            target, {n: publish.write_staged(target, n, text) for n, text in files.items()}
         )
-    written = []
-    for file_name, text in files.items():
-        path = target / file_name
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        written.append(path)
-    about = target / "export.yaml"
-    about.write_text(
-        yaml.safe_dump(
-            {
-                **header,
-                "format": fmt,
-                "samples": n_samples,
-                "replay": len(replay),
-                "skipped": dict(sorted(skipped.items())),
-                "added": dict(added),
-                "video_folder": folder,
-                **({"frame_fps": fps} if fps else {}),
-                "files": [p.name for p in written],
-            },
-            sort_keys=False,
-        )
-    )
-    written.append(about)
+    written = [target / n for n in files if n != "export.yaml"] + [target / "export.yaml"]
     return ExportSummary(
         tuple(str(p) for p in written), n_samples, len(replay), dict(skipped), folder, dict(added)
     )

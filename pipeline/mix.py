@@ -7,7 +7,6 @@ a seed: each component orders its candidates by md5(sample_id, seed) and takes t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ import yaml
 from tqdm import tqdm
 
 from pipeline.core.recipes import REPLAY, Recipe, RecipeError
+from pipeline.io import publish
 from pipeline.io.commit import check_published
 from pipeline.io.parquet import table_files
 from pipeline.io.replay import read_replay
@@ -67,22 +67,25 @@ def mix(
     allow_repeat: bool = False,
     replay_limit: int | None = None,
 ) -> MixSummary:
-    """Draw into a hidden sibling folder, then move the files into OUT (mixture.yaml last): a
-    mix that fails leaves OUT as it was. `replay_limit`: a "+Nk" recipe's whole replay set is
-    its first `replay_limit` rows in the seeded order (an experiment's --scale)."""
+    """Draw into a hidden sibling folder, then publish its files into OUT as one unit
+    (io/publish.py), one mix per OUT at a time: a mix that fails leaves OUT as it was, one
+    killed while publishing leaves OUT marked, which export refuses. `replay_limit`: a "+Nk"
+    recipe's whole replay set is its first `replay_limit` rows in the seeded order (an
+    experiment's --scale)."""
     final = Path(out)
-    work = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:8]}"
-    work.mkdir(parents=True)
-    try:
-        summary = _mix(samples, recipe, work, seed, replay, split, allow_repeat, replay_limit)
-        final.mkdir(parents=True, exist_ok=True)
-        for name in ("mixture.parquet", "replay.jsonl", "mixture.yaml"):
-            if (work / name).exists():
-                os.replace(work / name, final / name)
-            elif name != "mixture.yaml":
-                (final / name).unlink(missing_ok=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with publish.folder_lock(final, "mix"):
+        work = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:8]}"
+        work.mkdir(parents=True)
+        try:
+            summary = _mix(samples, recipe, work, seed, replay, split, allow_repeat, replay_limit)
+            names = ("mixture.parquet", "replay.jsonl", "mixture.yaml")
+            publish.publish(
+                final,
+                {n: work / n for n in names if (work / n).exists()},
+                remove=[n for n in names if not (work / n).exists()],
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return replace(summary, out=out)
 
 

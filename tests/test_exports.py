@@ -405,3 +405,98 @@ def test_livecc_commentary_needs_the_annotations_word_times(mixture, media, tmp_
                 commentary=True,
             )
     assert not (tmp_path / "out").exists()
+
+
+def _stop_samples(folder: Path, rows: list[dict]) -> Path:
+    part = folder / "samples" / "task=stop" / "split=train"
+    part.mkdir(parents=True)
+    pq.write_table(conform([r for r in rows if r["task"] == "stop"], "samples"), part / "a.parquet")
+    return folder
+
+
+def test_a_mix_killed_while_publishing_is_refused_then_redone(
+    rows, media, tmp_path, monkeypatch
+) -> None:
+    """kill -9 of mix between its moves (simulated: the second move never happens) leaves
+    the new mixture beside the old recipe: export refuses the folder by name, and the next
+    mix clears what the killed one left and publishes whole."""
+    import pipeline.io.publish as publish
+    from pipeline.core.recipes import parse_shorthand
+    from pipeline.io.commit import RunInProgress
+    from pipeline.mix import mix
+
+    samples = _stop_samples(tmp_path / "samples", rows)
+    out = tmp_path / "mix"
+    mix(str(samples), parse_shorthand("S1 (2)"), str(out))
+    moves = []
+
+    def killed(src, dst) -> None:
+        if moves:
+            raise KeyboardInterrupt  # the process dies here
+        moves.append(dst)
+        os.rename(src, dst)
+
+    monkeypatch.setattr(publish.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        mix(str(samples), parse_shorthand("S1 (3)"), str(out))
+    monkeypatch.undo()
+    assert (out / publish.MARKER).exists()
+    with pytest.raises(RunInProgress, match=r"half published.*ominous mix"):
+        export(str(out), "swift", str(tmp_path / "exp"), video_root=str(media))
+    assert not (tmp_path / "exp").exists()
+    (tmp_path / ".mix.partial-dead").mkdir()  # a work folder kill -9 left behind
+    mix(str(samples), parse_shorthand("S1 (3)"), str(out))
+    assert not (out / publish.MARKER).exists()
+    assert not list(tmp_path.glob(".mix.partial-*"))  # the killed mix's work folder
+    assert yaml.safe_load((out / "mixture.yaml").read_text())["recipe"] == "S1 (3)"
+    assert len(pq.read_table(out / "mixture.parquet")) == 3
+
+
+def test_mix_and_export_take_one_writer_per_folder(mixture, rows, media, tmp_path) -> None:
+    """A second mix or export on a folder another one is writing to is refused (exit 2), and
+    an export killed half way leaves no temporary file behind the next one."""
+    from pipeline import cli
+    from pipeline.core.recipes import parse_shorthand
+    from pipeline.io.commit import RunInProgress
+    from pipeline.io.publish import LOCK, folder_lock, staged_name
+    from pipeline.mix import mix
+
+    out = tmp_path / "exp"
+    with folder_lock(out, "export"), pytest.raises(RunInProgress, match="another export"):
+        export(str(mixture), "swift", str(out), video_root=str(media))
+    with folder_lock(tmp_path / "mix", "mix"), pytest.raises(RunInProgress, match="another mix"):
+        mix(
+            str(_stop_samples(tmp_path / "s", rows)),
+            parse_shorthand("S1 (1)"),
+            str(tmp_path / "mix"),
+        )
+    argv = ["export", "--mix", str(mixture), "--format", "swift", "--out", str(out)]
+    with folder_lock(out, "export"):
+        assert cli.main([*argv, "--video-root", str(media)]) == cli.EXIT_USAGE
+    staged_name(out, "swift.json").write_text("half")  # what a killed export left
+    export(str(mixture), "swift", str(out), video_root=str(media))
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [LOCK]
+    about = yaml.safe_load((out / "export.yaml").read_text())
+    assert about["files"] and all((out / f).is_file() for f in about["files"])
+
+
+def test_export_says_where_media_must_come_from(mixture, media, tmp_path, capsys) -> None:
+    """No --annotations nor --video-root, a remote --video-root, folders named like the media
+    files, and an --out that is a file: each a usage error that says what to pass."""
+    out = tmp_path / "out"
+    argv = ["export", "--mix", str(mixture), "--format", "swift", "--out", str(out)]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert "pass --annotations" in capsys.readouterr().err
+    for remote in ("s3://bucket/videos", "gs://bucket/videos", "http://host/videos"):
+        assert cli.main([*argv, "--video-root", remote]) == cli.EXIT_USAGE
+        assert "only a local folder is supported" in capsys.readouterr().err
+    folders = tmp_path / "folders"
+    for video in media.iterdir():
+        (folders / video.name).mkdir(parents=True)  # folders, not files
+    assert cli.main([*argv, "--video-root", str(folders)]) == cli.EXIT_USAGE
+    assert "videos are missing (or not files)" in capsys.readouterr().err
+    assert not out.exists()
+    out.write_text("a file")
+    assert cli.main([*argv, "--video-root", str(media)]) == cli.EXIT_USAGE
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert out.read_text() == "a file"
