@@ -30,7 +30,7 @@ from pipeline.io.parquet import (
 )
 from pipeline.io.policy import load_policy
 from pipeline.io.table_write import WriteTable
-from pipeline.options import OutputOptions
+from pipeline.options import OutputOptions, refuse_unknown_flags
 from pipeline.stages.build_samples import FILTERED, BuildSamples, rejection_row
 
 
@@ -214,6 +214,7 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     """Build into SAMPLES/_build_staging/<run>/, then replace SAMPLES' samples table whole: a build
     that fails or is killed leaves the previous samples as they were."""
     opts = BuildOptions(argv)
+    refuse_unknown_flags(opts)
     out = opts.view_as(OutputOptions).out
     if not out:
         raise BuildError("--out is required")

@@ -23,7 +23,7 @@ from pipeline.errors import UsageError
 from pipeline.io import commit, progress, runs, storage
 from pipeline.io.parquet import read_table
 from pipeline.io.table_write import WriteTable
-from pipeline.options import AnnotateOptions, OutputOptions, stage_configs
+from pipeline.options import AnnotateOptions, OutputOptions, refuse_unknown_flags, stage_configs
 from pipeline.records import RunContext, Source
 from pipeline.stages.acquire import AcquireVideos
 from pipeline.stages.assemble import AssembleVideos
@@ -281,7 +281,9 @@ def _summary(plan: _Plan, written: dict[str, int], counted: dict[str, int]) -> R
 def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> RunSummary:
     """Build and run the annotate pipeline, one pipeline per wave of sources, each committed
     when it ends; tests pass a TestPipeline to drive a one-wave run."""
-    with commit.exclusive(_out(AnnotateOptions(argv))):  # RunInProgress: a UsageError
+    opts = AnnotateOptions(argv)
+    refuse_unknown_flags(opts)  # before OUT is touched
+    with commit.exclusive(_out(opts)):  # RunInProgress: a UsageError
         return _run(_plan(argv), test_pipeline)
 
 

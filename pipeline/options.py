@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline import __version__
 from pipeline.core.scenes import SceneConfig
 from pipeline.core.settings import add_flags, content, from_options
+from pipeline.errors import UsageError
 from pipeline.io.ytdlp import DownloadConfig
 from pipeline.models.clip import ClipConfig
 from pipeline.models.segmenter import SegmenterConfig
@@ -51,6 +53,22 @@ STAGE_CONFIGS = (
     ClipConfig,
     VlmConfig,
 )
+
+
+def refuse_unknown_flags(opts: PipelineOptions) -> None:
+    """A misspelt flag is a usage error naming the closest known one: Beam keeps flags it
+    does not know for the runner and runs without them, so `--asr-modle tiny` would run
+    with the default model. Known: every PipelineOptions class loaded, Beam's and ours."""
+    known = opts.get_all_options()
+    unknown = sorted(set(opts.get_all_options(retain_unknown_options=True)) - set(known))
+    if not unknown:
+        return
+    named = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, list(known), n=1)
+        hint = f" (did you mean --{close[0].replace('_', '-')}?)" if close else ""
+        named.append(f"--{name.replace('_', '-')}{hint}")
+    raise UsageError(f"unknown option {', '.join(named)}: see --help")
 
 
 class AnnotateOptions(PipelineOptions):

@@ -6,6 +6,7 @@ on hand-made rows."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -224,10 +225,37 @@ def test_duplicates_keep_the_best_copy() -> None:
 def test_policy_files_are_checked(tmp_path: Path) -> None:
     bad = tmp_path / "p.yaml"
     bad.write_text("video: {still_max_motoin: 0.1}\n")
-    with pytest.raises(PolicyError, match="unknown policy keys"):
+    with pytest.raises(PolicyError, match=r"video\.still_max_motoin: unknown key"):
         load_policy(str(bad))
     bad.write_bytes(b"\xff\xfe")
     with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(str(bad))
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("video: {still_max_motion: low}", "video.still_max_motion: must be a number"),
+        ("video: {still_max_motion: 5}", "video.still_max_motion: must be a share"),
+        ("video: [languages]", "video: expected a mapping"),
+        ("sentence: 3", "sentence: expected a mapping"),
+        ("clip: {max_longest_repeat: 4}", "clip.max_longest_repeat: belongs in the sentence"),
+        ("video: {still_poisons: [naration]}", "video.still_poisons: unknown tasks ['naration']"),
+        ("video: {duplicates: 'yes'}", "video.duplicates: must be true or false"),
+        ("video: {duplicate_max_frame_bits: 99}", "duplicate_max_frame_bits: must be a whole"),
+        ("sentence: {max_longest_repeat: 0}", "max_longest_repeat: must be a whole number"),
+        ("videos: {min_height: 240}", "unknown top-level keys ['videos']"),
+        ("", "no rule is set"),
+        ("name: mine", "no rule is set"),
+    ],
+)
+def test_policy_values_are_validated_on_load(tmp_path: Path, text: str, named: str) -> None:
+    """Wrong types, out-of-range thresholds, a key in the wrong section, a misspelt task and
+    an empty file are refused when the policy loads, each naming the key (they used to fail
+    inside Beam, or to block nothing)."""
+    bad = tmp_path / "p.yaml"
+    bad.write_text(text + "\n")
+    with pytest.raises(PolicyError, match=re.escape(named)):
         load_policy(str(bad))
 
 

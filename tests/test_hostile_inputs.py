@@ -159,3 +159,18 @@ def test_the_dataset_card_names_the_splits_the_build_has() -> None:
     line = next(x for x in card.splitlines() if x.startswith("ds = load_dataset"))
     assert line.endswith("# train, test")
     assert "validation" not in card
+
+
+def test_a_misspelt_flag_is_refused_with_the_closest_one(tmp_path: Path, capsys) -> None:
+    """`--asr-modle tiny` ran with the default model and exit 0: now exit 2, the flag and
+    the one meant named, nothing created; build too."""
+    out = tmp_path / "out"
+    media = tmp_path / "media"
+    media.mkdir()
+    argv = ["annotate", "--media-dir", str(media), "--out", str(out), "--asr-modle", "tiny"]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "unknown option --asr-modle (did you mean --asr-model?)" in err
+    assert not out.exists()
+    assert cli.main(["build", "--out", str(out), "--polcy", "none"]) == cli.EXIT_USAGE
+    assert "--polcy (did you mean --policy?)" in capsys.readouterr().err

@@ -65,16 +65,96 @@ class Policy:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Policy:
-        """From the YAML's sections (video, sentence, clip); unknown keys are errors."""
-        flat: dict[str, Any] = {"name": doc.get("name", "custom")}
-        for section in ("video", "sentence", "clip"):
-            for key, value in (doc.get(section) or {}).items():
-                flat[key] = tuple(value) if isinstance(value, list) else value
-        known = set(cls.__dataclass_fields__)
-        unknown = set(flat) - known
+        """From the YAML's sections (video, sentence, clip), checked against SCHEMA: a key
+        in the wrong section, a value of the wrong type or out of range, and a task name
+        that does not exist are errors that name the key."""
+        unknown = sorted(set(doc) - {"name", *SECTIONS})
         if unknown:
-            raise PolicyError(f"unknown policy keys {sorted(unknown)}; known: {sorted(known)}")
+            raise PolicyError(f"unknown top-level keys {unknown}; a policy has name, {SECTIONS}")
+        flat: dict[str, Any] = {"name": str(doc.get("name", "custom"))}
+        for section in SECTIONS:
+            body = doc.get(section) or {}
+            if not isinstance(body, dict):
+                raise PolicyError(f"{section}: expected a mapping of rule keys to values")
+            for key, value in body.items():
+                where = next((s for s, keys in SECTIONS.items() if key in keys), None)
+                if where is None:
+                    raise PolicyError(f"{section}.{key}: unknown key; known: {SECTIONS[section]}")
+                if where != section:
+                    raise PolicyError(f"{section}.{key}: belongs in the {where} section")
+                flat[key] = _checked(f"{section}.{key}", key, value)
+        if len(flat) == 1:
+            raise PolicyError(
+                "no rule is set, which would turn curation off: pass --policy none for that"
+            )
         return cls(**flat)
+
+
+# section -> its keys, in the order of workflows/curation/default.yaml
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "video": (
+        "languages", "min_language_score", "min_word_score_mean", "min_height",
+        "still_max_motion", "still_max_change_bits", "still_poisons", "subtitles_min_overlap",
+        "subtitles_poisons", "talking_head_min_face_area", "talking_head_poisons",
+        "duplicates", "duplicate_max_frame_bits", "duplicate_min_frame_share",
+        "duplicate_max_text_bits", "duplicate_max_duration_diff",
+    ),
+    "sentence": (
+        "drop_hallucinations", "max_longest_repeat", "max_compression_ratio",
+        "min_sentence_word_score",
+    ),
+    "clip": ("min_clip_score",),
+}  # fmt: skip
+SHARES = frozenset(
+    {
+        "min_language_score", "min_word_score_mean", "still_max_motion",
+        "subtitles_min_overlap", "talking_head_min_face_area", "duplicate_min_frame_share",
+        "duplicate_max_duration_diff", "min_sentence_word_score", "min_clip_score",
+    }
+)  # fmt: skip
+BITS = frozenset({"still_max_change_bits", "duplicate_max_frame_bits", "duplicate_max_text_bits"})
+NULLABLE = frozenset(
+    {
+        "languages", "min_word_score_mean", "min_height", "still_max_motion",
+        "still_max_change_bits", "subtitles_min_overlap", "talking_head_min_face_area",
+        "max_longest_repeat", "max_compression_ratio", "min_sentence_word_score",
+        "min_clip_score",
+    }
+)  # fmt: skip
+
+
+def _checked(where: str, key: str, value: Any) -> Any:
+    """The value in the form Policy holds, or PolicyError naming the key and what it needs."""
+    from pipeline.core.tasks import TASKS
+
+    def fail(need: str) -> PolicyError:
+        return PolicyError(f"{where}: {need}, not {value!r}")
+
+    if value is None:
+        if key in NULLABLE:
+            return None
+        raise fail("needs a value (only thresholds can be null: rule off)")
+    if key in ("duplicates", "drop_hallucinations"):
+        if not isinstance(value, bool):
+            raise fail("must be true or false")
+        return value
+    if key == "languages" or key.endswith("_poisons"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail("must be a list of names")
+        if key.endswith("_poisons") and (bad := sorted(set(value) - set(TASKS))):
+            raise PolicyError(f"{where}: unknown tasks {bad}; tasks: {list(TASKS)}")
+        return tuple(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail("must be a number")
+    if key in SHARES and not 0 <= value <= 1:
+        raise fail("must be a share between 0 and 1")
+    if key in BITS and not (isinstance(value, int) and 0 <= value <= 64):
+        raise fail("must be a whole number of bits between 0 and 64")
+    if key in ("min_height", "max_longest_repeat") and not (isinstance(value, int) and value >= 1):
+        raise fail("must be a whole number of at least 1")
+    if key == "max_compression_ratio" and value <= 0:
+        raise fail("must be positive")
+    return value
 
 
 @dataclass(frozen=True)
