@@ -40,7 +40,7 @@ def _flags(key: str, value: Any) -> list[str]:
 def workflow_flags(path: str) -> list[str]:
     try:
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise WorkflowError(f"cannot read workflow {path}: {exc}") from exc
     if not isinstance(doc, dict):
         raise WorkflowError(f"{path}: expected a mapping of option names to values")

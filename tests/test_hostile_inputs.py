@@ -174,3 +174,24 @@ def test_a_misspelt_flag_is_refused_with_the_closest_one(tmp_path: Path, capsys)
     assert not out.exists()
     assert cli.main(["build", "--out", str(out), "--polcy", "none"]) == cli.EXIT_USAGE
     assert "--polcy (did you mean --policy?)" in capsys.readouterr().err
+
+
+def test_non_utf8_blocklist_recipe_and_workflow_files_are_named(tmp_path: Path, capsys) -> None:
+    """A Latin-1 blocklist, recipe or workflow file: exit 2 naming the file (it was a
+    UnicodeDecodeError traceback that named none)."""
+    media = tmp_path / "media"
+    media.mkdir()
+    out = tmp_path / "out"
+    cases = {
+        "blocklist.txt": ["annotate", "--media-dir", str(media), "--out", str(out)],
+        "recipe.yaml": ["mix", "--samples", str(tmp_path), "--out", str(tmp_path / "mix")],
+        "preset.yaml": ["annotate", "--media-dir", str(media), "--out", str(out)],
+    }
+    flags = {"blocklist.txt": "--blocklist", "recipe.yaml": "--recipe", "preset.yaml": "--workflow"}
+    for name, argv in cases.items():
+        bad = tmp_path / name
+        bad.write_bytes(b"name: " + LATIN1)
+        assert cli.main([*argv, flags[name], str(bad)]) == cli.EXIT_USAGE, name
+        err = capsys.readouterr().err
+        assert str(bad) in err and "utf-8" in err.lower(), err
+    assert not out.exists()

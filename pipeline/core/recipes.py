@@ -155,8 +155,8 @@ def load_recipe(spec: str) -> Recipe:
     if not (spec.endswith((".yaml", ".yml")) or path.is_file()):
         return parse_shorthand(spec)
     try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RecipeError(f"cannot read recipe file {spec}: {exc}") from exc
     if not isinstance(doc, dict):
         raise RecipeError(f"{spec}: expected a mapping")

@@ -19,6 +19,7 @@ from pipeline.core.settings import Flag, setting
 from pipeline.core.sources import derived_video_id, youtube_id
 from pipeline.core.subtitles import vtt_text
 from pipeline.core.ytdlp_errors import classify
+from pipeline.errors import UsageError
 from pipeline.records import MediaFile, Source
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,11 @@ def load_blocklist(path: str | None) -> Blocklist:
     if not path:
         return Blocklist()
     videos, channels = set(), set()
-    for raw in Path(path).read_text(encoding="utf-8").splitlines():
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read blocklist {path}: {exc}") from exc
+    for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
