@@ -3,7 +3,8 @@ benchmarks on machines with no VLM.
 
 It answers like `vllm serve` (same JSON shapes, status codes and error bodies) and can be
 scripted per request to be slow, fail with 429/500, stall past the client's timeout, drip its
-answer a byte at a time, answer 5 MB, echo the request's Authorization header in a 401, or
+answer a byte at a time, answer 5 MB, echo the request's Authorization header (in a 401, a
+200 page that is no answer, or a 400 past the client's cut), or
 return garbage, empty answers, refusals and runaway text. The caption it writes names the dominant
 colour of the first frame, so different scenes get different captions.
 
@@ -41,6 +42,8 @@ BEHAVIOURS = (
     "drip",
     "huge",
     "echo_auth_401",
+    "echo_auth_200_page",
+    "echo_auth_400_long",
 )
 
 
@@ -236,6 +239,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 401,
                 f"invalid credentials: {self.headers.get('Authorization')}",
                 "AuthenticationError",
+            )
+            return
+        if behaviour == "echo_auth_200_page":  # a login page that is no answer
+            page = f"<html>Signed in as {self.headers.get('Authorization')}</html>"
+            self._send(200, page.encode())
+            return
+        if behaviour == "echo_auth_400_long":  # a refusal whose quote is cut at 300 chars
+            self._error(
+                400, "x" * 285 + f" header {self.headers.get('Authorization')}", "BadRequestError"
             )
             return
         if behaviour == "huge":

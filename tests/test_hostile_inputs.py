@@ -195,3 +195,57 @@ def test_non_utf8_blocklist_recipe_and_workflow_files_are_named(tmp_path: Path, 
         err = capsys.readouterr().err
         assert str(bad) in err and "utf-8" in err.lower(), err
     assert not out.exists()
+
+
+def _every_text(out: Path) -> str:
+    """Every file under OUT as text: Parquet tables row by row (their pages are compressed,
+    so the bytes would hide a secret from a plain grep), the rest as bytes."""
+    import pyarrow.parquet as pq
+
+    parts = []
+    for f in sorted(p for p in out.rglob("*") if p.is_file()):
+        if f.suffix == ".parquet":
+            parts.append(repr(pq.read_table(f).to_pylist()))
+        else:
+            parts.append(f.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def test_no_planted_secret_reaches_any_output_file(tmp_path: Path, monkeypatch) -> None:
+    """The API key, a proxy's password, a password in the VLM URL and a yt-dlp password:
+    none reaches OUT (runs records, failures rows, anything), not even the start of the key
+    where a server's refusal was cut, nor the Basic form of the URL's password, although
+    the test server echoes the Authorization header in a 200 page and in a long 400."""
+    import base64
+
+    from fake_vllm import serve_fake_vllm
+
+    from pipeline import synthetic
+
+    key = "sk-planted-key-0123456789abcdef"
+    monkeypatch.setenv("PLANTED_KEY", key)
+    media = tmp_path / "media"
+    synthetic.make_video(
+        synthetic.Spec("muted", (("testsrc2", 3000), ("smptebars", 3000)), audio=False), media
+    )
+    for truth in media.glob("*.truth.json"):
+        truth.unlink()
+    out = tmp_path / "out"
+    secrets = ["proxy-pass-77", "url-pass-88", "ytdlp-pass-99", key]
+    script = ["echo_auth_200_page", "echo_auth_400_long"] * 4
+    with serve_fake_vllm(model="m", script=script) as (url, _):
+        common = [
+            *("annotate", "--media-dir", str(media), "--out", str(out), "--clip-model", "off"),
+            *("--vlm-model", "m", "--vlm-retries", "0", "--force"),
+            *("--proxy", "http://bob:proxy-pass-77@127.0.0.1:9"),
+            *("--ytdlp-option", 'password="ytdlp-pass-99"'),
+        ]
+        keyed = [*common, "--vlm-base-url", url, "--vlm-api-key-env", "PLANTED_KEY"]
+        assert cli.main(keyed) == cli.EXIT_SOME_INPUTS_FAILED
+        with_userinfo = url.replace("http://", "http://bob:url-pass-88@")
+        assert cli.main([*common, "--vlm-base-url", with_userinfo]) == (cli.EXIT_SOME_INPUTS_FAILED)
+    text = _every_text(out)
+    assert "Signed in as" in text or "not a chat completion" in text  # the echo was stored
+    for secret in [*secrets, key[:12], base64.b64encode(b"bob:url-pass-88").decode()[:12]]:
+        assert secret not in text, secret
+    assert "***" in text

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from pipeline.core import signals
+from pipeline.core.redact import redact_text
 from pipeline.core.subtitles import word_error_rate
 from pipeline.records import (
     AnnotatedVideo,
@@ -228,11 +229,12 @@ def clip_rows(done: CompleteVideo, ctx: RunContext) -> list[dict[str, Any]]:
 
 
 def utf8_text(text: str | None) -> str | None:
-    """Text that UTF-8 can store: a file name that is not UTF-8 reaches Python with its bad
-    bytes as surrogates, which Parquet (and a hash) refuse; they are written as escapes."""
+    """Text that UTF-8 can store, without credentials: a file name that is not UTF-8 reaches
+    Python with its bad bytes as surrogates, which Parquet (and a hash) refuse, so they are
+    written as escapes; URL userinfo and Authorization values are hidden (core/redact.py)."""
     if text is None:
         return None
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return redact_text(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def failure_row(f: Failure, ctx: RunContext, now_ms: int | None = None) -> dict[str, Any]:

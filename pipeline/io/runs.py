@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from pipeline import __version__, metrics
+from pipeline.core.redact import redact_options
 from pipeline.io import storage
 
 _PACKAGES = (
@@ -84,11 +85,7 @@ def write_record(
         "versions": _versions(),
         "counts": counts,
         "counters": counted,
-        "options": {
-            k: v
-            for k, v in options.get_all_options(drop_default=True).items()
-            if "cookie" not in k and "key" not in k
-        },
+        "options": redact_options(options.get_all_options(drop_default=True)),
     }
     storage.write_text(path, yaml.safe_dump(record, sort_keys=False, default_flow_style=False))
     return path

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 from pipeline.core.captions import (
     DRY_RUN_CAPTION,
+    CaptionRejected,
     CaptionRequestFailed,
     chat_request,
     parse_answer,
     validate_caption,
 )
 from pipeline.core.prompts import PROMPTS, Prompt, get_prompt
+from pipeline.core.redact import redact_text
 from pipeline.core.settings import Flag, setting
 from pipeline.models import ModelLoadError
 from pipeline.models.handler import ModelHandler
@@ -181,10 +183,9 @@ class ChatClient:
             return response.status_code, response.headers.get("retry-after"), b"".join(chunks)
 
     def redact(self, text: str) -> str:
-        """Servers may echo a request's headers in their errors: never store the key."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        """Servers may echo a request's headers in their errors (or in a 200 page that is no
+        answer): never store the key, nor a start of it where the text was cut."""
+        return redact_text(text, self._secrets)
 
     def complete(self, body: dict) -> tuple[str, str | None, int]:
         """(content, finish_reason, attempts) of one chat completion; CaptionRequestFailed
@@ -201,7 +202,10 @@ class ChatClient:
                 last = f"connection failed ({type(exc).__name__})"
             else:
                 if status == 200:
-                    text, finish = parse_answer(content)
+                    try:
+                        text, finish = parse_answer(content)
+                    except CaptionRejected as exc:
+                        raise CaptionRejected(exc.reason, self.redact(str(exc.args[0]))) from None
                     return text, finish, attempt + 1
                 detail = self.redact(_error_message(content))
                 if status not in TRANSIENT_STATUS:
