@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.compact import check_swapped
 from pipeline.core import templates
 from pipeline.core.curation import Fingerprint, duplicate_groups, funnel
 from pipeline.core.dataset_card import dataset_card
@@ -221,6 +222,7 @@ def run(argv: list[str] | None = None, test_pipeline: beam.Pipeline | None = Non
     annotations = opts.annotations or out
     if not table_files(annotations, "videos"):
         raise BuildError(f"no videos table in {annotations}: run annotate first")
+    check_swapped(annotations, ("videos", "sentences", "clips"))  # a compact killed mid-swap
     for table in ("videos", "sentences", "clips"):  # name a damaged file before Beam trips
         for shard in table_files(annotations, table):
             try:

@@ -1,12 +1,17 @@
 """`ominous compact OUT`: merge a table's small shards into few large ones, sized for DuckDB
 scans (row groups of ~122,880 rows, files of up to `--rows-per-file` rows), per partition.
 
-Rows are de-duplicated by the table's id while merging, so running compact again after a crash
-between writing the merged files and deleting the old ones repairs the duplicates.
+Rows are de-duplicated by the table's id while merging. The swap is one unit for readers:
+the merged files are written under temporary names, then a journal in the table's folder
+lists the renames and deletions, then they are done, then the journal goes. A compact killed
+before the journal left only temporary files (the next one deletes them); one killed after
+it left the journal, which the next compact (and annotate, when it recovers OUT) finishes,
+and which build refuses to read past: never old and merged rows side by side.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import defaultdict
@@ -23,6 +28,7 @@ from pipeline.io.parquet import ROW_GROUP_ROWS, read_file, table_dir, table_file
 from pipeline.io.schemas import TABLES
 
 TMP = ".tmp"
+JOURNAL = "_compact.journal"
 ID_COLUMN = {
     "videos": "video_id",
     "sentences": "sentence_id",
@@ -68,12 +74,15 @@ def _drop_leftovers(out: str, table: str) -> int:
 
 
 def compact_table(out: str, table: str, rows_per_file: int = 5_000_000) -> CompactSummary:
+    finish_swap(out, table)
     _drop_leftovers(out, table)
     files = table_files(out, table)
     by_folder: dict[str, list[str]] = defaultdict(list)
     for f in files:
         by_folder[f.rsplit("/", 1)[0]].append(f)
     after, rows, dropped = 0, 0, 0
+    renames: list[tuple[str, str]] = []
+    deletes: list[str] = []
     stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     for folder, group in sorted(by_folder.items()):
         merged = pa.concat_tables([read_file(f, table) for f in group])
@@ -88,18 +97,48 @@ def compact_table(out: str, table: str, rows_per_file: int = 5_000_000) -> Compa
         for i in range(parts):
             chunk = merged.slice(i * rows_per_file, rows_per_file)
             path = storage.join(folder, f"compact-{stamp}-{i:05d}-of-{parts:05d}.parquet")
-            write_table_file(path, chunk)
+            _write_tmp(f"{path}{TMP}", chunk)
+            renames.append((f"{path}{TMP}", path))
             after += 1
-        FileSystems.delete(group)
+        deletes += group
+    if renames:
+        journal = storage.join(table_dir(out, table), JOURNAL)
+        storage.write_text(f"{journal}{TMP}", json.dumps({"renames": renames, "deletes": deletes}))
+        FileSystems.rename([f"{journal}{TMP}"], [journal])  # the swap is decided here
+        finish_swap(out, table)
     return CompactSummary(table, len(files), after, rows, dropped)
 
 
-def write_table_file(path: str, data: pa.Table) -> None:
-    """Whole or not at all: a temporary name, then a rename."""
-    tmp = f"{path}{TMP}"
-    with FileSystems.create(tmp) as f:
+def finish_swap(out: str, table: str) -> bool:
+    """Carry out a journal a killed compact left (each step is safe to repeat); whether
+    there was one."""
+    journal = storage.join(table_dir(out, table), JOURNAL)
+    if not storage.exists(journal):
+        return False
+    plan = json.loads(storage.read_text(journal))
+    for tmp, final in plan["renames"]:
+        if storage.exists(tmp):
+            FileSystems.rename([tmp], [final])
+    gone = [f for f in plan["deletes"] if storage.exists(f)]
+    if gone:
+        FileSystems.delete(gone)
+    FileSystems.delete([journal])
+    return True
+
+
+def check_swapped(out: str, tables: tuple[str, ...] = TABLES) -> None:
+    """Readers (build) refuse annotations whose compact was killed mid-swap."""
+    for table in tables:
+        if storage.exists(storage.join(table_dir(out, table), JOURNAL)):
+            raise commit.RunInProgress(
+                f"{out}: a compact of its {table} was killed while swapping files (old and "
+                f"merged rows are side by side); run ominous compact {out} to finish it"
+            )
+
+
+def _write_tmp(path: str, data: pa.Table) -> None:
+    with FileSystems.create(path) as f:
         pq.write_table(data, f, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-    FileSystems.rename([tmp], [path])
 
 
 def compact(

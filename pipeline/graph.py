@@ -11,6 +11,7 @@ import apache_beam as beam
 import pyarrow.compute as pc
 
 from pipeline import __version__, metrics
+from pipeline.compact import finish_swap
 from pipeline.core import rows
 from pipeline.core.keywords import load_keywords
 from pipeline.core.sources import (
@@ -22,6 +23,7 @@ from pipeline.core.sources import (
 from pipeline.errors import UsageError
 from pipeline.io import commit, progress, runs, storage
 from pipeline.io.parquet import read_table
+from pipeline.io.schemas import TABLES
 from pipeline.io.table_write import WriteTable
 from pipeline.options import AnnotateOptions, OutputOptions, refuse_unknown_flags, stage_configs
 from pipeline.records import RunContext, Source
@@ -122,6 +124,8 @@ def _plan(argv: list[str] | None) -> _Plan:
         raise UsageError("--wave-size must be 0 (one wave) or more")
     configs = stage_configs(opts)
     commit.recover(out)  # what a killed run left, before reading what is done
+    for table in TABLES:  # ... and a killed compact
+        finish_swap(out, table)
     run_id = opts.run_id or time.strftime("run-%Y%m%dT%H%M%S")
     ctx = RunContext(
         run_id=run_id, config_hash=configs.content_hash(), pipeline_version=__version__

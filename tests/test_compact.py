@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -64,3 +65,78 @@ def test_compact_keeps_the_newest_run_of_a_repeated_id(tmp_path: Path) -> None:
     kept = read_table(str(tmp_path), "samples").to_pylist()
     assert sorted(r["sample_id"] for r in kept) == sorted(r["sample_id"] for r in rows)
     assert {r["provenance"]["run_id"] for r in kept} == {"run-20260301T000000"}
+
+
+def _complete(rows: list[dict], table: str) -> list[dict]:
+    """The hand-made rows with a plain value in every required column they leave empty."""
+    import pyarrow as pa
+
+    from pipeline.io.schemas import table_schema
+
+    plain = {pa.string(): "test", pa.int64(): 0, pa.int32(): 0, pa.float64(): 0.0}
+    required = [f for f in table_schema(table) if not f.nullable and f.type in plain]
+    return [
+        {**r, **{f.name: plain[f.type] for f in required if r.get(f.name) is None}} for r in rows
+    ]
+
+
+def _annotations(out: Path, shards: int) -> None:
+    """The hand-made annotation rows, each table in `shards` files."""
+    for table in ("videos", "sentences", "clips"):
+        rows = _complete(TABLES[table], table)
+        (out / table).mkdir(parents=True)
+        for k in range(shards):
+            pq.write_table(conform(rows[k::shards], table), out / table / f"w{k}.parquet")
+
+
+def test_a_compact_killed_mid_swap_is_refused_by_build_then_finished(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """kill -9 of compact after its merged write (simulated: the deletions never happen)
+    left old and merged rows side by side, and build made duplicate samples with exit 0.
+    Now build refuses by name; the next compact finishes the swap; build then makes the
+    same samples as from the clean table."""
+    from apache_beam.io.filesystems import FileSystems
+
+    import pipeline.compact as compact_module
+
+    out = tmp_path / "out"
+    _annotations(out, 3)
+    reference = tmp_path / "reference"
+    assert cli.main(["build", "--annotations", str(out), "--out", str(reference)]) == 0
+    want = sorted(read_table(str(reference), "samples", ["sample_id"])["sample_id"].to_pylist())
+
+    def killed(paths) -> None:
+        raise KeyboardInterrupt  # the process dies before deleting the old shards
+
+    monkeypatch.setattr(compact_module.FileSystems, "delete", killed)
+    with contextlib.suppress(KeyboardInterrupt):
+        compact(str(out), tables=("sentences",))
+    monkeypatch.undo()
+    assert FileSystems.delete is not killed
+    assert read_table(str(out), "sentences").num_rows > len(TABLES["sentences"])  # side by side
+    samples = tmp_path / "samples"
+    assert cli.main(["build", "--annotations", str(out), "--out", str(samples)]) == 2
+    assert "killed while swapping" in capsys.readouterr().err
+    assert cli.main(["compact", str(out)]) == cli.EXIT_OK
+    ids = read_table(str(out), "sentences")["sentence_id"].to_pylist()
+    assert len(ids) == len(set(ids))
+    assert cli.main(["build", "--annotations", str(out), "--out", str(samples)]) == 0
+    got = sorted(read_table(str(samples), "samples", ["sample_id"])["sample_id"].to_pylist())
+    assert got == want and len(set(got)) == len(got)
+
+
+def test_build_counts_a_repeated_row_once(tmp_path: Path) -> None:
+    """Sentences and clips copied twice within one run (by hand, or an old compact): build
+    makes each sample once, as from the clean table."""
+    clean, doubled = tmp_path / "clean", tmp_path / "doubled"
+    _annotations(clean, 1)
+    _annotations(doubled, 1)
+    for table in ("sentences", "clips"):
+        rows = _complete(TABLES[table], table)
+        pq.write_table(conform(rows, table), doubled / table / "copy.parquet")
+    ids = []
+    for out in (clean, doubled):
+        assert cli.main(["build", "--annotations", str(out), "--out", str(out / "s")]) == 0
+        ids.append(sorted(read_table(str(out / "s"), "samples")["sample_id"].to_pylist()))
+    assert ids[0] == ids[1] and len(set(ids[1])) == len(ids[1])

@@ -15,18 +15,23 @@ def newest(
     parts: dict[str, Iterable[dict[str, Any]]],
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]] | None:
     """The newest annotation of one video, with the sentences and clips of the same run: a
-    video's rows are committed together, and a rerun with --force repeats their ids."""
+    video's rows are committed together, and a rerun with --force repeats their ids. A row
+    repeated within the run (a compact killed before its swap was journalled leaves none,
+    but copies made by hand do) counts once."""
     videos = sorted(parts["videos"], key=lambda r: r["provenance"]["run_id"] or "")
     if not videos:
         return None
     v = videos[-1]
     run = v["provenance"]["run_id"]
     sentences = sorted(
-        (s for s in parts["sentences"] if s["provenance"]["run_id"] == run),
+        {
+            s["sentence_id"]: s for s in parts["sentences"] if s["provenance"]["run_id"] == run
+        }.values(),
         key=lambda s: s["index"],
     )
     clips = sorted(
-        (c for c in parts["clips"] if c["provenance"]["run_id"] == run), key=lambda c: c["index"]
+        {c["clip_id"]: c for c in parts["clips"] if c["provenance"]["run_id"] == run}.values(),
+        key=lambda c: c["index"],
     )
     return v, sentences, clips
 
