@@ -3,10 +3,10 @@ benchmarks on machines with no VLM.
 
 It answers like `vllm serve` (same JSON shapes, status codes and error bodies) and can be
 scripted per request to be slow, fail with 429/500, stall past the client's timeout, drip its
-answer a byte at a time, answer 5 MB, echo the request's Authorization header (in a 401, a
-200 page that is no answer, or a 400 past the client's cut), or
-return garbage, empty answers, refusals and runaway text. The caption it writes names the dominant
-colour of the first frame, so different scenes get different captions.
+headers or its answer a byte at a time, answer 5 MB, echo the request's Authorization header
+(in a 401, a 200 page that is no answer, or a 400 past the client's cut), or return garbage,
+empty answers, refusals and runaway text. The caption it writes names the dominant colour of
+the first frame, so different scenes get different captions.
 
 Run alone: python tests/fake_vllm.py --port 8000 --model Qwen/Qwen2.5-VL-7B-Instruct
 """
@@ -40,6 +40,7 @@ BEHAVIOURS = (
     "stall",
     "no_choices",
     "drip",
+    "drip_headers",
     "huge",
     "echo_auth_401",
     "echo_auth_200_page",
@@ -110,6 +111,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         until = time.monotonic() + self.state.stall_s
         for byte in data:
+            if time.monotonic() > until:
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    def _drip_headers(self) -> None:
+        """The status line, then header lines a byte every 0.1 s for at most stall_s: no
+        read waits long, but the headers never end."""
+        head = b"HTTP/1.1 200 OK\r\n" + b"".join(
+            f"X-Padding-{i}: {'x' * 20}\r\n".encode() for i in range(1000)
+        )
+        until = time.monotonic() + self.state.stall_s
+        for byte in head:
             if time.monotonic() > until:
                 return
             try:
@@ -252,6 +270,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if behaviour == "huge":
             self._send(200, b"{" + b" " * (5 << 20) + b"}")
+            return
+        if behaviour == "drip_headers":
+            self._drip_headers()
             return
         if behaviour == "drip":
             self._drip(

@@ -185,6 +185,13 @@ def test_the_timeout_bounds_each_request_not_each_read() -> None:
     ):
         _client(url, timeout_s=1.0, retries=0).caption([RED])
     assert info.value.reason == "retries_exhausted"
+    started = time.monotonic()
+    with (  # headers dripped a byte every 0.1 s: the deadline covers them too
+        serve_fake_vllm(model=MODEL, script=["drip_headers"], stall_s=30) as (url, _),
+        pytest.raises(CaptionRequestFailed, match="timed out after 1 s"),
+    ):
+        _client(url, timeout_s=1.0, retries=0).caption([RED])
+    assert time.monotonic() - started < 10  # (it hung for as long as the server dripped)
     with (
         serve_fake_vllm(model=MODEL, script=["huge"]) as (url, _),
         pytest.raises(CaptionRequestFailed) as info,

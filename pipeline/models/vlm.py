@@ -28,6 +28,7 @@ from pipeline.core.captions import (
 from pipeline.core.prompts import PROMPTS, Prompt, get_prompt
 from pipeline.core.redact import redact_text
 from pipeline.core.settings import Flag, setting
+from pipeline.io import http_deadline
 from pipeline.models import ModelLoadError
 from pipeline.models.handler import ModelHandler
 
@@ -149,11 +150,12 @@ class ChatClient:
         self._secrets = tuple(x for x in (key,) if x)
         self.timeout_s, self.retries = timeout_s, retries
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self._http = httpx.Client(
             base_url=endpoint.rstrip("/"),
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            transport=http_deadline.transport(limits=limits),
         )
         self._sleep = sleep
         self._httpx = httpx
@@ -165,11 +167,14 @@ class ChatClient:
         return min(base * (0.5 + random.random() / 2), self.max_backoff_s)
 
     def _post(self, body: dict) -> tuple[int, str | None, bytes]:
-        """One request, bounded as a whole: `timeout_s` from sending to the answer's last
-        byte (httpx bounds each read only, and a server that drips never trips that), and
-        at most MAX_RESPONSE_BYTES. Returns status, Retry-After and the body."""
-        deadline = time.monotonic() + self.timeout_s
-        with self._http.stream("POST", "/chat/completions", json=body) as response:
+        """One request, bounded as a whole: `timeout_s` from connecting to the answer's last
+        byte, headers included (io/http_deadline.py: httpx bounds each read only, and a
+        server that drips never trips that), and at most MAX_RESPONSE_BYTES. Returns
+        status, Retry-After and the body."""
+        with (
+            http_deadline.deadline(self.timeout_s),
+            self._http.stream("POST", "/chat/completions", json=body) as response,
+        ):
             chunks, size = [], 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
@@ -177,8 +182,6 @@ class ChatClient:
                     raise CaptionRequestFailed(
                         "oversized", f"the answer passed {MAX_RESPONSE_BYTES} bytes"
                     )
-                if time.monotonic() > deadline:
-                    raise self._httpx.ReadTimeout("the request's deadline passed")
                 chunks.append(chunk)
             return response.status_code, response.headers.get("retry-after"), b"".join(chunks)
 
