@@ -87,6 +87,7 @@ def _mix(args: argparse.Namespace) -> int:
         replay=args.replay,
         split=args.split,
         allow_repeat=args.allow_repeat,
+        replay_root=args.replay_root,
     )
     total = sum(summary.counts.values())
     print(
@@ -288,6 +289,7 @@ def _experiment(args: argparse.Namespace) -> int:
         args.video_root,
         args.allow_repeat,
         args.noise_target,
+        args.replay_root,
     )
     for arm, counts in summary.arms.items():
         drawn = ", ".join(f"{k} {v}" for k, v in counts.items()) or "baseline: no data"
@@ -418,6 +420,12 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
         help="shorthand like 'ORNS1111 (10k)' or '+10k-noise', or a YAML file",
     )
     m.add_argument("--replay", default=None, help="LLaVA/LongVA JSON or JSONL (component O)")
+    m.add_argument(
+        "--replay-root",
+        default=None,
+        help="folder the replay's relative media paths start from (default: the replay "
+        "file's folder); they are written absolute, and one that is no file is an error",
+    )
     m.add_argument("--out", required=True)
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--split", default="train")
@@ -569,6 +577,9 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     )
     x.add_argument("--samples", default=None, help="plan: build's --out")
     x.add_argument("--replay", default=None, help="plan: LLaVA/LongVA JSON or JSONL")
+    x.add_argument(
+        "--replay-root", default=None, help="plan: where the replay's relative media paths start"
+    )
     x.add_argument("--format", default=None, choices=FORMATS, help="plan: the trainer's format")
     x.add_argument("--out", default=None, help="plan: a new EXP folder")
     x.add_argument(

@@ -110,6 +110,7 @@ def plan(
     video_root: str | None = None,
     allow_repeat: bool = False,
     noise_target: str = "marker",
+    replay_root: str | None = None,
 ) -> PlanSummary:
     """Every arm's mixture and export, one shared eval set, and the README, published as one
     folder; every count is checked first, so a short recipe writes nothing."""
@@ -158,6 +159,7 @@ def plan(
                 "train",
                 allow_repeat,
                 limit,
+                replay_root,
             )
             done = export(
                 str(folder / "mix"),

@@ -23,7 +23,7 @@ from pipeline.core import exporters
 from pipeline.core.exporters import Context, ExportError
 from pipeline.io import publish, storage
 from pipeline.io.parquet import read_table, table_files
-from pipeline.io.replay import read_replay
+from pipeline.io.replay import listed, read_replay, resolve_media
 
 MISSING_SHOWN = 10
 
@@ -229,7 +229,15 @@ def export(
                 added["commentary"] += 1
     replay = []
     if (mix / "replay.jsonl").is_file():
-        for rec in read_replay(str(mix / "replay.jsonl")):
+        # mix writes them absolute; a MIX from before that, or edited by hand, is checked here
+        replayed, missing = resolve_media(read_replay(str(mix / "replay.jsonl")), None)
+        if missing:
+            raise ExportError(
+                f"{mix_dir}/replay.jsonl: {len(missing)} replay media paths are relative or "
+                f"no file:\n{listed(missing)}\nmix again: it writes them absolute "
+                "(--replay-root)"
+            )
+        for rec in replayed:
             converted = exporters.replay_as(fmt, rec)
             if converted is None:
                 skipped["replay"] += 1

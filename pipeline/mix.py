@@ -21,7 +21,7 @@ from pipeline.core.recipes import REPLAY, Recipe, RecipeError
 from pipeline.io import publish
 from pipeline.io.commit import check_published
 from pipeline.io.parquet import table_files
-from pipeline.io.replay import read_replay
+from pipeline.io.replay import listed, read_replay, resolve_media
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ def mix(
     split: str = "train",
     allow_repeat: bool = False,
     replay_limit: int | None = None,
+    replay_root: str | None = None,
 ) -> MixSummary:
     """Draw into a hidden sibling folder, then publish its files into OUT as one unit
     (io/publish.py), one mix per OUT at a time: a mix that fails leaves OUT as it was, one
@@ -77,7 +78,9 @@ def mix(
         work = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:8]}"
         work.mkdir(parents=True)
         try:
-            summary = _mix(samples, recipe, work, seed, replay, split, allow_repeat, replay_limit)
+            summary = _mix(
+                samples, recipe, work, seed, replay, split, allow_repeat, replay_limit, replay_root
+            )
             names = ("mixture.parquet", "replay.jsonl", "mixture.yaml")
             publish.publish(
                 final,
@@ -167,6 +170,7 @@ def _mix(
     split: str,
     allow_repeat: bool,
     replay_limit: int | None = None,
+    replay_root: str | None = None,
 ) -> MixSummary:
     con = _samples_view(samples, recipe, replay)
     counts = recipe.counts()
@@ -198,7 +202,7 @@ def _mix(
         ) TO {_quote(str(mixture))} (FORMAT parquet, COMPRESSION zstd)""")
         rows = con.execute(f"SELECT count(*) FROM {_quote(str(mixture))}").fetchone()[0]
     n_replay = _write_replay(
-        target, recipe, counts.get(REPLAY, 0), replay, seed, allow_repeat, replay_limit
+        target, recipe, counts.get(REPLAY, 0), replay, seed, allow_repeat, replay_limit, replay_root
     )
     real = {letter: n for letter, n in counts.items() if letter != REPLAY}
     if recipe.replay_all or REPLAY in counts:
@@ -232,8 +236,10 @@ def _write_replay(
     seed: int,
     allow_repeat: bool,
     limit: int | None = None,
+    root: str | None = None,
 ) -> int:
-    """Replay rows pass through unchanged (their order and choice are seeded)."""
+    """Replay rows pass through with their media paths made absolute (their order and
+    choice are seeded); `root`: where relative paths start, default the replay's folder."""
     path = target / "replay.jsonl"
     if replay is None:
         return 0
@@ -252,6 +258,13 @@ def _write_replay(
             want, len(ranked), allow_repeat, _shortfall(REPLAY, (), want, len(ranked), "replay")
         )
         chosen = (ranked * passes)[:want]
+    start = Path(root) if root else Path(replay).resolve().parent
+    chosen, missing = resolve_media(chosen, start)
+    if missing:
+        raise RecipeError(
+            f"{len(missing)} replay media paths are no file under {start}:\n{listed(missing)}"
+            "\npass --replay-root (the folder the replay's relative paths start from)"
+        )
     with path.open("w", encoding="utf-8") as f:
         for rec in tqdm(chosen, desc="replay rows", unit="row", disable=None):
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")

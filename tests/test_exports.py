@@ -37,8 +37,16 @@ def _mixture(folder: Path, rows: list[dict], replay: list[dict] | None = None) -
     pq.write_table(
         conform([{**r, "mixture": "test"} for r in rows], "samples"), folder / "mixture.parquet"
     )
-    if replay:
-        (folder / "replay.jsonl").write_text("".join(json.dumps(r) + "\n" for r in replay))
+    if replay:  # as mix writes them: media paths absolute, the files there
+        absolute = []
+        for r in replay:
+            for key in ("video", "image"):
+                if key in r:
+                    (folder / r[key]).parent.mkdir(exist_ok=True)
+                    (folder / r[key]).write_bytes(b"x")
+                    r = {**r, key: str(folder / r[key])}
+            absolute.append(r)
+        (folder / "replay.jsonl").write_text("".join(json.dumps(r) + "\n" for r in absolute))
     (folder / "mixture.yaml").write_text("recipe: test mix\nseed: 0\n")
     return folder
 

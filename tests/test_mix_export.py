@@ -66,6 +66,9 @@ def samples_dir(tmp_path_factory, base_rows) -> Path:
 @pytest.fixture(scope="module")
 def replay_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("replay") / "llava.json"
+    (path.parent / "old").mkdir()
+    for i in range(40):
+        (path.parent / "old" / f"{i}.mp4").write_bytes(b"x")  # relative to the file
     path.write_text(
         json.dumps(
             [
@@ -109,7 +112,12 @@ def test_mix_draws_exact_counts_from_train_only(samples_dir, replay_file, tmp_pa
     replay = [json.loads(x) for x in (tmp_path / "replay.jsonl").read_text().splitlines()]
     assert len(replay) == 25 and len({r["id"] for r in replay}) == 25
     original = {r["id"]: r for r in json.loads(replay_file.read_text())}
-    assert all(original[r["id"]] == r for r in replay)  # unchanged
+    folder = replay_file.parent
+    # unchanged, but for the media path: absolute now (test_replay_media_paths_are_resolved...)
+    assert all(
+        {**original[r["id"]], "video": str(folder / original[r["id"]]["video"])} == r
+        for r in replay
+    )
 
 
 def test_mix_is_deterministic_for_a_seed(samples_dir, replay_file, tmp_path) -> None:
@@ -182,3 +190,32 @@ def test_mixed_rows_keep_component_and_samples_schema(samples_dir, tmp_path) -> 
     rows = _mixture(tmp_path)
     assert {r["component"] for r in rows} == {"N", "S"}
     assert replace is not None and all(r["provenance"]["seed"] == 0 for r in rows)
+
+
+def test_replay_media_paths_are_resolved_or_refused(samples_dir, replay_file, tmp_path) -> None:
+    """A replay row's relative `video` is resolved against the replay's folder (or
+    --replay-root) and written absolute, so no trainer joins it to its own media folder; a
+    path that resolves to no file is an error that lists it, and writes nothing."""
+    from pipeline import cli
+
+    out = tmp_path / "mix"
+    mix(str(samples_dir), parse_shorthand("O1 (10)"), str(out), replay=str(replay_file))
+    videos = [json.loads(x)["video"] for x in (out / "replay.jsonl").read_text().splitlines()]
+    assert videos and all(Path(v).is_absolute() and Path(v).is_file() for v in videos)
+    assert all(Path(v).parent == replay_file.parent / "old" for v in videos)
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(replay_file.read_text())
+    with pytest.raises(RecipeError, match=r"40 replay media paths are no file") as err:
+        mix(str(samples_dir), parse_shorthand("+40"), str(tmp_path / "m2"), replay=str(elsewhere))
+    assert "old/0.mp4" in str(err.value) and "... and 30 more" in str(err.value)
+    assert not (tmp_path / "m2").exists()
+    argv = ["mix", "--samples", str(samples_dir), "--recipe", "O1 (10)", "--replay"]
+    argv += [str(elsewhere), "--out", str(tmp_path / "m3")]
+    assert cli.main([*argv, "--replay-root", str(replay_file.parent)]) == cli.EXIT_OK
+    from pipeline.core.exporters import ExportError
+    from pipeline.export import export
+
+    first = json.loads((out / "replay.jsonl").read_text().splitlines()[0])
+    (out / "replay.jsonl").write_text(json.dumps({**first, "video": "old/0.mp4"}) + "\n")
+    with pytest.raises(ExportError, match="1 replay media paths are relative or no file"):
+        export(str(out), "llava", str(tmp_path / "exported"), video_root=str(tmp_path))

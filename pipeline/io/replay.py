@@ -1,7 +1,10 @@
 """Existing instruction sets (LLaVA / LongVA JSON or JSONL) read as the replay component.
 
-Records pass through unchanged; only their shape is checked, so a broken file fails before a
-mixture is written rather than inside a trainer.
+Records pass through unchanged but for their media paths; their shape is checked, so a
+broken file fails before a mixture is written rather than inside a trainer. A relative media
+path is resolved against the replay root (default: the replay file's folder) and written
+absolute: a trainer joins a relative one to its own media folder, and LLaVA's loader, finding
+nothing there, silently trains on the next record instead.
 """
 
 from __future__ import annotations
@@ -64,3 +67,41 @@ def read_replay(path: str) -> list[dict[str, Any]]:
             ) from exc
         out.append(_check(rec, f"{path} line {i + 1}"))
     return out
+
+
+MISSING_SHOWN = 10
+
+
+def resolve_media(
+    records: list[dict[str, Any]], root: Path | None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """(the records with each `video` and `image` path absolute, the paths that are no
+    file). Relative paths start at `root`; without one they count as missing. URLs are left
+    as they are."""
+    missing: list[str] = []
+    out = []
+    for rec in records:
+        rec = dict(rec)
+        for key in ("video", "image"):
+            value = rec.get(key)
+            if not value or "://" in value:
+                continue
+            if Path(value).is_absolute():
+                path = Path(value)
+            elif root is not None:
+                path = root / value
+            else:
+                path = None
+            if path is not None and path.is_file():
+                rec[key] = str(path.resolve())
+            elif value not in missing:
+                missing.append(value)
+        out.append(rec)
+    return out, missing
+
+
+def listed(paths: list[str]) -> str:
+    """The first paths, one a line, and how many more."""
+    shown = "\n  ".join(paths[:MISSING_SHOWN])
+    more = f"\n  ... and {len(paths) - MISSING_SHOWN} more" if len(paths) > MISSING_SHOWN else ""
+    return f"  {shown}{more}"
