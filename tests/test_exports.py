@@ -311,6 +311,19 @@ def test_times_follow_what_each_trainer_shows(rows) -> None:
         exporters.llava(relative, exporters.Context("v.mp4", "video", 1, None))
 
 
+def test_videollm_online_turn_times_follow_the_records_time_reference(rows) -> None:
+    """The record says `time_reference: clip` by default: its turn times start at the
+    window's start (they were on the video's timeline); with `video`, on the video's."""
+    row = next(r for r in rows if r["task"] == "narration" and r["clip_start_ms"] > 0)
+    start, end = row["clip_start_ms"] / 1000, row["clip_end_ms"] / 1000
+    for reference, low, high in (("clip", 0.0, end - start), ("video", start, end)):
+        record = exporters.videollm_online(row, exporters.Context("v.mp4", reference, 1), 2.0)
+        assert record["time_reference"] == reference
+        times = [m["time"] for m in record["conversation"]]
+        assert times and all(low <= t <= high for t in times), (reference, times)
+    assert min(times) == start  # (with `clip`, the first is 0.0)
+
+
 def test_missing_media_is_an_error_that_lists_it_and_writes_nothing(
     mixture, media, tmp_path, capsys
 ) -> None:

@@ -303,7 +303,8 @@ def videollm_online(row: dict[str, Any], ctx: Context, frame_fps: float) -> dict
     its end (the last stops before the window's open end): an answer at a cut comes after
     the cut's frame. The streams add up to the loaded range. Silence is learned on frames
     (their frame-interval token), never as an assistant turn; stop and noise are an empty
-    learned answer (their end token)."""
+    learned answer (their end token). Turn `time`s are on the record's `time_reference`, as
+    its texts are (their loader reads frame counts and ranges, not these times)."""
     conv: list[dict[str, Any]] = []
     learn_frames = row["task"] in STREAMED_TASKS or any(
         target_kind(t) == "silence" for t in row["turns"]
@@ -316,11 +317,11 @@ def videollm_online(row: dict[str, Any], ctx: Context, frame_fps: float) -> dict
                 "role": "stream",
                 "num_frames": 1,
                 "learn": False,
-                "time": absolute(row["clip_start_ms"], ctx),
+                "time": seconds(row["clip_start_ms"], row, ctx),
             }
         )
     for t in row["turns"]:
-        at = absolute(t["start_ms"], ctx)
+        at = seconds(t["start_ms"], row, ctx)  # on the record's time_reference, as texts are
         if t["kind"] == "frames":
             # the window's end is open: a frame at the very end would lie past the video
             n = (
