@@ -1,4 +1,5 @@
-"""The `ominous` command: annotate, validate, query."""
+"""The `ominous` command: annotate and build (or run: both), mix, export, eval, experiment,
+report, models, compact, validate and query."""
 
 from __future__ import annotations
 
