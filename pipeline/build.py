@@ -31,7 +31,7 @@ from pipeline.io.parquet import (
 )
 from pipeline.io.policy import load_policy
 from pipeline.io.table_write import WriteTable
-from pipeline.options import OutputOptions, refuse_unknown_flags
+from pipeline.options import AnnotateOptions, OutputOptions, refuse_unknown_flags
 from pipeline.stages.build_samples import FILTERED, BuildSamples, rejection_row
 
 
@@ -168,11 +168,22 @@ def build_config(opts: BuildOptions) -> BuildConfig:
     )
 
 
+def _fractions(opts: BuildOptions) -> tuple[float, float]:
+    """--val-fraction and --test-fraction (annotate's flags), which --split-by channel uses
+    to split by channel as annotate splits by video."""
+    annotate = opts.view_as(AnnotateOptions)
+    val, test = annotate.val_fraction, annotate.test_fraction
+    if val < 0 or test < 0 or val + test >= 1:
+        raise BuildError("--val-fraction and --test-fraction must be >= 0 and leave room for train")
+    return val, test
+
+
 def _config_hash(config: BuildConfig, opts: BuildOptions) -> str:
     doc = {
         **asdict(config),
         "sample_fps": str(config.sample_fps),
         "split_by": opts.split_by,
+        **({"fractions": list(_fractions(opts))} if opts.split_by == "channel" else {}),
         "keep_flagged": opts.keep_flagged,
         "generator": templates.GENERATOR_VERSION,
     }
@@ -273,6 +284,7 @@ def _build(
         run_id,
         _config_hash(config, opts),
         opts.split_by,
+        _fractions(opts),
         policy=policy,
         duplicates=duplicates,
     )

@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from schema_rows import conform
+from schema_rows import complete_rows, conform, write_annotations
 from test_tasks import TABLES, _info
 
 from pipeline import cli
@@ -67,28 +67,6 @@ def test_compact_keeps_the_newest_run_of_a_repeated_id(tmp_path: Path) -> None:
     assert {r["provenance"]["run_id"] for r in kept} == {"run-20260301T000000"}
 
 
-def _complete(rows: list[dict], table: str) -> list[dict]:
-    """The hand-made rows with a plain value in every required column they leave empty."""
-    import pyarrow as pa
-
-    from pipeline.io.schemas import table_schema
-
-    plain = {pa.string(): "test", pa.int64(): 0, pa.int32(): 0, pa.float64(): 0.0}
-    required = [f for f in table_schema(table) if not f.nullable and f.type in plain]
-    return [
-        {**r, **{f.name: plain[f.type] for f in required if r.get(f.name) is None}} for r in rows
-    ]
-
-
-def _annotations(out: Path, shards: int) -> None:
-    """The hand-made annotation rows, each table in `shards` files."""
-    for table in ("videos", "sentences", "clips"):
-        rows = _complete(TABLES[table], table)
-        (out / table).mkdir(parents=True)
-        for k in range(shards):
-            pq.write_table(conform(rows[k::shards], table), out / table / f"w{k}.parquet")
-
-
 def test_a_compact_killed_mid_swap_is_refused_by_build_then_finished(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:
@@ -101,7 +79,7 @@ def test_a_compact_killed_mid_swap_is_refused_by_build_then_finished(
     import pipeline.compact as compact_module
 
     out = tmp_path / "out"
-    _annotations(out, 3)
+    write_annotations(out, TABLES, 3)
     reference = tmp_path / "reference"
     assert cli.main(["build", "--annotations", str(out), "--out", str(reference)]) == 0
     want = sorted(read_table(str(reference), "samples", ["sample_id"])["sample_id"].to_pylist())
@@ -130,10 +108,10 @@ def test_build_counts_a_repeated_row_once(tmp_path: Path) -> None:
     """Sentences and clips copied twice within one run (by hand, or an old compact): build
     makes each sample once, as from the clean table."""
     clean, doubled = tmp_path / "clean", tmp_path / "doubled"
-    _annotations(clean, 1)
-    _annotations(doubled, 1)
+    write_annotations(clean, TABLES, 1)
+    write_annotations(doubled, TABLES, 1)
     for table in ("sentences", "clips"):
-        rows = _complete(TABLES[table], table)
+        rows = complete_rows(TABLES[table], table)
         pq.write_table(conform(rows, table), doubled / table / "copy.parquet")
     ids = []
     for out in (clean, doubled):

@@ -249,3 +249,24 @@ def test_no_planted_secret_reaches_any_output_file(tmp_path: Path, monkeypatch) 
     for secret in [*secrets, key[:12], base64.b64encode(b"bob:url-pass-88").decode()[:12]]:
         assert secret not in text, secret
     assert "***" in text
+
+
+def test_split_by_channel_uses_the_split_fractions(tmp_path: Path) -> None:
+    """`--split-by channel` used the default 5 % / 5 % whatever --val-fraction and
+    --test-fraction said: with both 0 every sample is train; with most in test, most are."""
+    from schema_rows import write_annotations
+    from test_tasks import TABLES
+
+    from pipeline.io.parquet import read_table
+
+    out = write_annotations(tmp_path / "out", TABLES)
+    splits = {}
+    for name, val, test in (("none", "0", "0"), ("most", "0", "0.99")):
+        argv = ["build", "--annotations", str(out), "--out", str(tmp_path / name)]
+        argv += ["--split-by", "channel", "--val-fraction", val, "--test-fraction", test]
+        assert cli.main(argv) == cli.EXIT_OK
+        splits[name] = read_table(str(tmp_path / name), "samples", ["split"])["split"].to_pylist()
+    assert splits["none"] and set(splits["none"]) == {"train"}
+    assert splits["most"].count("test") > len(splits["most"]) / 2
+    argv = ["build", "--annotations", str(out), "--out", str(tmp_path / "bad")]
+    assert cli.main([*argv, "--split-by", "channel", "--test-fraction", "1"]) == cli.EXIT_USAGE
