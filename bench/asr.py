@@ -37,7 +37,7 @@ def main() -> None:
     from pipeline import synthetic
     from pipeline.io.media_store import sha256_file
     from pipeline.io.probe import probe
-    from pipeline.models.whisper import AsrConfig
+    from pipeline.models.whisper import AsrConfig, AsrHandler
     from pipeline.records import MediaFile, Source, Video
     from pipeline.stages.transcribe import _Transcribe
 
@@ -64,10 +64,9 @@ def main() -> None:
             device=args.device,
             batch_size=args.batch_size,
         )
-        stage = _Transcribe(config)
+        stage = _Transcribe(AsrHandler(config))
         stage.setup()
-        asr = stage._asr
-        assert asr is not None
+        asr = stage.model()
 
         def bare() -> None:
             audio = whisperx.load_audio(path)
