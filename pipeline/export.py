@@ -128,6 +128,25 @@ def check_media_exist(videos: dict[str, VideoFacts]) -> None:
         )
 
 
+def _frame_ends(videos: dict[str, VideoFacts]) -> dict[str, tuple[float, ...]]:
+    """Each video's frame end times: LiveCC stream windows end on the frame whose chunk says
+    the last word (exporters.livecc_stream_end); media decord cannot read are named."""
+    from pipeline.io.video import DecodeError, frame_end_times
+
+    ends, unreadable = {}, []
+    for vid, facts in sorted(videos.items()):
+        try:
+            ends[vid] = frame_end_times(storage.local_path(facts.media))
+        except DecodeError:
+            unreadable.append(facts.media)
+    if unreadable:
+        raise ExportError(
+            f"{len(unreadable)} videos cannot be read for their frame times (LiveCC stream "
+            f"windows end on a frame):\n  " + "\n  ".join(unreadable[:MISSING_SHOWN])
+        )
+    return ends
+
+
 def _video_folder(videos: dict[str, VideoFacts]) -> str | None:
     """The folder LLaVA's --video_folder must name: the media's common parent."""
     local = [v.media for v in videos.values() if "://" not in v.media]
@@ -200,10 +219,13 @@ def export(
     fps = _frame_fps(rows) if fmt == "videollm-online" else None
     words = _spoken_words(annotations, videos) if commentary else {}
 
+    frame_ends = _frame_ends(videos) if fmt == "livecc" else {}
+
     def context(row: dict[str, Any]) -> Context:
         facts = videos[row["video_id"]]
         media = os.path.relpath(facts.media, folder) if folder else facts.media
-        return Context(media, reference, decimals, facts.duration_ms, marker)
+        ends = frame_ends.get(row["video_id"])
+        return Context(media, reference, decimals, facts.duration_ms, marker, ends)
 
     records: list[Any] = []
     skipped: Counter[str] = Counter()

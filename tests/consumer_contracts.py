@@ -20,7 +20,14 @@ LiveCC, `data/lmm_dataset.py` (showlab/livecc): a `.jsonl` whose last line is a 
   messages whose `content` is a list of typed elements; a stream record is exactly
   [user: [video element (video, video_start, video_end), text element],
    assistant: [{type: text, text_stream: [[start, end, word], ...]}]], where the times are
-  compared with the video's own frame timestamps inside [video_start, video_end].
+  compared with the video's own frame timestamps inside [video_start, video_end]. Their
+  stream mode (`preprocess_conversation_stream`, `_read_video_decord_plus` with strict fps)
+  reads frames at 2 fps from those whose decord end time lies in the window (each the first
+  frame at or after its grid time, the count padded to even with the last), makes a first
+  chunk of 6 frames, then chunks of 2, and gives each chunk the words whose end is at most
+  its last frame's time (`get_phrase_before_timestamp`, which returns the last index, not one
+  past it, once the stream is used up: later chunks get the last word again); trailing
+  chunks that got no word are dropped.
 VideoLLM-online, `models/tokenization_live.py` and `data/stream.py` (showlab/videollm-online):
   messages are user/assistant/stream (a system turn is put first by the dataset); only the
   transitions their template offsets name are allowed (no assistant after assistant, no
@@ -171,6 +178,48 @@ def livecc(conversation: list[dict[str, Any]]) -> None:
         assert video["video_start"] <= start <= end <= video["video_end"], (start, end)
         assert word and isinstance(word, str)
     assert [w[0] for w in words] == sorted(w[0] for w in words)
+    # their loader learns exactly these words: none lost, the last not repeated
+    assert livecc_learned_words(conversation) == [w for *_, w in words]
+
+
+def livecc_learned_words(conversation: list[dict[str, Any]]) -> list[str]:
+    """The words their stream loader teaches for a stream record, chunk after chunk, read
+    off the video's real frame times (decord, as they read them)."""
+    import decord
+
+    user, assistant = conversation
+    video = user["content"][0]
+    stream = assistant["content"][0]["text_stream"]
+    reader = decord.VideoReader(video["video"], num_threads=1)
+    ends = [float(e) for _, e in reader.get_frame_timestamp(range(len(reader)))]
+    clip = [p for p in ends if video["video_start"] <= p <= video["video_end"]]
+    chosen, k = [], 0
+    while clip[0] + k * 0.5 <= clip[-1] + 1e-6:
+        chosen.append(next(p for p in clip if p >= clip[0] + k * 0.5))
+        k += 1
+    if len(chosen) % 2:
+        chosen.append(chosen[-1])
+    assert len(chosen) >= 6, "their first chunk needs 6 frames"
+
+    def phrase(at: float, start_from: int) -> tuple[list[str], int]:
+        """Their words up to `at`, and where the next chunk starts: the first word left, or
+        the last word's own index once none is left."""
+        said, i = [], start_from
+        for i in range(start_from, len(stream)):
+            if at < stream[i][1]:
+                break
+            said.append(stream[i][2])
+        return said, i
+
+    chunks = []
+    said, pointer = phrase(chosen[5], 0)
+    chunks.append(said)
+    for i in range(6, len(chosen), 2):
+        said, pointer = phrase(chosen[i + 1], pointer)
+        chunks.append(said)
+    while chunks and not chunks[-1]:
+        chunks.pop()
+    return [w for chunk in chunks for w in chunk]
 
 
 def videollm_online(record: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ assistant turn, so each trainer's tokenizer reads it as one id.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,9 @@ class Context:
     decimals: int
     duration_ms: int | None = None
     noise_marker: str = ""  # what a noise target says before the end token ("": nothing)
+    # the media's frame end times (s), as decord gives them: livecc ends a stream window on
+    # one of them (livecc_stream_end); None leaves the window as the sample's
+    frame_ends: tuple[float, ...] | None = None
 
 
 def noise_marker(fmt: str, noise_target: str) -> str:
@@ -238,6 +242,60 @@ def swift(row: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
     return [*prefixes, record(joined)]
 
 
+# LiveCC's stream loader (showlab/livecc `data/lmm_dataset.py`, `livecc_utils`): frames read at
+# a strict 2 fps (qwen_vl_utils' FPS) from those whose end time lies in [video_start,
+# video_end], padded to an even count by repeating the last; the first chunk is 6 frames, then
+# chunks of 2; each chunk learns the words whose end time is at most the time of its last
+# frame. Their `get_phrase_before_timestamp` hands the last word out again to every chunk
+# after the stream is used up, so the window must end with the chunk that says the last word.
+LIVECC_FPS = 2.0
+LIVECC_FIRST_CHUNK = 6
+
+
+def livecc_frames(frame_ends: Sequence[float], start: float, end: float) -> list[float]:
+    """The frame times their strict-fps reader samples from [start, end]."""
+    clip = [p for p in frame_ends if start <= p <= end]
+    if not clip:
+        return []
+    chosen, j, k = [], 0, 0
+    while clip[0] + k / LIVECC_FPS <= clip[-1] + 1e-6:
+        t = clip[0] + k / LIVECC_FPS
+        while clip[j] < t:
+            j += 1
+        chosen.append(clip[j])
+        k += 1
+    if len(chosen) % 2:
+        chosen.append(chosen[-1])
+    return chosen
+
+
+def livecc_stream_end(
+    frame_ends: Sequence[float], start: float, end: float, last_word_end: float
+) -> float | None:
+    """The earliest frame end time, at most `end`, at which LiveCC's last chunk is the one
+    that says the last word (every chunk's time is its last frame's: the last two chunks
+    end on the last and the third-last frame read); None where no window end does."""
+    for candidate in (p for p in frame_ends if last_word_end <= p <= end + 1e-9):
+        chosen = livecc_frames(frame_ends, start, candidate)
+        n = len(chosen)
+        if n < LIVECC_FIRST_CHUNK or chosen[-1] < last_word_end:
+            continue
+        if n - 3 < LIVECC_FIRST_CHUNK - 1 or chosen[n - 3] < last_word_end:
+            return candidate
+    return None
+
+
+def _livecc_video(row: dict[str, Any], ctx: Context, stream: list[list[Any]]) -> dict | None:
+    """The video element of a stream record, its end moved onto the chunk that says the
+    last word (where the media's frame times are known); None where no end does."""
+    start, end = window(row, ctx)
+    if ctx.frame_ends is not None:
+        end = livecc_stream_end(ctx.frame_ends, start, end, max(w[1] for w in stream))
+        if end is None:
+            return None
+    return {"type": "video", "video": ctx.media, "video_start": start, "video_end": end}
+
+
 def livecc(row: dict[str, Any], ctx: Context) -> list[dict[str, Any]] | None:
     """One LiveCC conversation, or None where their stream mode cannot say the sample.
 
@@ -264,7 +322,7 @@ def livecc(row: dict[str, Any], ctx: Context) -> list[dict[str, Any]] | None:
         if target_kind(t) is None and t["text"]
         for word in t["text"].split()
     ]
-    if not stream:
+    if not stream or (video := _livecc_video(row, ctx, stream)) is None:
         return None
     return [
         {"role": "user", "content": [video, {"type": "text", "text": users[0]["text"]}]},
@@ -286,8 +344,9 @@ def livecc_commentary(
     ]
     if row["task"] != "narration" or not stream:
         return None
-    start, end = window(row, ctx)
-    video = {"type": "video", "video": ctx.media, "video_start": start, "video_end": end}
+    video = _livecc_video(row, ctx, stream)
+    if video is None:
+        return None
     return [
         {"role": "user", "content": [video, {"type": "text", "text": T.COMMENTARY_INSTRUCTION}]},
         {"role": "assistant", "content": [{"type": "text", "text_stream": stream}]},

@@ -98,6 +98,19 @@ class FrameReader:
         return max(bisect.bisect_right(self.pts_ms, ms) - 1, 0)
 
 
+def frame_end_times(path: str) -> tuple[float, ...]:
+    """Each frame's end time in seconds on the stream's own clock, as decord reports it (what
+    LiveCC's reader compares a window with); DecodeError where decord cannot read the file."""
+    decord = import_decord()
+
+    try:
+        reader = decord.VideoReader(path, num_threads=1)
+        stamps = reader.get_frame_timestamp(range(len(reader)))
+    except (decord.DECORDError, RuntimeError) as exc:  # decord raises both
+        raise DecodeError(f"decord cannot read {path}: {str(exc).splitlines()[-1]}") from exc
+    return tuple(float(end) for _, end in stamps)
+
+
 def jpeg_bytes(frame: np.ndarray, quality: int) -> bytes:
     """One H x W x 3 uint8 frame as a baseline JPEG (what a data URL for a VLM carries)."""
     import io
