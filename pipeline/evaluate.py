@@ -277,8 +277,8 @@ def _number(value: Any) -> bool:
 
 def compare(reports: list[str], out: str) -> Path:
     """The seed's kind of table: runs as rows, tasks and an overall as columns (MD and PNG)."""
+    target = _new_output(out)  # before reading anything: a usage error first
     docs = [read_report(r) for r in reports]
-    target = _new_output(out)
     target.mkdir(parents=True, exist_ok=True)
     (target / "compare.md").write_text(_markdown(docs))
     tasks = [*sorted({t for d in docs for t in d["tasks"]}), "overall"]

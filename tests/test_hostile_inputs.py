@@ -270,3 +270,17 @@ def test_split_by_channel_uses_the_split_fractions(tmp_path: Path) -> None:
     assert splits["most"].count("test") > len(splits["most"]) / 2
     argv = ["build", "--annotations", str(out), "--out", str(tmp_path / "bad")]
     assert cli.main([*argv, "--split-by", "channel", "--test-fraction", "1"]) == cli.EXIT_USAGE
+
+
+def test_eval_and_compare_refuse_an_out_that_is_a_file(tmp_path: Path, capsys) -> None:
+    """`--out` naming an existing file: exit 2, the file as it was (export: test_exports)."""
+    out = tmp_path / "report.txt"
+    out.write_text("mine")
+    samples, predictions = tmp_path / "samples", tmp_path / "p.jsonl"
+    samples.mkdir()
+    predictions.write_text("")
+    argv = ["eval", "--samples", str(samples), "--predictions", str(predictions)]
+    for args in ([*argv, "--out", str(out)], ["eval", "compare", str(samples), "--out", str(out)]):
+        assert cli.main(args) == cli.EXIT_USAGE
+        assert "is a file, not a folder" in capsys.readouterr().err
+    assert out.read_text() == "mine"
