@@ -136,7 +136,7 @@ def _frame_ends(videos: dict[str, VideoFacts]) -> dict[str, tuple[float, ...]]:
     ends, unreadable = {}, []
     for vid, facts in sorted(videos.items()):
         try:
-            ends[vid] = frame_end_times(storage.local_path(facts.media))
+            ends[vid] = tuple(sorted(frame_end_times(storage.local_path(facts.media))))
         except DecodeError:
             unreadable.append(facts.media)
     if unreadable:

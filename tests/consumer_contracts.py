@@ -195,7 +195,8 @@ def livecc_learned_words(conversation: list[dict[str, Any]]) -> list[str]:
     clip = [p for p in ends if video["video_start"] <= p <= video["video_end"]]
     chosen, k = [], 0
     while clip[0] + k * 0.5 <= clip[-1] + 1e-6:
-        chosen.append(next(p for p in clip if p >= clip[0] + k * 0.5))
+        # their argmax over all-False (a grid time past the last frame) is the first frame
+        chosen.append(next((p for p in clip if p >= clip[0] + k * 0.5), clip[0]))
         k += 1
     if len(chosen) % 2:
         chosen.append(chosen[-1])

@@ -26,6 +26,7 @@ assistant turn, so each trainer's tokenizer reads it as one id.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -253,16 +254,17 @@ LIVECC_FIRST_CHUNK = 6
 
 
 def livecc_frames(frame_ends: Sequence[float], start: float, end: float) -> list[float]:
-    """The frame times their strict-fps reader samples from [start, end]."""
-    clip = [p for p in frame_ends if start <= p <= end]
-    if not clip:
+    """The frame times their strict-fps reader samples from [start, end] (`frame_ends`
+    sorted)."""
+    clip = frame_ends[bisect.bisect_left(frame_ends, start) : bisect.bisect_right(frame_ends, end)]
+    if not len(clip):
         return []
-    chosen, j, k = [], 0, 0
+    chosen, k = [], 0
     while clip[0] + k / LIVECC_FPS <= clip[-1] + 1e-6:
-        t = clip[0] + k / LIVECC_FPS
-        while clip[j] < t:
-            j += 1
-        chosen.append(clip[j])
+        # the first frame at or after the grid time; none (the time within 1e-6 past the
+        # last frame): numpy's argmax over all-False, the first frame
+        at = bisect.bisect_left(clip, clip[0] + k / LIVECC_FPS)
+        chosen.append(clip[at] if at < len(clip) else clip[0])
         k += 1
     if len(chosen) % 2:
         chosen.append(chosen[-1])
@@ -274,14 +276,17 @@ def livecc_stream_end(
 ) -> float | None:
     """The earliest frame end time, at most `end`, at which LiveCC's last chunk is the one
     that says the last word (every chunk's time is its last frame's: the last two chunks
-    end on the last and the third-last frame read); None where no window end does."""
-    for candidate in (p for p in frame_ends if last_word_end <= p <= end + 1e-9):
+    end on the last and the third-last frame read); None where no window end does. Later
+    ends only add frames, so the search stops once the chunk before the last says it."""
+    first = bisect.bisect_left(frame_ends, last_word_end)
+    for candidate in frame_ends[first : bisect.bisect_right(frame_ends, end + 1e-9)]:
         chosen = livecc_frames(frame_ends, start, candidate)
         n = len(chosen)
         if n < LIVECC_FIRST_CHUNK or chosen[-1] < last_word_end:
             continue
         if n - 3 < LIVECC_FIRST_CHUNK - 1 or chosen[n - 3] < last_word_end:
             return candidate
+        return None  # the chunk before the last says it already, and stays so
     return None
 
 
