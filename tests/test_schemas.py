@@ -55,3 +55,32 @@ def test_validate_finds_wrong_schemas_and_nulls(tmp_path: Path) -> None:
     _, problems = validate(str(tmp_path))
     assert any("message has 1 nulls" in p for p in problems)
     assert any("c.parquet: schema differs" in p for p in problems)
+
+
+def test_empty_views_have_the_tables_types(tmp_path: Path) -> None:
+    """A table with no shards is an empty view typed in SQL from its schema, column for
+    column as DuckDB reads the same schema from Parquet."""
+    from pipeline.io.query import connect
+    from pipeline.io.schemas import OTHER_TABLES
+
+    con = connect(str(tmp_path / "nothing-yet"))
+    for table in (*TABLES, *OTHER_TABLES):
+        path = tmp_path / f"{table}.parquet"
+        pq.write_table(table_schema(table).empty_table(), path)
+        typed = con.sql(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+        assert con.sql(f"DESCRIBE {table}").fetchall() == typed, table
+        assert con.sql(f"SELECT count(*) FROM {table}").fetchall() == [(0,)]
+
+
+def test_a_query_imports_no_pandas(tmp_path: Path) -> None:
+    """`ominous query` on an OUT with empty tables loads DuckDB and Arrow, not pandas (it
+    cost a third of a second a query; bench/query_start.py times the command)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pipeline import cli; "
+        f"status = cli.main(['query', {str(tmp_path)!r}, 'SELECT count(*) FROM failures']); "
+        "assert status == 0 and 'pandas' not in sys.modules, sorted(sys.modules)[:5]"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
