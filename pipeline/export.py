@@ -21,11 +21,10 @@ from tqdm import tqdm
 
 from pipeline.core import exporters
 from pipeline.core.exporters import Context, ExportError
+from pipeline.errors import listing
 from pipeline.io import publish, storage
 from pipeline.io.parquet import read_table, table_files
-from pipeline.io.replay import listed, read_replay, resolve_media
-
-MISSING_SHOWN = 10
+from pipeline.io.replay import read_replay, resolve_media
 
 
 @dataclass(frozen=True)
@@ -115,15 +114,9 @@ def _is_media(path: str) -> bool:
 def check_media_exist(videos: dict[str, VideoFacts]) -> None:
     missing = sorted(v.media for v in videos.values() if not _is_media(v.media))
     if missing:
-        shown = "\n  ".join(missing[:MISSING_SHOWN])
-        more = (
-            f"\n  ... and {len(missing) - MISSING_SHOWN} more"
-            if (len(missing) > MISSING_SHOWN)
-            else ""
-        )
         raise ExportError(
-            f"{len(missing)} of {len(videos)} videos are missing (or not files):\n  {shown}"
-            f"{more}\npass --annotations (annotate's OUT, with its media/) or "
+            f"{len(missing)} of {len(videos)} videos are missing (or not files):\n"
+            f"{listing(missing)}\npass --annotations (annotate's OUT, with its media/) or "
             "--video-root (the folder that holds the media files)"
         )
 
@@ -142,7 +135,7 @@ def _frame_ends(videos: dict[str, VideoFacts]) -> dict[str, tuple[float, ...]]:
     if unreadable:
         raise ExportError(
             f"{len(unreadable)} videos cannot be read for their frame times (LiveCC stream "
-            f"windows end on a frame):\n  " + "\n  ".join(unreadable[:MISSING_SHOWN])
+            f"windows end on a frame):\n{listing(unreadable)}"
         )
     return ends
 
@@ -256,7 +249,7 @@ def export(
         if missing:
             raise ExportError(
                 f"{mix_dir}/replay.jsonl: {len(missing)} replay media paths are relative or "
-                f"no file:\n{listed(missing)}\nmix again: it writes them absolute "
+                f"no file:\n{listing(missing)}\nmix again: it writes them absolute "
                 "(--replay-root)"
             )
         for rec in replayed:

@@ -18,10 +18,11 @@ import yaml
 from tqdm import tqdm
 
 from pipeline.core.recipes import REPLAY, Recipe, RecipeError
+from pipeline.errors import listing
 from pipeline.io import publish
 from pipeline.io.commit import check_published
 from pipeline.io.parquet import table_files
-from pipeline.io.replay import listed, read_replay, resolve_media
+from pipeline.io.replay import read_replay, resolve_media
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ def _write_replay(
     chosen, missing = resolve_media(chosen, start)
     if missing:
         raise RecipeError(
-            f"{len(missing)} replay media paths are no file under {start}:\n{listed(missing)}"
+            f"{len(missing)} replay media paths are no file under {start}:\n{listing(missing)}"
             "\npass --replay-root (the folder the replay's relative paths start from)"
         )
     with path.open("w", encoding="utf-8") as f:

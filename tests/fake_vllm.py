@@ -103,12 +103,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _drip(self, data: bytes) -> None:
-        """Headers at once, then a byte every 0.1 s for at most stall_s (a slow proxy)."""
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
+    def _trickle(self, data: bytes) -> None:
+        """`data` a byte every 0.1 s for at most stall_s (a slow proxy): no read waits long."""
         until = time.monotonic() + self.state.stall_s
         for byte in data:
             if time.monotonic() > until:
@@ -120,22 +116,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return
             time.sleep(0.1)
 
+    def _drip(self, data: bytes) -> None:
+        """Headers at once, then the body trickled."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self._trickle(data)
+
     def _drip_headers(self) -> None:
-        """The status line, then header lines a byte every 0.1 s for at most stall_s: no
-        read waits long, but the headers never end."""
-        head = b"HTTP/1.1 200 OK\r\n" + b"".join(
-            f"X-Padding-{i}: {'x' * 20}\r\n".encode() for i in range(1000)
+        """The status line and header lines trickled: the headers never end."""
+        self._trickle(
+            b"HTTP/1.1 200 OK\r\n"
+            + b"".join(f"X-Padding-{i}: {'x' * 20}\r\n".encode() for i in range(1000))
         )
-        until = time.monotonic() + self.state.stall_s
-        for byte in head:
-            if time.monotonic() > until:
-                return
-            try:
-                self.wfile.write(bytes([byte]))
-                self.wfile.flush()
-            except OSError:
-                return
-            time.sleep(0.1)
 
     def _error(self, status: int, message: str, kind: str = "BadRequestError") -> None:
         self._send(

@@ -113,32 +113,27 @@ SHARES = frozenset(
     }
 )  # fmt: skip
 BITS = frozenset({"still_max_change_bits", "duplicate_max_frame_bits", "duplicate_max_text_bits"})
-NULLABLE = frozenset(
-    {
-        "languages", "min_word_score_mean", "min_height", "still_max_motion",
-        "still_max_change_bits", "subtitles_min_overlap", "talking_head_min_face_area",
-        "max_longest_repeat", "max_compression_ratio", "min_sentence_word_score",
-        "min_clip_score",
-    }
-)  # fmt: skip
 
 
 def _checked(where: str, key: str, value: Any) -> Any:
-    """The value in the form Policy holds, or PolicyError naming the key and what it needs."""
+    """The value in the form Policy holds, or PolicyError naming the key and what it needs.
+    Which keys may be null, are switches or are lists comes from Policy's field types."""
     from pipeline.core.tasks import TASKS
+
+    declared = str(Policy.__dataclass_fields__[key].type)
 
     def fail(need: str) -> PolicyError:
         return PolicyError(f"{where}: {need}, not {value!r}")
 
     if value is None:
-        if key in NULLABLE:
+        if "None" in declared:
             return None
         raise fail("needs a value (only thresholds can be null: rule off)")
-    if key in ("duplicates", "drop_hallucinations"):
+    if declared == "bool":
         if not isinstance(value, bool):
             raise fail("must be true or false")
         return value
-    if key == "languages" or key.endswith("_poisons"):
+    if declared.startswith("tuple[str"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise fail("must be a list of names")
         if key.endswith("_poisons") and (bad := sorted(set(value) - set(TASKS))):

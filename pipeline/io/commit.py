@@ -40,6 +40,18 @@ class RunInProgress(UsageError):
 
 
 @contextmanager
+def flocked(lock: Path, busy: str) -> Iterator[None]:
+    """An exclusive flock on the file `lock`, which the system releases when the holder
+    dies, even by kill -9; RunInProgress saying `busy` where another process holds it."""
+    with open(lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RunInProgress(f"{busy}; wait for it, or use another --out") from exc
+        yield
+
+
+@contextmanager
 def exclusive(out: str) -> Iterator[None]:
     """Hold OUT for one writer at a time (annotate, compact). A local OUT is locked with
     flock, which the system releases when the holder dies, even by kill -9. Object stores
@@ -50,14 +62,7 @@ def exclusive(out: str) -> Iterator[None]:
     root = Path(staging_root(out))
     created = [p for p in (Path(out), root) if not p.exists()]
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / "LOCK", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise RunInProgress(
-                f"another annotate, build or compact is writing to {out}; "
-                "wait for it, or use another --out"
-            ) from exc
+    with flocked(root / "LOCK", f"another annotate, build or compact is writing to {out}"):
         try:
             yield
         except BaseException:

@@ -11,14 +11,13 @@ writer, holding the folder's lock, clears what the killed one left and publishes
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipeline.errors import UsageError
-from pipeline.io.commit import RunInProgress
+from pipeline.io.commit import RunInProgress, flocked
 
 MARKER = ".publishing"
 TMP_SUFFIX = ".publish-tmp"
@@ -37,13 +36,7 @@ def folder_lock(out: Path, command: str) -> Iterator[None]:
         raise UsageError(f"--out {out} is a file, not a folder")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / LOCK, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise RunInProgress(
-                f"another {command} is writing to {out}; wait for it, or use another --out"
-            ) from exc
+    with flocked(out / LOCK, f"another {command} is writing to {out}"):
         _clear_leftovers(out)
         try:
             yield

@@ -69,9 +69,6 @@ def read_replay(path: str) -> list[dict[str, Any]]:
     return out
 
 
-MISSING_SHOWN = 10
-
-
 def resolve_media(
     records: list[dict[str, Any]], root: Path | None
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -98,10 +95,3 @@ def resolve_media(
                 missing.append(value)
         out.append(rec)
     return out, missing
-
-
-def listed(paths: list[str]) -> str:
-    """The first paths, one a line, and how many more."""
-    shown = "\n  ".join(paths[:MISSING_SHOWN])
-    more = f"\n  ... and {len(paths) - MISSING_SHOWN} more" if len(paths) > MISSING_SHOWN else ""
-    return f"  {shown}{more}"
