@@ -181,6 +181,9 @@ class SampledFrames:
     fps: float
     embeddings: np.ndarray | None = field(default=None, compare=False)
     clip_model: str | None = None
+    # for each sample and the next, the time of the first frame after the largest picture
+    # change between them (where a cut there lies); None where only the samples were decoded
+    step_cuts: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -145,3 +145,41 @@ def test_clip_embeddings_feed_the_detector(corpus, tiny_clip_config: Path) -> No
         c.keyframe_embeddings is not None and len(c.keyframe_embeddings) == len(c.keyframe_ms)
         for c in plan.clips
     )
+
+
+def test_cuts_are_placed_from_the_frames_pass_or_by_decoding_again(corpus, tmp_path) -> None:
+    """Where the codec's keyframes lie further apart than the samples (the corpus: every 2 s,
+    samples every 1 s), the frames stage reads every frame and places each possible cut, so
+    scene detection needs the file no more; in an all-keyframe file only the samples are
+    decoded and the cut windows are decoded again. Both place the cuts to the frame."""
+    import shutil
+    import subprocess
+
+    from pipeline.stages.frames import sample_frames
+    from pipeline.stages.scenes import detect
+
+    root, truths = corpus
+    name = next(n for n, t in truths.items() if t.cuts_ms)
+    frame_ms = 1000 / FPS[name]
+    moved = shutil.copy(root / f"{name}.mp4", tmp_path / "long-gop.mp4")
+    intra = tmp_path / "all-keyframes.mp4"
+    encode = ["-an", "-c:v", "libx264", "-g", "1", "-preset", "ultrafast"]
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(moved), *encode, str(intra)], check=True)
+    long_gop = sample_frames(_video(Path(moved)), FrameConfig(), None)
+    all_keys = sample_frames(_video(intra), FrameConfig(), None)
+    assert long_gop.step_cuts is not None and len(long_gop.step_cuts) == len(long_gop.frame_ms) - 1
+    assert all_keys.step_cuts is None
+    Path(moved).unlink()  # the cuts come from what the frames stage measured
+    for sampled in (long_gop, all_keys):
+        cuts = [c.start_ms for c in detect(sampled, SceneConfig()).clips if c.scene_boundary]
+        assert len(cuts) == len(truths[name].cuts_ms), cuts
+        for got, want in zip(cuts, truths[name].cuts_ms, strict=True):
+            assert abs(got - want) <= frame_ms, (got, want)
+
+
+def test_step_cuts_take_the_frame_after_the_sharpest_step() -> None:
+    steps = np.array([0.0, 0.1, 0.9, 0.0, 0.05, 0.0, 0.3], dtype=np.float32)
+    pts = [0, 40, 80, 120, 160, 200, 240, 280]
+    # samples at frames 0, 3, 6 and 7; steps[j] is frame j to j + 1: the sharpest steps are
+    # 2->3, 4->5 and 6->7, so the new scenes start on frames 3, 5 and 7
+    assert scenes.step_cuts(steps, [0, 3, 6, 7], pts) == (120, 200, 280)

@@ -53,16 +53,19 @@ def signatures(frames: np.ndarray) -> np.ndarray:
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"expected N x H x W x 3 frames, got shape {frames.shape}")
     n, h, w, _ = frames.shape
+    if n == 0:
+        return np.zeros((0, _GRID * _GRID * 3 * _BINS), dtype=np.float32)
+    rows = (np.arange(n, dtype=np.intp) * _BINS)[:, None]  # one bincount counts every frame
     cells = []
     for gy in range(_GRID):
         for gx in range(_GRID):
             cell = frames[
                 :, gy * h // _GRID : (gy + 1) * h // _GRID, gx * w // _GRID : (gx + 1) * w // _GRID
-            ]
-            binned = (cell.reshape(n, -1, 3).astype(np.int32) * _BINS) // 256
+            ].reshape(n, -1, 3)
             for c in range(3):
-                counts = np.stack([np.bincount(row, minlength=_BINS) for row in binned[:, :, c]])
-                cells.append(counts / max(counts[0].sum(), 1))
+                binned = cell[:, :, c] // (256 // _BINS) + rows
+                counts = np.bincount(binned.ravel(), minlength=n * _BINS)
+                cells.append(counts.reshape(n, _BINS) / max(cell.shape[1], 1))
     return np.concatenate(cells, axis=1).astype(np.float32)
 
 

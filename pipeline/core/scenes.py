@@ -82,6 +82,13 @@ def sharpest_step(distances: Sequence[float]) -> int:
     return int(np.argmax(np.asarray(distances)))
 
 
+def step_cuts(steps: np.ndarray, chosen: Sequence[int], pts_ms: Sequence[int]) -> tuple[int, ...]:
+    """For each sampled frame and the next (`chosen` indices), the time of the first frame
+    after the sharpest step between them; `steps` holds the distance from every frame to the
+    next. Where a cut lies between two samples, this is the frame it starts on."""
+    return tuple(pts_ms[a + 1 + sharpest_step(steps[a:b])] for a, b in itertools.pairwise(chosen))
+
+
 def _keyframes(sample_ms: Sequence[int], start: int, end: int, count: int) -> tuple[int, ...]:
     inside = [t for t in sample_ms if start <= t < end] or [start]
     if len(inside) <= count:

@@ -75,6 +75,11 @@ class FrameReader:
     def __len__(self) -> int:
         return len(self.pts_ms)
 
+    def keyframe_interval(self) -> float:
+        """Frames per codec keyframe, on average: about how many frames the decoder must
+        decode to reach one frame it is asked for."""
+        return len(self) / max(len(self._reader.get_key_indices()), 1)
+
     def frames(self, indices: Sequence[int]) -> np.ndarray:
         """Decode a few frames (N x H x W x 3, uint8); callers keep N small."""
         decord = import_decord()

@@ -13,7 +13,7 @@ import apache_beam as beam
 import numpy as np
 
 from pipeline import metrics
-from pipeline.core import frames
+from pipeline.core import frames, scenes
 from pipeline.core.settings import Flag, setting
 from pipeline.io import storage
 from pipeline.io.video import FrameReader
@@ -36,15 +36,33 @@ class FrameConfig:
             raise ValueError("--frame-fps must be positive")
 
 
+STEP_STRIDE = 2  # every frame's signature for cut refinement is taken on every other pixel
+
+
 def sample_frames(
     video: Video, config: FrameConfig, embedder: ClipEmbedder | None
 ) -> SampledFrames:
+    """Samples at `config.fps`. Where the codec's keyframes lie further apart than the
+    samples (most real videos), reaching each sample decodes the frames between anyway, so
+    every frame is read: the steps between them place each possible cut to the frame
+    (`step_cuts`) and scene detection need not decode the video again."""
     reader = FrameReader(
         storage.local_path(video.media.path), config.long_side, config.decode_threads
     )
     chosen = frames.select_frames(reader.pts_ms, config.fps)
-    sigs, embs = [], []
-    for _, chunk in reader.chunks(chosen):
+    every = reader.keyframe_interval() > len(reader) / max(len(chosen), 1)
+    picked = set(chosen)
+    sigs, embs, steps = [], [], []
+    last = None  # the previous chunk's last frame signature, for the step across chunks
+    for part, chunk in reader.chunks(range(len(reader)) if every else chosen):
+        if every:
+            small = frames.signatures(chunk[:, ::STEP_STRIDE, ::STEP_STRIDE])
+            joined = small if last is None else np.concatenate([last[None], small])
+            steps.append(frames.consecutive_distances(joined))
+            last = small[-1]
+            chunk = chunk[[k for k, i in enumerate(part) if i in picked]]
+            if not len(chunk):
+                continue
         sigs.append(frames.signatures(chunk))
         if embedder is not None and embedder.loaded:
             embs.append(embedder.embed_images(chunk).astype(np.float16))
@@ -58,6 +76,7 @@ def sample_frames(
         fps=config.fps,
         embeddings=np.concatenate(embs) if embs else None,
         clip_model=embedder.name if embedder is not None else None,
+        step_cuts=scenes.step_cuts(np.concatenate(steps), chosen, reader.pts_ms) if every else None,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,12 +54,18 @@ def refine_cuts(reader: FrameReader, windows: Sequence[tuple[int, int]]) -> list
 
 
 def detect(sampled: SampledFrames, config: scenes.SceneConfig, transnet: Any = None) -> VideoClips:
-    """The clip plan, with cuts refined on the video's frames (opened only if there are);
-    with TransNetV2 (`transnet`), its cuts from every frame instead."""
+    """The clip plan, with cuts placed to the frame by the steps the frames stage measured,
+    or (where it decoded only the samples) on the video's frames, opened only if there are
+    cuts; with TransNetV2 (`transnet`), its cuts from every frame instead."""
     path = storage.local_path(sampled.video.media.path)
 
     def refine(windows: Sequence[tuple[int, int]]) -> list[int]:
-        return refine_cuts(FrameReader(path, REFINE_SIDE), windows) if windows else []
+        if not windows:
+            return []
+        if sampled.step_cuts is not None:
+            at = dict(zip(itertools.pairwise(sampled.frame_index), sampled.step_cuts, strict=True))
+            return [at[window] for window in windows]
+        return refine_cuts(FrameReader(path, REFINE_SIDE), windows)
 
     if transnet is None:
         return scenes.plan_clips(sampled, config, refine)
