@@ -53,7 +53,7 @@ def main() -> None:
     from pipeline import synthetic
     from pipeline.core.signals import sentence_signals, speech_signals
     from pipeline.io.parquet import read_table
-    from pipeline.models.langid import identify
+    from pipeline.models.langid import LangIdHandler, identify
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -73,6 +73,7 @@ def main() -> None:
                 runs[inspect].append(_annotate(media, root / f"out-{inspect}-{k}", inspect))
         without, with_ = (statistics.median(runs[0]), statistics.median(runs[1]))
         sentences = read_table(str(root / "out-1-0"), "sentences").to_pylist()
+        identifier = LangIdHandler().load_model()
         started = time.perf_counter()
         for s in sentences:
             sentence_signals(
@@ -80,7 +81,7 @@ def main() -> None:
             )
         texts = [s["text"] for s in sentences]
         speech_signals(texts, [0.9] * len(texts), 10_000, 20_000)
-        identify(" ".join(texts))
+        identify(" ".join(texts), identifier)
         speech_s = time.perf_counter() - started
         clips = read_table(str(root / "out-1-0"), "clips", ["clip_id"]).num_rows
     share = (with_ - without) / with_

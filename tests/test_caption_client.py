@@ -14,8 +14,9 @@ from fake_vllm import serve_fake_vllm
 
 from pipeline.core.captions import CaptionRejected, CaptionRequestFailed
 from pipeline.io.video import jpeg_bytes
+from pipeline.io.vllm_server import VllmServer
 from pipeline.models import ModelLoadError
-from pipeline.models.vlm import ChatCaptioner, VllmServer, VlmConfig
+from pipeline.models.vlm import ChatCaptioner, VlmConfig
 
 MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
 RED = jpeg_bytes(np.full((48, 64, 3), (220, 20, 20), dtype=np.uint8), 85)

@@ -1,16 +1,22 @@
 """One way to load a model, in the shape of Beam's ModelHandler: a handler holds the stage's
-frozen config and knows how to `load_model()`; `shared_model()` gives every DoFn of the worker
-process that asks with an equal handler the same loaded instance, so a model loads once per
-worker (and the frames and score stages share one CLIP)."""
+frozen config and knows how to `load_model()`; `share()` gives the DoFn that will use it a
+handle on Beam's `Shared`, so the model loads once per worker process however many threads
+call setup() at once (Dataflow runs several harness threads), and every DoFn that asks with an
+equal handler (the frames and score stages' CLIP) gets the same instance."""
 
 from __future__ import annotations
 
-import functools
+import threading
 from abc import ABC, abstractmethod
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from apache_beam.utils.shared import Shared
+
 ModelT = TypeVar("ModelT")
+
+KEEP_LOADED = 8  # models kept alive after their DoFns are gone (tests run many pipelines)
 
 
 @dataclass(frozen=True)
@@ -23,12 +29,39 @@ class ModelHandler(ABC, Generic[ModelT]):
     def load_model(self) -> ModelT:
         """Build the model from `config`; called once per worker process and handler."""
 
-    def shared_model(self) -> ModelT:
-        return _shared(self)
+    def share(self) -> SharedModel[ModelT]:
+        """The handle a DoFn takes in __init__ (on the driver) and acquires in setup()."""
+        with _HANDLES_LOCK:
+            if self not in _HANDLES:
+                _HANDLES[self] = SharedModel(self, Shared())
+            return _HANDLES[self]
 
 
-@functools.lru_cache(maxsize=8)
-def _shared(handler: ModelHandler[Any]) -> Any:
-    """Keyed by handler class and config: equal handlers share one instance per process (a
-    pipeline has six models at most; older configs are let go, as tests make many)."""
-    return handler.load_model()
+class _Loaded:
+    """A loaded model in a box: Shared keeps weak references, and a tuple or None cannot
+    be referenced weakly."""
+
+    __slots__ = ("__weakref__", "model")
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+
+class SharedModel(Generic[ModelT]):
+    """A handler with its Shared handle. It pickles small (the handle is a key), so every
+    DoFn unpickled in a worker process finds the same loaded model under that key."""
+
+    def __init__(self, handler: ModelHandler[ModelT], shared: Shared) -> None:
+        self.handler = handler
+        self._shared = shared
+
+    def acquire(self) -> ModelT:
+        """The loaded model: the first caller in a process loads it while the others wait."""
+        box = self._shared.acquire(lambda: _Loaded(self.handler.load_model()))
+        _RECENT.append(box)
+        return box.model
+
+
+_HANDLES: dict[ModelHandler[Any], SharedModel[Any]] = {}
+_HANDLES_LOCK = threading.Lock()
+_RECENT: deque[_Loaded] = deque(maxlen=KEEP_LOADED)  # thread-safe appends

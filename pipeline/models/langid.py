@@ -5,22 +5,30 @@ English text, which is the signal."""
 
 from __future__ import annotations
 
-import functools
 import os
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.models.handler import ModelHandler
 
 
-@functools.lru_cache(maxsize=1)
-def _identifier():
-    from py3langid import langid
+@dataclass(frozen=True)
+class LangIdHandler(ModelHandler[Any]):
+    """py3langid's normalised identifier, loaded once per worker like every model."""
 
-    return langid.LanguageIdentifier.from_modelpath(
-        os.path.join(langid.MODEL_DIR, langid.MODEL_FILE), norm_probs=True
-    )
+    config: None = None
+
+    def load_model(self) -> Any:
+        from py3langid import langid
+
+        return langid.LanguageIdentifier.from_modelpath(
+            os.path.join(langid.MODEL_DIR, langid.MODEL_FILE), norm_probs=True
+        )
 
 
-def identify(text: str) -> tuple[str, float] | None:
+def identify(text: str, identifier: Any) -> tuple[str, float] | None:
     """(ISO 639-1 code, probability), or None for text too short to tell."""
     if len(text.split()) < 3:
         return None
-    lang, prob = _identifier().classify(text)
+    lang, prob = identifier.classify(text)
     return lang, float(prob)

@@ -6,12 +6,11 @@ header; messages and logs never contain it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import random
-import shlex
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,7 @@ from pipeline.core.prompts import PROMPTS, Prompt, get_prompt
 from pipeline.core.redact import redact_text
 from pipeline.core.settings import Flag, setting
 from pipeline.io import http_deadline
-from pipeline.models import ModelLoadError
+from pipeline.io.vllm_server import VllmServer
 from pipeline.models.handler import ModelHandler
 
 log = logging.getLogger(__name__)
@@ -288,72 +287,20 @@ class DryRunCaptioner:
         self.pool.shutdown(wait=False)
 
 
-class VllmServer:
-    """A `vllm serve` process on this worker, started once and waited for (like Beam's own
-    vLLM handler does); stopped when the worker exits."""
-
-    def __init__(self, config: VlmConfig) -> None:
-        self.config = config
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        import httpx
-
-        cmd = shlex.split(
-            self.config.serve_command.format(
-                model=shlex.quote(self.config.model), port=self.config.serve_port
-            )
-        )
-        log.info("starting the caption server: %s", cmd[0])
-        try:
-            self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        except OSError as exc:
-            raise ModelLoadError(f"cannot start the caption server ({exc})") from exc
-        deadline = time.monotonic() + self.config.serve_timeout_s
-        url = f"{self.config.endpoint}/models"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode("utf-8", "replace")[-500:]
-                raise ModelLoadError(
-                    f"the caption server exited with {self.process.returncode}: {err}"
-                )
-            try:
-                if httpx.get(url, timeout=2.0).status_code == 200:
-                    log.info("caption server ready at %s", self.config.endpoint)
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise ModelLoadError(
-            f"the caption server was not ready within {self.config.serve_timeout_s:g} s"
-        )
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.process = None
-
-
 def make_captioner(config: VlmConfig) -> ChatCaptioner | DryRunCaptioner:
     return DryRunCaptioner(config) if config.dry_run else ChatCaptioner(config)
 
 
 @dataclass(frozen=True)
 class CaptionerHandler(ModelHandler["ChatCaptioner | DryRunCaptioner"]):
-    """One client per worker process; with --vlm-serve also one local vLLM server, stopped
-    when the process exits."""
+    """One client per worker process; with --vlm-serve also the machine's local vLLM server
+    (io/vllm_server.py), started by the first process that needs it and stopped when that
+    process exits."""
 
     config: VlmConfig
 
     def load_model(self) -> ChatCaptioner | DryRunCaptioner:
         if self.config.serve and not self.config.dry_run:
-            import atexit
-
             server = VllmServer(self.config)
             server.start()
             atexit.register(server.stop)

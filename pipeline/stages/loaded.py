@@ -1,5 +1,6 @@
 """ModelDoFn: the DoFn side of models/handler.py. Its model loads in setup() (once per worker
-process, shared), never in __init__, so the DoFn pickles small and the driver loads nothing."""
+process, shared by its threads), never in __init__, so the DoFn pickles small and the driver
+loads nothing."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from pipeline.models.handler import ModelHandler, ModelT
 
 class ModelDoFn(beam.DoFn, Generic[ModelT]):
     def __init__(self, handler: ModelHandler[ModelT]) -> None:
-        self._handler = handler
+        self._shared = handler.share()
         self._model: ModelT | None = None
 
     def setup(self) -> None:
-        self._model = self._handler.shared_model()
+        self._model = self._shared.acquire()
 
     def model(self) -> ModelT:
         """The loaded model (a method, not a property: Beam reads every attribute of a DoFn

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from pipeline import metrics
-from pipeline.models.langid import identify
+from pipeline.models.langid import LangIdHandler, identify
 from pipeline.models.segmenter import SegmenterConfig, SegmenterHandler, SentenceSegmenter
 from pipeline.records import AnnotatedVideo, Transcript
 from pipeline.stages.failures import apply_stage
@@ -15,6 +15,15 @@ from pipeline.stages.loaded import ModelDoFn
 
 
 class _Segment(ModelDoFn[SentenceSegmenter]):
+    def __init__(self, handler: SegmenterHandler) -> None:
+        super().__init__(handler)
+        self._langid = LangIdHandler().share()
+        self._identifier = None
+
+    def setup(self) -> None:
+        super().setup()
+        self._identifier = self._langid.acquire()
+
     def process(self, transcript: Transcript) -> Iterator[AnnotatedVideo]:
         sentences = self.model().segment(transcript.words)
         metrics.counter(metrics.SENTENCES).inc(len(sentences))
@@ -22,7 +31,7 @@ class _Segment(ModelDoFn[SentenceSegmenter]):
             transcript=transcript,
             sentences=sentences,
             segmenter=self.model().name,
-            text_language=identify(" ".join(w.text for w in transcript.words)),
+            text_language=identify(" ".join(w.text for w in transcript.words), self._identifier),
         )
 
 
