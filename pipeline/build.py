@@ -6,7 +6,6 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import apache_beam as beam
@@ -18,6 +17,7 @@ from pipeline.compact import check_swapped
 from pipeline.core import templates
 from pipeline.core.curation import Fingerprint, duplicate_groups, funnel
 from pipeline.core.dataset_card import dataset_card
+from pipeline.core.settings import add_flags, from_options
 from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import TASKS, BuildConfig
 from pipeline.errors import UsageError
@@ -40,74 +40,7 @@ class BuildOptions(PipelineOptions):
     def _add_argparse_args(cls, parser: Any) -> None:
         add = parser.add_argument
         add("--annotations", default=None, help="annotate's OUT (default: --out)")
-        add("--seed", type=int, default=0)
-        add(
-            "--sample_fps",
-            "--sample-fps",
-            dest="sample_fps",
-            default="2",
-            help="frame grid of streaming samples, a number or a ratio like 30000/1001",
-        )
-        add(
-            "--timestamp_style",
-            "--timestamp-style",
-            dest="timestamp_style",
-            default="seconds",
-            choices=templates.TIMESTAMP_STYLES,
-        )
-        add("--window_ms", "--window-ms", dest="window_ms", type=int, default=60_000)
-        add(
-            "--sample_min_clip_ms",
-            "--sample-min-clip-ms",
-            dest="sample_min_clip_ms",
-            type=int,
-            default=1000,
-            help="clips shorter than this are flagged",
-        )
-        add(
-            "--sample_max_clip_ms",
-            "--sample-max-clip-ms",
-            dest="sample_max_clip_ms",
-            type=int,
-            default=60_000,
-            help="clips longer than this are flagged",
-        )
-        add(
-            "--max_unaligned",
-            "--max-unaligned",
-            dest="max_unaligned",
-            type=float,
-            default=0.5,
-            help="sentences with more interpolated words than this are flagged",
-        )
-        add("--min_silence_ms", "--min-silence-ms", dest="min_silence_ms", type=int, default=2000)
-        add(
-            "--silence_margin_ms",
-            "--silence-margin-ms",
-            dest="silence_margin_ms",
-            type=int,
-            default=500,
-            help="silence windows keep this far from any speech",
-        )
-        add(
-            "--rev_query_position",
-            "--rev-query-position",
-            dest="rev_query_position",
-            default="both",
-            choices=(*templates.REV_QUERY_POSITIONS, "both"),
-            help="where rev's query is asked: at the window's start (before; recipes call "
-            "it rev-pre), at a drawn frame before the evidence (inline; rev-rev), or "
-            "one sample of each (both, so a recipe picks without a second build)",
-        )
-        add(
-            "--pair_template",
-            "--pair-template",
-            dest="pair_template",
-            default="target",
-            choices=tuple(templates.PAIR_TEMPLATES),
-            help="caption<->speech answers: the target text alone (target), or the seed's "
-            "one-string form that repeats the question (seed; flagged repeats_prompt)",
-        )
+        add_flags(add, BuildConfig)
         add(
             "--split_by",
             "--split-by",
@@ -153,19 +86,7 @@ class BuildError(UsageError):
 
 
 def build_config(opts: BuildOptions) -> BuildConfig:
-    return BuildConfig(
-        seed=opts.seed,
-        sample_fps=Fraction(opts.sample_fps),
-        timestamp_style=opts.timestamp_style,
-        window_ms=opts.window_ms,
-        min_clip_ms=opts.sample_min_clip_ms,
-        max_clip_ms=opts.sample_max_clip_ms,
-        max_unaligned=opts.max_unaligned,
-        min_silence_ms=opts.min_silence_ms,
-        silence_margin_ms=opts.silence_margin_ms,
-        rev_query_position=opts.rev_query_position,
-        pair_template=opts.pair_template,
-    )
+    return from_options(BuildConfig, opts)
 
 
 def _fractions(opts: BuildOptions) -> tuple[float, float]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, get_type_hints
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -41,18 +41,6 @@ class OutputOptions(PipelineOptions):
             help="Parquet files per table per wave (per partition "
             "in build); 0 lets the runner decide",
         )
-
-
-STAGE_CONFIGS = (
-    AsrConfig,
-    SegmenterConfig,
-    DownloadConfig,
-    FrameConfig,
-    SceneConfig,
-    InspectConfig,
-    ClipConfig,
-    VlmConfig,
-)
 
 
 def refuse_unknown_flags(opts: PipelineOptions) -> None:
@@ -128,7 +116,7 @@ class AnnotateOptions(PipelineOptions):
             default=False,
             help="re-annotate sources that are already done with the same settings",
         )
-        for config in STAGE_CONFIGS:
+        for config in STAGE_CONFIGS.values():
             add_flags(add, config)
         add(
             "--caption_cache",
@@ -143,49 +131,40 @@ class AnnotateOptions(PipelineOptions):
 
 @dataclass(frozen=True)
 class StageConfigs:
+    """The one registry of annotate's stage configs: a stage's config is a field here, and
+    its flags, its defaults and its share of the content hash come from the config's own
+    fields (core/settings.py)."""
+
     asr: AsrConfig
     segmenter: SegmenterConfig
     download: DownloadConfig
     frames: FrameConfig
     scenes: SceneConfig
+    inspect: InspectConfig
     clip: ClipConfig
     vlm: VlmConfig
-    inspect: InspectConfig
 
     def content_hash(self) -> str:
         """Hash of every setting that changes annotation content: the fields each config
-        marks as content (not batch sizes, threads, endpoints or concurrency, nor the download
-        and the curation signals, which measure the content: an OUT annotated before them
-        keeps its rows, with the signals null, until --force)."""
-        return self._hash(self._content())
+        marks as content (not batch sizes, threads, endpoints, retries or concurrency, nor
+        the curation signals, which measure the content: an OUT annotated before them keeps
+        its rows, with the signals null, until --force)."""
+        doc: dict[str, Any] = {name: content(getattr(self, name)) for name in STAGE_CONFIGS}
+        doc["version"] = __version__
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[
+            :16
+        ]
 
     def done_hashes(self) -> frozenset[str]:
-        """The hashes under which a source counts as done with these settings (one: the
-        shim for OUTs hashed with decode_threads, before it left the hash, is gone)."""
+        """The hashes under which a source counts as done with these settings."""
         return frozenset({self.content_hash()})
 
-    def _content(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            name: content(getattr(self, name))
-            for name in ("asr", "segmenter", "frames", "scenes", "clip", "vlm")
-        }
-        doc["version"] = __version__
-        return doc
 
-    @staticmethod
-    def _hash(doc: dict[str, Any]) -> str:
-        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+STAGE_CONFIGS: dict[str, type] = {
+    f.name: hint for f in fields(StageConfigs) for hint in [get_type_hints(StageConfigs)[f.name]]
+}
 
 
 def stage_configs(opts: AnnotateOptions) -> StageConfigs:
     """Each stage's config from the parsed options, field by field (core/settings.py)."""
-    return StageConfigs(
-        asr=from_options(AsrConfig, opts),
-        segmenter=from_options(SegmenterConfig, opts),
-        download=from_options(DownloadConfig, opts),
-        frames=from_options(FrameConfig, opts),
-        scenes=from_options(SceneConfig, opts),
-        clip=from_options(ClipConfig, opts),
-        vlm=from_options(VlmConfig, opts),
-        inspect=from_options(InspectConfig, opts),
-    )
+    return StageConfigs(**{name: from_options(cls, opts) for name, cls in STAGE_CONFIGS.items()})

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline.core import templates as T
 from pipeline.core.quality import flags_for, repeats_prompt, verbatim_overlap
+from pipeline.core.settings import Flag, setting
 from pipeline.core.timegrid import FRAME_SNAP, FrameGrid
 
 GROUNDING_TASKS = ("tsg_dialogue", "tsg_caption", "caption_to_dialogue", "dialogue_to_caption")
@@ -62,18 +63,57 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class BuildConfig:
-    seed: int = 0
-    sample_fps: Fraction = Fraction(2)
-    timestamp_style: str = "seconds"
-    window_ms: int = 60_000
-    min_clip_ms: int = 1000
-    max_clip_ms: int = 60_000
-    max_unaligned: float = 0.5
-    min_silence_ms: int = 2000
-    silence_margin_ms: int = 500  # ASR word ends are approximate: keep clear of speech
-    rev_query_position: str = "both"  # before, inline, or both (one sample of each)
+    """How samples are made from annotations; every field enters build's config hash."""
+
+    seed: int = setting(0, flag=Flag("seed"))
+    sample_fps: Fraction = setting(  # noqa: RUF009 (a Fraction is immutable)
+        Fraction(2),
+        flag=Flag(  # the option stays a string: Beam serialises options, not Fractions
+            "sample-fps",
+            "frame grid of streaming samples, a number or a ratio like 30000/1001",
+            type=str,
+            parse=Fraction,
+            default="2",
+        ),
+    )
+    timestamp_style: str = setting(
+        "seconds", flag=Flag("timestamp-style", choices=T.TIMESTAMP_STYLES)
+    )
+    window_ms: int = setting(60_000, flag=Flag("window-ms"))
+    min_clip_ms: int = setting(
+        1000, flag=Flag("sample-min-clip-ms", "clips shorter than this are flagged")
+    )
+    max_clip_ms: int = setting(
+        60_000, flag=Flag("sample-max-clip-ms", "clips longer than this are flagged")
+    )
+    max_unaligned: float = setting(
+        0.5,
+        flag=Flag("max-unaligned", "sentences with more interpolated words than this are flagged"),
+    )
+    min_silence_ms: int = setting(2000, flag=Flag("min-silence-ms"))
+    silence_margin_ms: int = setting(  # ASR word ends are approximate: keep clear of speech
+        500, flag=Flag("silence-margin-ms", "silence windows keep this far from any speech")
+    )
+    rev_query_position: str = setting(
+        "both",
+        flag=Flag(
+            "rev-query-position",
+            "where rev's query is asked: at the window's start (before; recipes call "
+            "it rev-pre), at a drawn frame before the evidence (inline; rev-rev), or "
+            "one sample of each (both, so a recipe picks without a second build)",
+            choices=(*T.REV_QUERY_POSITIONS, "both"),
+        ),
+    )
     noise_phrases_per_video: int = 1
-    pair_template: str = "target"  # caption <-> speech answers: the target text, or the seed's
+    pair_template: str = setting(
+        "target",
+        flag=Flag(
+            "pair-template",
+            "caption<->speech answers: the target text alone (target), or the seed's "
+            "one-string form that repeats the question (seed; flagged repeats_prompt)",
+            choices=tuple(T.PAIR_TEMPLATES),
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.timestamp_style not in T.TIMESTAMP_STYLES:

@@ -97,15 +97,19 @@ def ytdlp_extra(items: list[str]) -> tuple[tuple[str, Any], ...]:
 @dataclass(frozen=True)
 class DownloadConfig:
     """`retries` and the backoff are ours, for transient errors only (yt-dlp's own request
-    retries are off so every attempt is counted); fragment retries stay with yt-dlp."""
+    retries are off so every attempt is counted); fragment retries stay with yt-dlp. What
+    changes the media (the format, options passed to yt-dlp as they are) and the reference
+    subtitles enter the content hash; how and whether a video is fetched does not."""
 
     format: str = setting(DEFAULT_FORMAT, flag=Flag("download-format"))
-    retries: int = setting(3, flag=Flag("download-retries"))
+    retries: int = setting(3, flag=Flag("download-retries"), content=False)
     backoff_s: float = setting(
-        5.0, flag=Flag("download-backoff-s", "first wait before retrying a transient error")
+        5.0,
+        flag=Flag("download-backoff-s", "first wait before retrying a transient error"),
+        content=False,
     )
-    max_backoff_s: float = 300.0
-    socket_timeout_s: float = 30.0
+    max_backoff_s: float = setting(300.0, content=False)
+    socket_timeout_s: float = setting(30.0, content=False)
     deadline_s: float | None = setting(
         3600.0,
         flag=Flag(  # every attempt and wait included
@@ -114,19 +118,23 @@ class DownloadConfig:
             "included; past it the source is a failures row (download_timeout) and the wave goes "
             "on",
         ),
+        content=False,
     )
-    rate_limit_bytes: int | None = None
+    rate_limit_bytes: int | None = setting(None, content=False)
     sleep_interval_s: float = setting(
         0.0,
         flag=Flag(
             "sleep-interval", "yt-dlp: seconds to sleep before each download (YouTube: 5-10)"
         ),
+        content=False,
     )
     max_sleep_interval_s: float = setting(
-        0.0, flag=Flag("max-sleep-interval", "yt-dlp: upper bound of a random sleep")
+        0.0, flag=Flag("max-sleep-interval", "yt-dlp: upper bound of a random sleep"), content=False
     )
     sleep_requests_s: float = setting(
-        0.0, flag=Flag("sleep-requests", "yt-dlp: seconds between the requests of one extraction")
+        0.0,
+        flag=Flag("sleep-requests", "yt-dlp: seconds between the requests of one extraction"),
+        content=False,
     )
     min_interval_s: float = setting(
         0.0,
@@ -134,11 +142,12 @@ class DownloadConfig:
             "download-min-interval-s",
             "at least this long between download starts, across the host's workers",
         ),
+        content=False,
     )
     cookies_file: str | None = setting(
-        None, flag=Flag("cookies", "Netscape cookies file for yt-dlp (never logged)")
+        None, flag=Flag("cookies", "Netscape cookies file for yt-dlp (never logged)"), content=False
     )
-    proxy: str | None = setting(None, flag=Flag("proxy", "proxy URL for yt-dlp"))
+    proxy: str | None = setting(None, flag=Flag("proxy", "proxy URL for yt-dlp"), content=False)
     archive: bool = setting(
         True,
         flag=Flag(
@@ -147,6 +156,7 @@ class DownloadConfig:
             switch=True,
             parse=operator.not_,
         ),
+        content=False,
     )
     reference_subtitles: str | None = setting(
         None,
@@ -164,6 +174,7 @@ class DownloadConfig:
             parse=load_blocklist,
             default=None,
         ),
+        content=False,
     )
     extra: tuple[tuple[str, Any], ...] = setting(
         (),
