@@ -15,6 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.compact import check_swapped
 from pipeline.core import templates
+from pipeline.core.annotations import newest_by_video
 from pipeline.core.curation import Fingerprint, duplicate_groups, funnel
 from pipeline.core.dataset_card import dataset_card
 from pipeline.core.settings import add_flags, from_options
@@ -128,13 +129,7 @@ def _newest_videos(annotations: str) -> list[dict[str, Any]]:
         "transcript_fingerprint",
         "provenance",
     ]
-    rows: dict[str, dict[str, Any]] = {}
-    for r in sorted(
-        read_table(annotations, "videos", columns).to_pylist(),
-        key=lambda r: r["provenance"]["run_id"] or "",
-    ):
-        rows[r["video_id"]] = r
-    return list(rows.values())
+    return list(newest_by_video(read_table(annotations, "videos", columns).to_pylist()).values())
 
 
 def _filtered(counted: dict[str, int]) -> dict[str, int]:

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.core.annotations import recency
 from pipeline.errors import UsageError
 from pipeline.io import commit, storage
 from pipeline.io.parquet import ROW_GROUP_ROWS, read_file, table_dir, table_files
@@ -47,19 +48,23 @@ class CompactSummary:
     duplicates_dropped: int
 
 
-def _run_ids(table: pa.Table) -> list[str]:
-    if "provenance" in table.column_names:
-        return pc.struct_field(table["provenance"], "run_id").to_pylist()
-    return table["run_id"].to_pylist()
+def _recencies(table: pa.Table) -> list[tuple[bool, int, str]]:
+    """Each row's run, as `recency` orders runs (failures rows have a run id alone)."""
+    if "provenance" not in table.column_names:
+        return [(False, 0, run or "") for run in table["run_id"].to_pylist()]
+    prov = table["provenance"]  # read with the table's schema: older rows have null starts
+    started = pc.struct_field(prov, "run_started_ms").to_pylist()
+    runs = pc.struct_field(prov, "run_id").to_pylist()
+    return [recency({"run_id": r, "run_started_ms": s}) for r, s in zip(runs, started, strict=True)]
 
 
 def _dedupe(table: pa.Table, key: str) -> tuple[pa.Table, int]:
-    """One row per id: the newest run's (by run id, as build chooses), else the first.
-    Ids repeat after an interrupted compaction (same rows) or a rerun with --force."""
-    best: dict[object, tuple[str, int]] = {}
-    for i, (value, run) in enumerate(zip(table[key].to_pylist(), _run_ids(table), strict=True)):
-        if value not in best or (run or "") > best[value][0]:
-            best[value] = (run or "", i)
+    """One row per id: the newest run's (as build chooses), else the first. Ids repeat
+    after an interrupted compaction (same rows) or a rerun with --force."""
+    best: dict[object, tuple[tuple[bool, int, str], int]] = {}
+    for i, (value, run) in enumerate(zip(table[key].to_pylist(), _recencies(table), strict=True)):
+        if value not in best or run > best[value][0]:
+            best[value] = (run, i)
     keep = sorted(i for _, i in best.values())
     kept = table.take(pa.array(keep, pa.int64())) if len(keep) < len(table) else table
     return kept, len(table) - len(kept)

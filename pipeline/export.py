@@ -20,6 +20,7 @@ import yaml
 from tqdm import tqdm
 
 from pipeline.core import exporters
+from pipeline.core.annotations import newest_by_video
 from pipeline.core.exporters import Context, ExportError
 from pipeline.errors import listing
 from pipeline.io import publish, storage
@@ -51,10 +52,7 @@ def _name(uri: str) -> str:
 def newest_videos(annotations: str) -> dict[str, dict[str, Any]]:
     """video_id -> its newest annotation's media, duration and provenance, as build takes it."""
     t = read_table(annotations, "videos", ["video_id", "media_uri", "duration_ms", "provenance"])
-    rows: dict[str, dict[str, Any]] = {}
-    for r in sorted(t.to_pylist(), key=lambda r: r["provenance"]["run_id"] or ""):
-        rows[r["video_id"]] = r
-    return rows
+    return newest_by_video(t.to_pylist())
 
 
 def resolve_videos(

@@ -128,7 +128,10 @@ def _plan(argv: list[str] | None) -> _Plan:
         finish_swap(out, table)
     run_id = opts.run_id or time.strftime("run-%Y%m%dT%H%M%S")
     ctx = RunContext(
-        run_id=run_id, config_hash=configs.content_hash(), pipeline_version=__version__
+        run_id=run_id,
+        config_hash=configs.content_hash(),
+        pipeline_version=__version__,
+        started_ms=round(time.time() * 1000),
     )
     all_sources = _sources(opts)
     done_uris, attempts = _history(out, configs.done_hashes())

@@ -167,6 +167,7 @@ class RunContext:
     run_id: str
     config_hash: str
     pipeline_version: str
+    started_ms: int | None = None  # ms since the epoch: orders runs whatever their ids
 
 
 @dataclass(frozen=True)

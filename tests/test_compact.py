@@ -67,6 +67,49 @@ def test_compact_keeps_the_newest_run_of_a_repeated_id(tmp_path: Path) -> None:
     assert {r["provenance"]["run_id"] for r in kept} == {"run-20260301T000000"}
 
 
+def test_newest_is_the_run_that_started_last_whatever_its_name(tmp_path: Path) -> None:
+    """Run ids are any name (`--run-id final`, then `--run-id again`): the newest run is
+    the one that started last; rows written before starts were recorded are older than any
+    that has one. compact, build and export all choose by the same key."""
+    from pipeline.core.annotations import newest, newest_by_video
+    from pipeline.export import newest_videos
+
+    rows = [r for r in build_video(_info(TABLES, "v1"), BuildConfig()) if r["task"] == "stop"]
+    folder = tmp_path / "samples" / "task=stop"
+    folder.mkdir(parents=True)
+    runs = {"zzz-old-unrecorded": None, "zzz-first": 1_000, "aaa-second": 2_000}
+    for run, started in runs.items():
+        prov = {"run_id": run, "run_started_ms": started}
+        part = [{**r, "provenance": {**r["provenance"], **prov}} for r in rows]
+        pq.write_table(conform(part, "samples"), folder / f"{run}-00000-of-00001.parquet")
+    compact(str(tmp_path))
+    kept = read_table(str(tmp_path), "samples").to_pylist()
+    assert {r["provenance"]["run_id"] for r in kept} == {"aaa-second"}
+
+    def row(run: str, **more) -> dict:
+        return {
+            "video_id": "v1",
+            "provenance": {"run_id": run, "run_started_ms": runs[run]},
+            **more,
+        }
+
+    videos = [row(run) for run in runs]
+    assert newest_by_video(videos)["v1"]["provenance"]["run_id"] == "aaa-second"
+    clips = [row(run, clip_id=f"c-{run}", index=0) for run in runs]
+    v, _, (clip,) = newest({"videos": videos, "sentences": [], "clips": clips})
+    assert v["provenance"]["run_id"] == clip["provenance"]["run_id"] == "aaa-second"
+    out = tmp_path / "annotations"
+    (out / "videos").mkdir(parents=True)
+    table = [
+        {"video_id": "v1", "source_uri": "v1.mp4", "sha256": "0", "duration_ms": 1000,
+         "media_uri": f"{run}.mp4", "split": "train",
+         "provenance": {"pipeline_version": "t", "run_id": run, "run_started_ms": runs[run]}}
+        for run in runs
+    ]  # fmt: skip
+    pq.write_table(conform(table, "videos"), out / "videos" / "part.parquet")
+    assert newest_videos(str(out))["v1"]["media_uri"] == "aaa-second.mp4"
+
+
 def test_a_compact_killed_mid_swap_is_refused_by_build_then_finished(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:

@@ -232,6 +232,8 @@ def test_rerun_skips_done_videos_and_counts_retries(annotated) -> None:
     out, *_ = annotated
     con = connect(str(out))
     assert con.execute("SELECT count(*), count(DISTINCT video_id) FROM videos").fetchone() == (4, 4)
+    started = "SELECT count(*) FROM {} WHERE provenance.run_started_ms IS NULL"
+    assert all(con.sql(started.format(t)).fetchone() == (0,) for t in ("videos", "clips"))
     assert con.execute(
         "SELECT count(*), count(DISTINCT sentence_id) FROM sentences"
     ).fetchone() == (9, 9)

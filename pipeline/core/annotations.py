@@ -11,6 +11,25 @@ from pipeline.core.splits import assign_split
 from pipeline.core.tasks import ClipInfo, SentenceInfo, VideoInfo
 
 
+def recency(provenance: dict[str, Any] | None) -> tuple[bool, int, str]:
+    """Sort key of the run that wrote a row, oldest first: when the run started (rows from
+    before that was recorded come first), then its id. Never the id alone: `--run-id` is any
+    name, and "final" sorts before "retry"."""
+    p = provenance or {}
+    started = p.get("run_started_ms")
+    return started is not None, started or 0, p.get("run_id") or ""
+
+
+def newest_by_video(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """video_id -> its newest row (by `recency`; on a tie the later row, as a rerun's)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        kept = out.get(r["video_id"])
+        if kept is None or recency(r["provenance"]) >= recency(kept["provenance"]):
+            out[r["video_id"]] = r
+    return out
+
+
 def newest(
     parts: dict[str, Iterable[dict[str, Any]]],
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]] | None:
@@ -18,19 +37,19 @@ def newest(
     video's rows are committed together, and a rerun with --force repeats their ids. A row
     repeated within the run (a compact killed before its swap was journalled leaves none,
     but copies made by hand do) counts once."""
-    videos = sorted(parts["videos"], key=lambda r: r["provenance"]["run_id"] or "")
-    if not videos:
+    found = newest_by_video(parts["videos"])
+    if not found:
         return None
-    v = videos[-1]
-    run = v["provenance"]["run_id"]
+    (v,) = found.values()
+    run = recency(v["provenance"])  # the same run: its id and its start
     sentences = sorted(
         {
-            s["sentence_id"]: s for s in parts["sentences"] if s["provenance"]["run_id"] == run
+            s["sentence_id"]: s for s in parts["sentences"] if recency(s["provenance"]) == run
         }.values(),
         key=lambda s: s["index"],
     )
     clips = sorted(
-        {c["clip_id"]: c for c in parts["clips"] if c["provenance"]["run_id"] == run}.values(),
+        {c["clip_id"]: c for c in parts["clips"] if recency(c["provenance"]) == run}.values(),
         key=lambda c: c["index"],
     )
     return v, sentences, clips

@@ -44,6 +44,7 @@ def provenance(ctx: RunContext, **models: Any) -> dict[str, Any]:
     row.update(
         pipeline_version=ctx.pipeline_version,
         run_id=ctx.run_id,
+        run_started_ms=ctx.started_ms,
         config_hash=ctx.config_hash,
         **models,
     )

@@ -48,10 +48,11 @@ class _Build(beam.DoFn):
         run_id: str,
         config_hash: str,
         policy: Policy,
+        run_started_ms: int | None = None,
     ) -> None:
         self._config = config
         self._keep = keep_flagged
-        self._run = (run_id, config_hash)
+        self._run = (run_id, config_hash, run_started_ms)
         self._policy = policy
 
     def _still(self, video: VideoInfo, row: dict[str, Any]) -> Rejection | None:
@@ -76,7 +77,9 @@ class _Build(beam.DoFn):
                 metrics.counter(f"{REJECTED}_sample_{still.reason}").inc()
                 yield beam.pvalue.TaggedOutput(FILTERED, still)
                 continue
-            row["provenance"].update(run_id=self._run[0], config_hash=self._run[1])
+            row["provenance"].update(
+                run_id=self._run[0], config_hash=self._run[1], run_started_ms=self._run[2]
+            )
             if row["quality_flags"] and not self._keep:
                 for flag in row["quality_flags"]:
                     metrics.counter(f"{FILTERED}_{flag}").inc()
@@ -104,9 +107,10 @@ class BuildSamples(beam.PTransform):
         fractions: tuple[float, float] = (0.05, 0.05),
         policy: Policy | None = None,
         duplicates: dict[str, str] | None = None,
+        run_started_ms: int | None = None,
     ) -> None:
         super().__init__()
-        self._args = (config, keep_flagged, run_id, config_hash, policy or Policy())
+        self._args = (config, keep_flagged, run_id, config_hash, policy or Policy(), run_started_ms)
         self._judge = (split_by, fractions, policy or Policy(), duplicates or {})
 
     def expand(self, tables: dict[str, beam.PCollection]):
