@@ -61,6 +61,7 @@ bench: setup
 	$(PY) bench/real_media.py
 	$(PY) bench/annotate_real.py
 	$(PY) bench/query_start.py
+	$(PY) bench/dedup.py
 	cd bench && ../$(PY) long_video.py
 
 setup: system-packages $(STAMP)

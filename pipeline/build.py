@@ -16,8 +16,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.compact import check_swapped
 from pipeline.core import templates
 from pipeline.core.annotations import newest_by_video
-from pipeline.core.curation import Fingerprint, duplicate_groups, funnel
+from pipeline.core.curation import funnel
 from pipeline.core.dataset_card import dataset_card
+from pipeline.core.near_duplicates import Fingerprint, duplicate_groups
 from pipeline.core.settings import add_flags, from_options
 from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import TASKS, BuildConfig

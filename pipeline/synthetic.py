@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.core.near_duplicates import Fingerprint
+
 SPEECH_RATE = 22_050  # espeak-ng's output rate
 _SILENCE_THRESHOLD = 200  # int16 amplitude below which espeak output counts as silence
 
@@ -346,3 +348,36 @@ def serve_directory(root: Path, port: int = 0) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def fingerprints(n: int, seed: int = 0, max_flips: int = 4) -> list[Fingerprint]:
+    """n videos (1-60 min, 10 random keyframe dHashes, half with speech); every tenth is a
+    re-upload of an earlier one: a few percent shorter or longer, each hash with up to
+    `max_flips` bits flipped, the transcript a few bits off, some keyframes replaced."""
+    import random
+
+    rng = random.Random(seed)
+
+    def flip(value: int, bits: int) -> int:  # on the unsigned bits, back to a signed int64
+        value &= (1 << 64) - 1
+        for k in rng.sample(range(64), bits):
+            value ^= 1 << k
+        return value - (1 << 64) if value >= 1 << 63 else value
+
+    def rand64() -> int:
+        return flip(rng.getrandbits(64), 0)
+
+    out: list[Fingerprint] = []
+    for k in range(n):
+        if k % 10 == 9:
+            src = out[rng.randrange(len(out))]
+            hashes = [flip(h, rng.randint(0, max_flips)) for h in src.frame_hashes]
+            hashes[rng.randrange(10)] = rand64()  # a keyframe that moved
+            text = None if src.transcript is None else flip(src.transcript, rng.randint(0, 6))
+            length = round(src.duration_ms * rng.uniform(0.97, 1.03))
+            out.append(Fingerprint(f"v{k}", length, 360, tuple(hashes), text))
+        else:
+            text = rand64() if rng.random() < 0.5 else None
+            hashes = tuple(rand64() for _ in range(10))
+            out.append(Fingerprint(f"v{k}", rng.randint(60_000, 3_600_000), 720, hashes, text))
+    return out

@@ -16,12 +16,14 @@ import yaml
 from pipeline import cli, synthetic
 from pipeline.build import run as build
 from pipeline.core import signals
-from pipeline.core.curation import Fingerprint, Policy, PolicyError, duplicate_groups, judge
+from pipeline.core.curation import Policy, PolicyError, judge
+from pipeline.core.near_duplicates import Fingerprint, duplicate_groups
 from pipeline.graph import run
 from pipeline.io.parquet import read_table
 from pipeline.io.policy import load_policy
 from pipeline.io.query import connect
 from pipeline.report import write_report
+from pipeline.synthetic import fingerprints
 
 
 def test_repetition_and_hallucination_signals() -> None:
@@ -220,6 +222,21 @@ def test_duplicates_keep_the_best_copy() -> None:
     d = Fingerprint("d", 90_000, 720, (1, 2, 3), 0b1111)  # another length
     assert duplicate_groups([a, b, c, d], policy) == {"b": "a"}
     assert duplicate_groups([a, b], Policy()) == {}
+
+
+def test_lsh_finds_the_groups_the_exhaustive_check_finds() -> None:
+    """The candidates LSH proposes, checked by the same rule, give the same groups as
+    checking every pair of similar length (the quadratic reference) on re-uploads; and a
+    plain picture shared by many videos proposes no pairs of its own."""
+    from pipeline.core.near_duplicates import candidate_pairs
+
+    policy = load_policy(None)
+    videos = fingerprints(3000)
+    found = duplicate_groups(videos, policy)
+    assert len(found) >= 250  # the re-uploads (a few fall outside the length limit)
+    assert found == duplicate_groups(videos, policy, exhaustive=True)
+    black = [Fingerprint(f"b{k}", 60_000, 720, (0,) * 10, None) for k in range(1200)]
+    assert len(candidate_pairs(black, policy)) == 0
 
 
 def test_policy_files_are_checked(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.core.signals import hamming, picture_change_bits
+from pipeline.core.signals import picture_change_bits
 from pipeline.errors import UsageError
 
 SPEECH_ANSWER_TASKS = ("tsg_dialogue", "caption_to_dialogue", "dialogue_to_caption", "noise")
@@ -329,70 +329,6 @@ def still_window(clips: Sequence[Any], start_ms: int, end_ms: int, policy: Polic
     if _above(picture_change_bits(hashes), policy.still_max_change_bits):
         return None
     return max(motions)
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    video_id: str
-    duration_ms: int
-    height: int | None
-    frame_hashes: tuple[int, ...]
-    transcript: int | None
-
-
-def _same(a: Fingerprint, b: Fingerprint, policy: Policy) -> bool:
-    if abs(a.duration_ms - b.duration_ms) > policy.duplicate_max_duration_diff * max(
-        a.duration_ms, b.duration_ms
-    ):
-        return False
-    if not a.frame_hashes or not b.frame_hashes:
-        return False
-    short, long_ = sorted((a.frame_hashes, b.frame_hashes), key=len)
-    close = sum(min(hamming(x, y) for y in long_) <= policy.duplicate_max_frame_bits for x in short)
-    if close / len(short) < policy.duplicate_min_frame_share:
-        return False
-    if a.transcript is None and b.transcript is None:
-        return True  # no speech in either: the pictures decide
-    if a.transcript is None or b.transcript is None:
-        return False
-    return hamming(a.transcript, b.transcript) <= policy.duplicate_max_text_bits
-
-
-def duplicate_groups(videos: Sequence[Fingerprint], policy: Policy) -> dict[str, str]:
-    """Non-keeper video id -> its group's keeper (the highest resolution, then the longest,
-    then the smallest id). Pairs are compared within duration buckets (O(n) buckets of
-    similar length), so a corpus is not compared all against all."""
-    if not policy.duplicates:
-        return {}
-    ordered = sorted(videos, key=lambda v: v.duration_ms)
-    parent = {v.video_id: v.video_id for v in videos}
-
-    def root(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, a in enumerate(ordered):
-        for b in ordered[i + 1 :]:
-            if b.duration_ms - a.duration_ms > policy.duplicate_max_duration_diff * b.duration_ms:
-                break
-            if _same(a, b, policy):
-                parent[root(b.video_id)] = root(a.video_id)
-    groups: dict[str, list[Fingerprint]] = {}
-    for v in videos:
-        groups.setdefault(root(v.video_id), []).append(v)
-    out = {}
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        keeper = max(members, key=lambda v: (v.height or 0, v.duration_ms, _neg(v.video_id)))
-        out.update({v.video_id: keeper.video_id for v in members if v is not keeper})
-    return out
-
-
-def _neg(text: str) -> tuple[int, ...]:
-    return tuple(-ord(c) for c in text)
 
 
 PLURAL = {
