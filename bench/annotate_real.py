@@ -45,7 +45,7 @@ STAGES = {
     "caption": ("stages/caption.py", ("process", "finish_bundle")),
     "score": ("stages/score.py", ("process",)),
     "rows and writes": ("io/table_write.py", ("process",)),
-    "commit": ("graph.py", ("_commit",)),
+    "commit": ("annotate.py", ("_commit",)),
 }
 
 

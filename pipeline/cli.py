@@ -18,7 +18,7 @@ EXIT_SOME_INPUTS_FAILED = 3
 
 
 def _annotate(argv: list[str]) -> int:
-    from pipeline.graph import run
+    from pipeline.annotate import run
 
     summary = run(argv)
     print(

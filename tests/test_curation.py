@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from pipeline import cli, synthetic
+from pipeline.annotate import run
 from pipeline.build import run as build
 from pipeline.core import signals
 from pipeline.core.curation import Policy, PolicyError, judge
 from pipeline.core.near_duplicates import Fingerprint, duplicate_groups
-from pipeline.graph import run
 from pipeline.io.parquet import read_table
 from pipeline.io.policy import load_policy
 from pipeline.io.query import connect

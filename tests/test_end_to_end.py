@@ -23,11 +23,11 @@ from schema_rows import conform
 from tiny_clip import NAME
 
 from pipeline import cli
+from pipeline.annotate import run
 from pipeline.build import run as build
 from pipeline.core.recipes import parse_shorthand
 from pipeline.core.tasks import TASKS
 from pipeline.core.timegrid import FrameGrid
-from pipeline.graph import run
 from pipeline.io.commit import RunInProgress
 from pipeline.io.parquet import read_table
 from pipeline.io.query import connect

@@ -16,8 +16,8 @@ from apache_beam.io.localfilesystem import LocalFileSystem
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 
+from pipeline.annotate import run
 from pipeline.build import run as build
-from pipeline.graph import run
 from pipeline.io import commit, storage
 from pipeline.io.parquet import read_table, table_files
 

@@ -438,7 +438,7 @@ def test_keywords_end_to_end_with_recorded_search(
     assert set(rows) == {"bicycle", "kitchen"}
     record = yaml.safe_load((out / "runs" / "kw.yaml").read_text())
     assert record["counts"]["waves"] == "2/2" and record["counters"]["search_hits"] == 4
-    progress = [r.getMessage() for r in caplog.records if r.name == "pipeline.graph"]
+    progress = [r.getMessage() for r in caplog.records if r.name == "pipeline.annotate"]
     assert any(m.startswith("wave 2/2 committed (1 sources)") for m in progress), progress
     assert rows["kitchen"]["keywords"] == ["chopping onions", "tomato soup"]
     assert rows["kitchen"]["categories"] == ["cooking"]

@@ -9,8 +9,8 @@ import apache_beam as beam
 import pytest
 
 from pipeline import cli
+from pipeline.annotate import _plan, construct, construct_search
 from pipeline.build import BuildOptions
-from pipeline.graph import _plan, construct, construct_search
 from pipeline.options import AnnotateOptions
 from pipeline.workflows import WorkflowError, expand
 

@@ -1,4 +1,6 @@
-"""The annotate pipeline's wiring: sources -> acquire -> transcribe -> segment -> tables."""
+"""The annotate command: the wave driver (plan, run and commit one pipeline per wave of sources)
+and its graph (sources -> acquire -> transcribe / frames -> scenes -> inspect -> caption -> score
+-> tables)."""
 
 from __future__ import annotations
 
