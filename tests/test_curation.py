@@ -19,6 +19,7 @@ from pipeline.build import run as build
 from pipeline.core import signals
 from pipeline.core.curation import Policy, PolicyError, judge
 from pipeline.core.near_duplicates import Fingerprint, duplicate_groups
+from pipeline.core.text import words
 from pipeline.io.parquet import read_table
 from pipeline.io.policy import load_policy
 from pipeline.io.query import connect
@@ -28,9 +29,9 @@ from pipeline.synthetic import fingerprints
 
 def test_repetition_and_hallucination_signals() -> None:
     nasa = "So, next mission we mail, NASA, NASA, NASA, NASA, NASA."
-    assert signals.longest_repeat(signals.words_of(nasa)) == 5
-    assert signals.longest_repeat(signals.words_of("we add the garlic and stir it")) == 1
-    assert signals.longest_repeat(signals.words_of("a b a b a b c")) == 3  # a 2-gram, 3 times
+    assert signals.longest_repeat(words(nasa)) == 5
+    assert signals.longest_repeat(words("we add the garlic and stir it")) == 1
+    assert signals.longest_repeat(words("a b a b a b c")) == 3  # a 2-gram, 3 times
     assert (
         signals.compression_ratio("yes " * 40)
         > 2.4
@@ -57,11 +58,11 @@ def test_frame_hash_survives_rescaling_and_tells_pictures_apart() -> None:
     other = np.kron(rng.integers(0, 255, (60, 80)).astype(np.float32), np.ones((4, 4)))
     assert signals.hamming(signals.dhash(smooth), signals.dhash(small)) <= 4
     assert signals.hamming(signals.dhash(smooth), signals.dhash(other)) > 16
-    words = signals.words_of("today we are making a simple tomato soup first chop the onion")
-    near = signals.words_of("today we are making a simple tomato soup first chop the onions")
-    far = signals.words_of("our young plants need water every morning by the garden wall")
-    assert signals.hamming(signals.simhash(words), signals.simhash(near)) < signals.hamming(
-        signals.simhash(words), signals.simhash(far)
+    soup = words("today we are making a simple tomato soup first chop the onion")
+    near = words("today we are making a simple tomato soup first chop the onions")
+    far = words("our young plants need water every morning by the garden wall")
+    assert signals.hamming(signals.simhash(soup), signals.simhash(near)) < signals.hamming(
+        signals.simhash(soup), signals.simhash(far)
     )
     assert signals.text_overlap(
         "a simple tomato soup", ["Today we make a simple tomato soup"]

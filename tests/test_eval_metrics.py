@@ -28,9 +28,10 @@ from test_tasks import TABLES, _info
 from pipeline import cli
 from pipeline.core import evaluation as E
 from pipeline.core import templates as T
+from pipeline.core import text
 from pipeline.core.evaluation import Response
-from pipeline.core.signals import words_of
 from pipeline.core.tasks import BuildConfig, build_video
+from pipeline.core.text import words
 from pipeline.errors import UsageError
 from pipeline.evaluate import EvalError, compare, evaluate, export_eval, read_predictions
 from pipeline.io import commit
@@ -83,14 +84,14 @@ def test_text_metrics_equal_the_reference_implementations() -> None:
         "the dogs are running", "the dog runs"
     )
     # pooled WER: all edits over all reference words, as jiwer's corpus WER
-    refs = [" ".join(words_of(r)) for _, r in PAIRS]
-    hyps = [" ".join(words_of(p)) for p, _ in PAIRS]
-    edits = [E.word_edits(p, r) for p, r in PAIRS]
+    refs = [" ".join(words(r)) for _, r in PAIRS]
+    hyps = [" ".join(words(p)) for p, _ in PAIRS]
+    edits = [text.word_edits(p, r) for p, r in PAIRS]
     pooled = sum(e for e, _ in edits) / sum(n for _, n in edits)
     assert pooled == pytest.approx(jiwer.wer(refs, hyps), abs=1e-12)
     for (p, r), ref, hyp in zip(PAIRS, refs, hyps, strict=True):
-        assert E.wer(p, r) == pytest.approx(jiwer.wer(ref, hyp), abs=1e-12)
-    means = sum(E.wer(p, r) for p, r in PAIRS) / len(PAIRS)
+        assert text.wer(p, r) == pytest.approx(jiwer.wer(ref, hyp), abs=1e-12)
+    means = sum(text.wer(p, r) for p, r in PAIRS) / len(PAIRS)
     assert means != pytest.approx(pooled)  # the two WERs differ: both are reported
 
 
@@ -243,7 +244,7 @@ def test_narration_is_matched_optimally_not_greedily(rows) -> None:
 def test_curly_apostrophes_are_the_same_word() -> None:
     assert E.token_f1("we don't stop", "we don\u2019t stop") == 1.0
     assert E.squad_f1("we don't stop", "we don\u2019t stop") == 1.0
-    assert E.wer("we don\u2019t stop", "we don't stop") == 0.0
+    assert text.wer("we don\u2019t stop", "we don't stop") == 0.0
 
 
 def test_a_noise_marker_or_end_token_alone_is_silence(rows) -> None:

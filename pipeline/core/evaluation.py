@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.core import templates as T
-from pipeline.core.signals import words_of
+from pipeline.core.text import word_edits, words
 
 SPEECH_ANSWERS = ("tsg_dialogue", "caption_to_dialogue")
 TSG_TASKS = ("tsg_dialogue", "tsg_caption")
@@ -177,7 +177,7 @@ def _overlap_f1(p: list[str], r: list[str]) -> float:
 
 
 def token_f1(prediction: str, reference: str) -> float:
-    return _overlap_f1(words_of(prediction), words_of(reference))
+    return _overlap_f1(words(prediction), words(reference))
 
 
 _TYPOGRAPHIC = str.maketrans(
@@ -218,7 +218,7 @@ def _lcs(p: Sequence[str], r: Sequence[str]) -> int:
 
 def rouge_l(prediction: str, reference: str) -> float:
     """ROUGE-L F over our words, no stemming."""
-    p, r = words_of(prediction), words_of(reference)
+    p, r = words(prediction), words(reference)
     if not p or not r:
         return float(p == r)
     return _f1(_lcs(p, r), len(p), len(r))
@@ -249,23 +249,6 @@ def rouge_l_stemmed(prediction: str, reference: str) -> float:
     if not p or not r:
         return 0.0
     return _f1(_lcs(p, r), len(p), len(r))
-
-
-def word_edits(prediction: str, reference: str) -> tuple[int, int]:
-    """(word edit distance, reference words) over our words: the parts of a WER."""
-    p, r = words_of(prediction), words_of(reference)
-    prev = list(range(len(r) + 1))
-    for i, x in enumerate(p, 1):
-        cur = [i]
-        for j, y in enumerate(r, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1], len(r)
-
-
-def wer(prediction: str, reference: str) -> float:
-    edits, words = word_edits(prediction, reference)
-    return edits / words if words else float(edits > 0)
 
 
 _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</s>")
@@ -397,18 +380,18 @@ def score_grounding(
     reference = (g["asr"] if row["task"] in SPEECH_ANSWERS else g["caption"]) or ""
     said = answer_text(text)
     speech = row["task"] in SPEECH_ANSWERS
-    edits, words = word_edits(said, reference)
+    edits, n_words = word_edits(said, reference)
     acc.add(
-        exact_match=float(words_of(said) == words_of(reference)),
+        exact_match=float(words(said) == words(reference)),
         token_f1=token_f1(said, reference),
         rouge_l=rouge_l(said, reference),
         squad_em=squad_em(said, reference),
         squad_f1=squad_f1(said, reference),
         rouge_l_stemmed=rouge_l_stemmed(said, reference),
-        wer=(edits / words if words else float(edits > 0)) if speech else None,
+        wer=(edits / n_words if n_words else float(edits > 0)) if speech else None,
     )
     if speech:
-        acc.pool("wer_pooled", edits, words)
+        acc.pool("wer_pooled", edits, n_words)
 
 
 def _turns(row: dict[str, Any], kind: str, role: str | None = None) -> list[dict[str, Any]]:

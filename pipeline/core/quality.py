@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from pipeline.core.text import words
+
 _DIGITS = re.compile(r"\d")
 _SECONDS = re.compile(r"\bsec(?:ond)?s?\b", re.IGNORECASE)
 _CLOCK = re.compile(r"\b\d{1,2}:\d{2}\b")
@@ -24,20 +26,16 @@ def leakage_flags(text: str) -> set[str]:
     return flags
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
 def verbatim_overlap(prompt: str, answer: str, n: int = OVERLAP_WORDS) -> bool:
     """True when any n consecutive words of the answer appear in the prompt."""
-    a, p = _words(answer), " ".join(_words(prompt))
+    a, p = words(answer), " ".join(words(prompt))
     return any(" ".join(a[i : i + n]) in p for i in range(len(a) - n + 1)) if p else False
 
 
 def repeats_prompt(prompt: str, answer: str) -> bool:
     """True when the answer restates the whole prompt (the prompt's words, in order, inside
     the answer): the model would learn to echo the question rather than answer it."""
-    p, a = " ".join(_words(prompt)), " ".join(_words(answer))
+    p, a = " ".join(words(prompt)), " ".join(words(answer))
     return bool(p) and p in a
 
 

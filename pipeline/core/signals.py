@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from pipeline.core.text import words as words_of  # (`words` names lists here)
+
 # Whisper's classic outputs on music, noise and silence (lower case, no punctuation).
 HALLUCINATIONS = frozenset(
     {
@@ -44,15 +46,6 @@ HALLUCINATIONS = frozenset(
         "thank you you",
     }
 )
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
-
-
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
-
-
-def words_of(text: str) -> list[str]:
-    """Lower-case words; a typographic apostrophe is the ASCII one (U+2019 reads as ')."""
-    return [w.lower() for w in _WORD.findall(text.translate(_APOSTROPHES))]
 
 
 def compression_ratio(text: str) -> float:

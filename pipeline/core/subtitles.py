@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from pipeline.core.text import wer, words
+
 _TAG = re.compile(r"<[^>]*>")
 _TIMING = re.compile(r"^\d{2}:\d{2}(:\d{2})?\.\d{3} --> ")
-_WORD = re.compile(r"[a-z0-9']+")
 
 
 def vtt_text(vtt: str) -> str:
@@ -28,15 +29,6 @@ def vtt_text(vtt: str) -> str:
     return " ".join(lines)
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower().replace("’", "'"))
-
-
 def word_error_rate(reference: str, hypothesis: str) -> float | None:
     """WER of the ASR text against the reference (None when there is no reference text)."""
-    import jiwer
-
-    ref, hyp = " ".join(words(reference)), " ".join(words(hypothesis))
-    if not ref:
-        return None
-    return float(jiwer.wer(ref, hyp or "<empty>"))
+    return wer(hypothesis, reference) if words(reference) else None
