@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import operator
-import random
 import re
 import threading
 import time
@@ -14,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.backoff import backoff_s
 from pipeline.core.search import full_info_rejection
 from pipeline.core.settings import Flag, setting
 from pipeline.core.sources import derived_video_id, youtube_id
@@ -408,8 +408,7 @@ def download(
             if not transient or attempt == config.retries:
                 tries = f" (after {attempt + 1} attempts)" if attempt else ""
                 raise DownloadFailed(message + tries, reason, attempt + 1) from exc
-            wait = min(config.backoff_s * 2**attempt, config.max_backoff_s)
-            wait *= 0.75 + random.random() / 2
+            wait = backoff_s(attempt, config.backoff_s, config.max_backoff_s)
             if wait >= left():
                 raise DownloadFailed(
                     f"{message} (no time left for a retry within the "

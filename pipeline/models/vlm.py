@@ -10,12 +10,12 @@ import atexit
 import json
 import logging
 import os
-import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from pipeline.core.backoff import backoff_s
 from pipeline.core.captions import (
     DRY_RUN_CAPTION,
     CaptionRejected,
@@ -159,12 +159,6 @@ class ChatClient:
         self._sleep = sleep
         self._httpx = httpx
 
-    def _backoff(self, attempt: int, hint: float | None) -> float:
-        if hint is not None:
-            return min(hint, self.max_backoff_s)
-        base = self.backoff_s * 2**attempt
-        return min(base * (0.5 + random.random() / 2), self.max_backoff_s)
-
     def _post(self, body: dict) -> tuple[int, str | None, bytes]:
         """One request, bounded as a whole: `timeout_s` from connecting to the answer's last
         byte, headers included (io/http_deadline.py: httpx bounds each read only, and a
@@ -217,7 +211,7 @@ class ChatClient:
                 if retry_after is not None and hint is None:
                     last += f" (its Retry-After header {retry_after[:40]!r} is not a wait: ignored)"
             if attempt < self.retries:
-                self._sleep(self._backoff(attempt, hint))
+                self._sleep(backoff_s(attempt, self.backoff_s, self.max_backoff_s, hint))
         raise CaptionRequestFailed(
             "retries_exhausted", f"gave up after {self.retries + 1} attempts; last: {last}"
         )
