@@ -15,17 +15,16 @@ import pyarrow.compute as pc
 from pipeline import __version__, metrics
 from pipeline.compact import finish_swap
 from pipeline.core import rows
-from pipeline.core.keywords import load_keywords
 from pipeline.core.sources import (
-    list_media_dir,
-    read_url_list,
     source_from_json,
     source_to_json,
 )
 from pipeline.errors import UsageError
 from pipeline.io import commit, progress, runs, storage
+from pipeline.io.keyword_files import load_keywords
 from pipeline.io.parquet import read_table
 from pipeline.io.schemas import TABLES
+from pipeline.io.source_lists import list_media_dir, read_url_list
 from pipeline.io.table_write import WriteTable
 from pipeline.options import AnnotateOptions, OutputOptions, refuse_unknown_flags, stage_configs
 from pipeline.records import RunContext, Source

@@ -77,7 +77,7 @@ def _run_all(argv: list[str]) -> int:
 
 
 def _mix(args: argparse.Namespace) -> int:
-    from pipeline.core.recipes import load_recipe
+    from pipeline.io.recipe_files import load_recipe
     from pipeline.mix import mix
 
     summary = mix(

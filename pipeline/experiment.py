@@ -25,9 +25,10 @@ from typing import Any
 import yaml
 
 from pipeline.core import exporters
-from pipeline.core.recipes import Recipe, RecipeError, load_recipe
+from pipeline.core.recipes import Recipe, RecipeError
 from pipeline.errors import UsageError
 from pipeline.export import llamafactory_dataset
+from pipeline.io.recipe_files import load_recipe
 from pipeline.io.replay import read_replay
 
 PLAN_FILE = "experiment.yaml"

@@ -13,10 +13,11 @@ from test_tasks import TABLES, _info
 
 from pipeline import cli
 from pipeline.compact import compact
-from pipeline.core.keywords import KeywordError, load_keyword_file
+from pipeline.core.keywords import KeywordError
 from pipeline.core.recipes import RecipeError, parse_shorthand
 from pipeline.core.sources import derived_video_id, safe_name
 from pipeline.core.tasks import BuildConfig, build_video
+from pipeline.io.keyword_files import load_keyword_file
 from pipeline.io.replay import read_replay
 from pipeline.mix import mix
 

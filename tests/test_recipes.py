@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.recipes import RecipeError, load_recipe, parse_shorthand
+from pipeline.core.recipes import RecipeError, parse_shorthand
+from pipeline.io.recipe_files import load_recipe
 
 
 @pytest.mark.parametrize(

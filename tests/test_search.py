@@ -15,9 +15,10 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from media_server import scripted_server
 
-from pipeline.core.keywords import KeywordError, KeywordSpec, SearchSettings, load_keywords
+from pipeline.core.keywords import KeywordError, KeywordSpec, SearchSettings
 from pipeline.core.search import full_info_rejection, hits, merge_hits, search_query
 from pipeline.core.ytdlp_errors import classify
+from pipeline.io.keyword_files import load_keywords
 from pipeline.io.ytdlp import (
     ARCHIVE,
     Blocklist,

@@ -5,12 +5,11 @@ import pytest
 from pipeline.core.sources import (
     SourceError,
     derived_video_id,
-    list_media_dir,
-    read_url_list,
     safe_name,
     youtube_id,
 )
 from pipeline.io.media_store import import_local, store_path
+from pipeline.io.source_lists import list_media_dir, read_url_list
 from pipeline.records import Source
 
 

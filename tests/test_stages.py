@@ -7,7 +7,7 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.core.sources import list_media_dir
+from pipeline.io.source_lists import list_media_dir
 from pipeline.io.ytdlp import DownloadConfig
 from pipeline.models.segmenter import SegmenterConfig
 from pipeline.records import MediaFile, Probe, Source, Transcript, Video, Word

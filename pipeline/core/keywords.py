@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from pipeline.errors import UsageError
 
@@ -76,42 +73,35 @@ def _settings(base: SearchSettings, overrides: dict[str, Any], where: str) -> Se
         raise KeywordError(f"{where}: {exc}") from exc
 
 
-def load_keyword_file(path: str | Path) -> list[KeywordSpec]:
-    p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise KeywordError(f"cannot read keyword file {p}: {exc}") from exc
+def parse_keyword_doc(doc: Any, where: str, category: str) -> list[KeywordSpec]:
+    """The keywords of one parsed keyword file (`where` names it in errors; `category`
+    applies where the file names none)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("keywords"), list):
-        raise KeywordError(f"{p}: expected a mapping with a `keywords` list")
-    category = str(doc.get("category") or p.stem)
-    base = _settings(SearchSettings(), doc.get("defaults") or {}, f"{p} defaults")
+        raise KeywordError(f"{where}: expected a mapping with a `keywords` list")
+    category = str(doc.get("category") or category)
+    base = _settings(SearchSettings(), doc.get("defaults") or {}, f"{where} defaults")
     specs = []
     for i, item in enumerate(doc["keywords"]):
-        where = f"{p} keyword {i + 1}"
+        at = f"{where} keyword {i + 1}"
         if isinstance(item, str):
             keyword, settings = item, base
         elif isinstance(item, dict) and isinstance(item.get("keyword"), str):
             rest = {k: v for k, v in item.items() if k != "keyword"}
-            keyword, settings = item["keyword"], _settings(base, rest, where)
+            keyword, settings = item["keyword"], _settings(base, rest, at)
         else:
-            raise KeywordError(f"{where}: a keyword is a string or a mapping with `keyword`")
+            raise KeywordError(f"{at}: a keyword is a string or a mapping with `keyword`")
         if not keyword.strip():
-            raise KeywordError(f"{where}: empty keyword")
+            raise KeywordError(f"{at}: empty keyword")
         specs.append(KeywordSpec(" ".join(keyword.split()), category, settings))
     return specs
 
 
-def load_keywords(paths: list[str]) -> list[KeywordSpec]:
-    """Files or folders of *.yaml; a keyword listed twice keeps its first settings."""
-    files: list[Path] = []
-    for path in paths:
-        p = Path(path)
-        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+def merge_keywords(files: list[list[KeywordSpec]], named: object) -> list[KeywordSpec]:
+    """The keywords of several files; a keyword listed twice keeps its first settings."""
     seen: dict[str, KeywordSpec] = {}
-    for f in files:
-        for spec in load_keyword_file(f):
+    for specs in files:
+        for spec in specs:
             seen.setdefault(spec.keyword.lower(), spec)
     if not seen:
-        raise KeywordError(f"no keywords in {paths}")
+        raise KeywordError(f"no keywords in {named}")
     return list(seen.values())

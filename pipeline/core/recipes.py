@@ -13,9 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
-
-import yaml
+from typing import Any
 
 from pipeline.core.templates import REV_VARIANTS
 from pipeline.errors import UsageError
@@ -149,15 +147,9 @@ def parse_shorthand(text: str) -> Recipe:
     )
 
 
-def load_recipe(spec: str) -> Recipe:
-    """A shorthand string, or a YAML file with `name`, `size` and `components` (or `recipe`)."""
-    path = Path(spec)
-    if not (spec.endswith((".yaml", ".yml")) or path.is_file()):
-        return parse_shorthand(spec)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RecipeError(f"cannot read recipe file {spec}: {exc}") from exc
+def parse_recipe_doc(doc: Any, spec: str, stem: str) -> Recipe:
+    """The recipe a parsed recipe file holds (`spec` names it in errors; `stem` is its name
+    where the file gives none)."""
     if not isinstance(doc, dict):
         raise RecipeError(f"{spec}: expected a mapping")
     variants = rev_variant(str(doc["rev_variant"]), spec) if "rev_variant" in doc else ()
@@ -189,5 +181,5 @@ def load_recipe(spec: str) -> Recipe:
     if any(w < 0 for _, w in weights):
         raise RecipeError(f"{spec}: weights must be >= 0")
     return Recipe(
-        str(doc.get("name", path.stem)), size, weights, bool(doc.get("replay_all", False)), variants
+        str(doc.get("name", stem)), size, weights, bool(doc.get("replay_all", False)), variants
     )

@@ -6,7 +6,6 @@ import hashlib
 import json
 import re
 from dataclasses import asdict
-from pathlib import Path
 
 from pipeline.core.keywords import SearchSettings
 from pipeline.errors import UsageError
@@ -41,36 +40,17 @@ class SourceError(UsageError):
     """The run's input list itself is unusable (not one element of it)."""
 
 
-def read_url_list(path: str | Path) -> list[Source]:
+def parse_url_list(text: str, where: str) -> list[Source]:
     """One URL per line; blank lines and `#` comments are skipped, duplicates kept once."""
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"URL list {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"URL list {path} is not UTF-8 text: {exc}") from exc
     seen: dict[str, Source] = {}
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         if not _URL.match(line):
-            raise SourceError(f"{path}:{lineno}: not a URL: {line!r}")
+            raise SourceError(f"{where}:{lineno}: not a URL: {line!r}")
         seen.setdefault(line, Source(uri=line, kind="url"))
     return list(seen.values())
-
-
-def list_media_dir(path: str | Path) -> list[Source]:
-    """Every file with a media suffix below `path`, in a stable order."""
-    root = Path(path)
-    if not root.is_dir():
-        raise SourceError(f"media folder {root} does not exist")
-    base = root.resolve()
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
-    # the path as listed, inside the folder: a symlink is resolved (and refused when it leads
-    # outside) where the file is imported, so a refusal is a failures row, not a silent skip
-    return [Source(uri=str(base / p.relative_to(root)), kind="file") for p in files]
 
 
 def safe_name(text: str, max_len: int = 48) -> str:
