@@ -19,17 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.core.signals import picture_change_bits
+from pipeline.core.task_facts import tasks_where
 from pipeline.errors import UsageError
 
-SPEECH_ANSWER_TASKS = ("tsg_dialogue", "caption_to_dialogue", "dialogue_to_caption", "noise")
-PICTURE_TASKS = (
-    "tsg_caption",
-    "caption_to_dialogue",
-    "dialogue_to_caption",
-    "narration",
-    "rev",
-    "stop",
-)
+SPEECH_ANSWER_TASKS = tasks_where("speech_text")  # what burned-in subtitles give away
+PICTURE_TASKS = tasks_where("picture")  # what a still picture leaves without an answer
 
 
 class PolicyError(UsageError):

@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.core import templates as T
+from pipeline.core.task_facts import tasks_where
 from pipeline.core.text import word_edits, words
 
-SPEECH_ANSWERS = ("tsg_dialogue", "caption_to_dialogue")
-TSG_TASKS = ("tsg_dialogue", "tsg_caption")
+SPEECH_ANSWERS = tasks_where("speech_answer")
+TSG_TASKS = tasks_where("time_answer")
 REV_TOLERANCE_S = 1.0
 NARRATION_TOLERANCE_S = 2.0
 ANSWER_WITHIN_S = 3.0

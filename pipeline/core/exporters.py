@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.core import templates as T
+from pipeline.core.task_facts import tasks_where
 from pipeline.errors import UsageError
 
 EXPORT_VERSION = "export-v2"
@@ -52,7 +53,7 @@ NOISE_MARKER = {
     "swift": T.TURN_START,
     "videollm-online": "<|start_header_id|>",
 }
-STREAMED_TASKS = ("narration", "rev")  # learn on frames: when to speak is the target
+STREAMED_TASKS = tasks_where("streamed")  # learn on frames: when to speak is the target
 
 
 class ExportError(UsageError):

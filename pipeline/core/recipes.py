@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.core.task_facts import tasks_where
 from pipeline.core.templates import REV_VARIANTS
 from pipeline.errors import UsageError
 
@@ -30,7 +31,7 @@ LETTERS: dict[str, tuple[str, ...]] = {
     "C": ("tsg_caption",),
     "E": ("caption_to_dialogue",),
     "F": ("dialogue_to_caption",),
-    "G": ("tsg_dialogue", "tsg_caption", "caption_to_dialogue", "dialogue_to_caption"),
+    "G": tasks_where("family", "grounding"),
     "K": ("contrast",),  # noise and its contrast: real questions answered, remarks not
 }
 REPLAY = "O"

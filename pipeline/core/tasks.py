@@ -18,10 +18,11 @@ from typing import Any
 from pipeline.core import templates as T
 from pipeline.core.quality import flags_for, repeats_prompt, verbatim_overlap
 from pipeline.core.settings import Flag, setting
+from pipeline.core.task_facts import tasks_where
 from pipeline.core.timegrid import FRAME_SNAP, FrameGrid
 
-GROUNDING_TASKS = ("tsg_dialogue", "tsg_caption", "caption_to_dialogue", "dialogue_to_caption")
-STREAMING_TASKS = ("narration", "silence", "stop", "noise", "rev", "contrast")
+GROUNDING_TASKS = tasks_where("family", "grounding")
+STREAMING_TASKS = tasks_where("family", "streaming")
 TASKS = GROUNDING_TASKS + STREAMING_TASKS
 DRY_RUN_MODEL = "dry-run"
 
