@@ -206,7 +206,7 @@ def _rejection_examples(scon: Any, con: Any) -> dict[str, list[dict[str, Any]]]:
         clips.setdefault(f"first:{video_id}", clips[clip_id])
     out: dict[str, list[dict[str, Any]]] = {}
     for video_id, scope, item, reason, value, threshold in rows:
-        picked = out.setdefault(reason.split(":")[0], [])
+        picked = out.setdefault(reason, [])
         if len(picked) >= REJECTED_PER_REASON or any(p["video_id"] == video_id for p in picked):
             continue
         if scope == "sentence" and item in sentences:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import jiwer
 import numpy as np
+import pytest
 import whisperx
 
 from pipeline.core.asr import audio_windows
@@ -21,6 +22,7 @@ def _text(words) -> str:
     return " ".join(_norm(w.text) for w in words)
 
 
+@pytest.mark.slow
 def test_windowed_transcript_keeps_the_words_and_their_times(corpus) -> None:
     root, truths = corpus
     parts = [whisperx.load_audio(str(root / f"{name}.mp4")) for name in NAMES]

@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from schema_rows import complete_rows, conform, write_annotations
 from test_tasks import TABLES, _info
 
@@ -110,6 +111,7 @@ def test_newest_is_the_run_that_started_last_whatever_its_name(tmp_path: Path) -
     assert newest_videos(str(out))["v1"]["media_uri"] == "aaa-second.mp4"
 
 
+@pytest.mark.slow
 def test_a_compact_killed_mid_swap_is_refused_by_build_then_finished(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:
@@ -147,6 +149,7 @@ def test_a_compact_killed_mid_swap_is_refused_by_build_then_finished(
     assert got == want and len(set(got)) == len(got)
 
 
+@pytest.mark.slow
 def test_build_counts_a_repeated_row_once(tmp_path: Path) -> None:
     """Sentences and clips copied twice within one run (by hand, or an old compact): build
     makes each sample once, as from the clean table."""

@@ -34,6 +34,8 @@ from pipeline.io.query import connect
 from pipeline.io.validate import validate
 from pipeline.models.whisper import FASTER_WHISPER_WORD_TIMING
 
+pytestmark = pytest.mark.slow  # every test here annotates media
+
 TOLERANCE_MS = 500
 VLM = "Qwen/Qwen2.5-VL-7B-Instruct"
 
@@ -233,7 +235,8 @@ def test_rerun_skips_done_videos_and_counts_retries(annotated) -> None:
     con = connect(str(out))
     assert con.execute("SELECT count(*), count(DISTINCT video_id) FROM videos").fetchone() == (4, 4)
     started = "SELECT count(*) FROM {} WHERE provenance.run_started_ms IS NULL"
-    assert all(con.sql(started.format(t)).fetchone() == (0,) for t in ("videos", "clips"))
+    for table in ("videos", "clips"):
+        assert con.execute(started.format(table)).fetchone() == (0,), table
     assert con.execute(
         "SELECT count(*), count(DISTINCT sentence_id) FROM sentences"
     ).fetchone() == (9, 9)

@@ -293,6 +293,7 @@ def tiny_model(tmp_path_factory) -> Path:
     return tiny_qwen2vl(tmp_path_factory.mktemp("tiny-qwen2vl"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("silent", [False, True])
 def test_local_streaming_with_the_cache_equals_recomputing_each_step(
     eval_set, tiny_model, tmp_path, silent

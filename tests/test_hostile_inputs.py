@@ -252,6 +252,7 @@ def test_no_planted_secret_reaches_any_output_file(tmp_path: Path, monkeypatch) 
     assert "***" in text
 
 
+@pytest.mark.slow
 def test_split_by_channel_uses_the_split_fractions(tmp_path: Path) -> None:
     """`--split-by channel` used the default 5 % / 5 % whatever --val-fraction and
     --test-fraction said: with both 0 every sample is train; with most in test, most are."""

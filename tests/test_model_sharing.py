@@ -66,6 +66,7 @@ def counted_loads(monkeypatch) -> Counter:
     return loads
 
 
+@pytest.mark.slow
 def test_four_threads_load_each_model_once(
     corpus, tmp_path, tiny_sat, tiny_clip_config, counted_loads
 ) -> None:

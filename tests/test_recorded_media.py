@@ -89,6 +89,7 @@ def phone_call(tmp_path_factory) -> tuple[Path, list[tuple[float, float, str]]]:
     return out, lines
 
 
+@pytest.mark.slow
 def test_a_real_phone_call_is_transcribed(phone_call) -> None:
     out, lines = phone_call
     sentences = sorted(read_table(str(out), "sentences").to_pylist(), key=lambda s: s["start_ms"])
@@ -119,6 +120,7 @@ FADES_S = ((0.0, 1.1), (9.5, 10.6), (13.4, 14.7), (31.6, 32.7), (45.9, 48.6), (5
 FRAME_S = 1 / 24
 
 
+@pytest.mark.slow
 def test_a_real_trailer_cuts_title_and_music(tmp_path) -> None:
     out = _annotate_copy(_recorded("trailer_bbb.mp4"), tmp_path)
     clips = sorted(read_table(str(out), "clips").to_pylist(), key=lambda c: c["index"])
@@ -179,6 +181,7 @@ def hard_cut_scores(cuts_s: list[float], tolerance_s: float = 2 * FRAME_S) -> tu
     return found / len(HARD_CUTS_S), right / len(counted) if counted else 1.0
 
 
+@pytest.mark.slow
 def test_transnetv2_on_the_trailer() -> None:
     """TransNetV2 on the same labels (the signature detector's run is the annotate test's
     above): every hard cut within two frames, no boundary outside the fades."""

@@ -121,6 +121,7 @@ def test_storage_helpers_on_a_remote_scheme(remote_root: Path, tmp_path: Path) -
     assert not storage.exists(f"{base}/a/b.txt")
 
 
+@pytest.mark.slow
 def test_annotate_and_build_into_a_remote_out(remote_root: Path, corpus, tmp_path: Path) -> None:
     media = tmp_path / "in"
     media.mkdir()

@@ -99,6 +99,7 @@ def test_detected_cuts_are_within_one_frame_of_truth(corpus) -> None:
         )
 
 
+@pytest.mark.slow
 def test_transnetv2_cuts_are_within_one_frame_of_truth(corpus) -> None:
     """The same contract with TransNetV2 (the weights its PyPI package ships): every cut to
     the frame, no clip across one."""

@@ -305,6 +305,7 @@ def test_ids_from_yt_dlp_cannot_leave_the_store(bad: str, tmp_path: Path) -> Non
         assert not set(vid) & set("/\\'\"$`;() .")
 
 
+@pytest.mark.slow
 def test_keyword_annotate_offline_records_each_search_failure(tmp_path: Path) -> None:
     from pipeline import cli
     from pipeline.io.parquet import read_table
@@ -373,6 +374,7 @@ def test_download_pace_is_shared_by_processes(tmp_path: Path) -> None:
     assert len(gaps) == 3 and min(gaps) >= 0.29, gaps
 
 
+@pytest.mark.slow
 def test_keywords_end_to_end_with_recorded_search(
     server: str, tmp_path: Path, monkeypatch, caplog
 ) -> None:

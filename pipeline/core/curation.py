@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.core.rules import Decision, above, first_decision, rules_for
 from pipeline.core.signals import picture_change_bits
 from pipeline.core.task_facts import tasks_where
 from pipeline.errors import UsageError
@@ -154,6 +155,7 @@ class Rejection:
     reason: str
     value: float | None = None
     threshold: float | None = None
+    detail: str | None = None  # what the reason refers to: a duplicate's keeper
 
 
 @dataclass(frozen=True)
@@ -169,18 +171,6 @@ class Verdict:
     rejections: tuple[Rejection, ...] = ()
 
 
-def _below(value: Any, threshold: Any) -> bool:
-    return threshold is not None and value is not None and value < threshold
-
-
-def _above(value: Any, threshold: Any) -> bool:
-    return threshold is not None and value is not None and value > threshold
-
-
-def _at_least(value: Any, threshold: Any) -> bool:
-    return threshold is not None and value is not None and value >= threshold
-
-
 def judge(
     video: dict[str, Any],
     sentences: Sequence[dict[str, Any]],
@@ -188,115 +178,53 @@ def judge(
     policy: Policy,
     duplicate_of: str | None = None,
 ) -> Verdict:
-    """One video's verdict from its table rows (videos, sentences, clips)."""
+    """One video's verdict from its table rows (videos, sentences, clips), by the rules of
+    core/rules.py: in each scope the first rule that decides removes the item."""
     vid = video["video_id"]
     out: list[Rejection] = []
 
-    def reject(scope: str, item: str, reason: str, value: Any = None, limit: Any = None):
-        out.append(
-            Rejection(
-                vid,
-                scope,
-                item,
-                reason,
-                float(value) if isinstance(value, int | float) else None,
-                float(limit) if isinstance(limit, int | float) else None,
-            )
-        )
+    def reject(scope: str, item: str, d: Decision) -> None:
+        out.append(Rejection(vid, scope, item, d.reason, d.value, d.threshold, d.detail))
 
-    if duplicate_of is not None:
-        reject("video", vid, f"duplicate_of:{duplicate_of}")
-        return Verdict(False, rejections=tuple(out))
-    if _below(video.get("height"), policy.min_height):
-        reject("video", vid, "low_resolution", video.get("height"), policy.min_height)
+    overlaps = [c.get("subtitle_overlap") for c in clips]
+    facts = {
+        **video,
+        "duplicate_of": duplicate_of,
+        "subtitle_overlap_max": max((o for o in overlaps if o is not None), default=None),
+    }
+    gone = first_decision("video", facts, policy)
+    if gone is not None:
+        reject("video", vid, gone)
         return Verdict(False, rejections=tuple(out))
 
     blocked: dict[str, str] = {}
     drop_sentences: set[str] = set()
-    # the language heard where a multilingual ASR measured it, else the transcript's text's
-    source = "spoken" if video.get("spoken_language") is not None else "text"
-    lang, lang_score = video.get(f"{source}_language"), video.get(f"{source}_language_score")
-    speech_reason = None
-    if (
-        policy.languages
-        and lang is not None
-        and lang not in policy.languages
-        and (lang_score or 0) >= policy.min_language_score
-    ):
-        speech_reason = f"language_{lang}"
-        reject("speech", vid, speech_reason, lang_score, policy.min_language_score)
-    elif _below(video.get("word_score_mean"), policy.min_word_score_mean):
-        speech_reason = "unintelligible_speech"
-        reject(
-            "speech", vid, speech_reason, video.get("word_score_mean"), policy.min_word_score_mean
-        )
-    if speech_reason:  # the speech is unusable; silence would be learned over it
+    unusable = first_decision("speech", facts, policy)
+    if unusable is not None:  # the speech is unusable; silence would be learned over it
+        reject("speech", vid, unusable)
         drop_sentences = {s["sentence_id"] for s in sentences}
-        blocked["silence"] = speech_reason
+        blocked["silence"] = unusable.reason
     for s in sentences:
         if s["sentence_id"] in drop_sentences:
             continue
-        why = None
-        if policy.drop_hallucinations and s.get("hallucination"):
-            why, value, limit = "hallucination", None, None
-        elif _above(s.get("longest_repeat"), policy.max_longest_repeat):
-            why, value, limit = "repetition", s.get("longest_repeat"), policy.max_longest_repeat
-        elif _above(s.get("compression_ratio"), policy.max_compression_ratio):
-            why, value, limit = (
-                "repetition",
-                s.get("compression_ratio"),
-                policy.max_compression_ratio,
-            )
-        elif _below(s.get("word_score_min"), policy.min_sentence_word_score):
-            why, value, limit = (
-                "low_word_score",
-                s.get("word_score_min"),
-                policy.min_sentence_word_score,
-            )
-        if why:
+        why = first_decision("sentence", s, policy)
+        if why is not None:
             drop_sentences.add(s["sentence_id"])
-            reject("sentence", s["sentence_id"], why, value, limit)
-    drop_clips = {c["clip_id"] for c in clips if _below(c.get("clip_score"), policy.min_clip_score)}
+            reject("sentence", s["sentence_id"], why)
+    drop_clips = set()
     for c in clips:
-        if c["clip_id"] in drop_clips:
-            reject(
-                "clip", c["clip_id"], "low_clip_score", c.get("clip_score"), policy.min_clip_score
-            )
-
-    overlaps = [c.get("subtitle_overlap") for c in clips]
-    worst = max((o for o in overlaps if o is not None), default=None)
-    task_rules = (
-        (
-            "burned_in_subtitles",
-            _at_least(worst, policy.subtitles_min_overlap),
-            worst,
-            policy.subtitles_min_overlap,
-            policy.subtitles_poisons,
-        ),
-        (
-            "still_picture",
-            _below(video.get("motion_mean"), policy.still_max_motion)
-            and not _above(
-                picture_change_bits(video.get("frame_hashes")), policy.still_max_change_bits
-            ),
-            video.get("motion_mean"),
-            policy.still_max_motion,
-            policy.still_poisons,
-        ),
-        (
-            "talking_head",
-            _at_least(video.get("face_area_mean"), policy.talking_head_min_face_area),
-            video.get("face_area_mean"),
-            policy.talking_head_min_face_area,
-            policy.talking_head_poisons,
-        ),
-    )
-    for reason, hit, value, limit, tasks in task_rules:
-        if hit:
-            for task in tasks:
-                if task not in blocked:
-                    blocked[task] = reason
-                    reject("task", task, reason, value, limit)
+        why = first_decision("clip", c, policy)
+        if why is not None:
+            drop_clips.add(c["clip_id"])
+            reject("clip", c["clip_id"], why)
+    for rule in rules_for("task"):
+        hit = rule.decide(facts, policy)
+        if hit is None:
+            continue
+        for task in getattr(policy, rule.poisons):
+            if task not in blocked:
+                blocked[task] = hit.reason
+                reject("task", task, hit)
     spans = tuple(
         (s["start_ms"], s["end_ms"]) for s in sentences if s["sentence_id"] in drop_sentences
     )
@@ -320,7 +248,7 @@ def still_window(clips: Sequence[Any], start_ms: int, end_ms: int, policy: Polic
     hashes = [c.frame_hash for c in inside]
     if any(h is None for h in hashes):
         return None
-    if _above(picture_change_bits(hashes), policy.still_max_change_bits):
+    if above(picture_change_bits(hashes), policy.still_max_change_bits):
         return None
     return max(motions)
 
@@ -353,7 +281,7 @@ def funnel(
 
     by_reason: dict[str, dict[str, int]] = {}
     for r in rejections:
-        reason = r["reason"].split(":")[0]
+        reason = r["reason"]
         entry = by_reason.setdefault(reason, {})
         key = PLURAL[r["scope"]]
         entry[key] = entry.get(key, 0) + 1

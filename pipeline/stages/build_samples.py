@@ -34,7 +34,7 @@ def video_info(
         return
     info, rejections = judged
     for r in rejections:
-        metrics.counter(f"{REJECTED}_{r.scope}_{r.reason.split(':')[0]}").inc()
+        metrics.counter(f"{REJECTED}_{r.scope}_{r.reason}").inc()
         yield beam.pvalue.TaggedOutput(REJECTED, r)
     if info is not None:
         yield info
@@ -140,6 +140,7 @@ def rejection_row(r: Rejection, policy: str, run_id: str) -> dict[str, Any]:
         "scope": r.scope,
         "item": r.item,
         "reason": r.reason,
+        "detail": r.detail,
         "value": r.value,
         "threshold": r.threshold,
         "policy": policy,
