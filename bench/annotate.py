@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument(
         "--copies", type=int, default=2, help="copies of the three-video speaking corpus"
     )
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: does the bench work")
     args = parser.parse_args()
     from pipeline import synthetic
     from pipeline.io.parquet import read_table
@@ -56,8 +57,9 @@ def main() -> None:
         media, warm = root / "media", root / "warm"
         media.mkdir()
         warm.mkdir()
-        for k in range(args.copies):
-            for spec in synthetic.speaking_corpus():
+        corpus = synthetic.speaking_corpus()[: 1 if args.smoke else None]
+        for k in range(1 if args.smoke else args.copies):
+            for spec in corpus:
                 folder = media / f"copy{k}"
                 folder.mkdir(exist_ok=True)
                 synthetic.make_video(spec, folder)
@@ -65,7 +67,8 @@ def main() -> None:
             f.unlink()
         first = next(media.rglob("*.mp4"))
         os.link(first, warm / first.name)
-        _annotate(warm, root / "out-warm", 0)  # loads the models
+        if not args.smoke:  # (a smoke run only checks the bench works)
+            _annotate(warm, root / "out-warm", 0)  # loads the models
         one = _annotate(media, root / "out-one", 0)
         per_video = _annotate(media, root / "out-waves", 1)
         videos = read_table(str(root / "out-one"), "videos", ["duration_ms"])

@@ -30,7 +30,11 @@ def main() -> None:
         help="on a GPU: large-v3 with --device cuda, for the cost estimate",
     )
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: does the bench work")
     args = parser.parse_args()
+    if args.smoke:
+        args.repeats = 1
+    copies = 1 if args.smoke else 4
 
     import whisperx
 
@@ -45,10 +49,10 @@ def main() -> None:
         spec = synthetic.speaking_corpus()[0]
         long_spec = synthetic.Spec(
             "long",
-            spec.scenes * 4,
+            spec.scenes * copies,
             tuple(
                 synthetic.Line(line.text, line.at_ms + k * 16000)
-                for k in range(4)
+                for k in range(copies)
                 for line in spec.lines
             ),
         )

@@ -10,12 +10,15 @@ Parquet: the floor for "read, join, write" on this machine.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 from measure import run_measured
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # schema_rows
 
 WORDS = ("cut", "the", "onion", "slowly", "then", "stir", "pan", "gently", "with", "a", "spoon")
 
@@ -40,7 +43,7 @@ def _prov(run: str) -> dict:
 
 
 def write_annotations(out: Path, n_videos: int) -> None:
-    from pipeline.io.schemas import conform
+    from schema_rows import conform
 
     prov = _prov("bench-run")
     videos, sentences, clips = [], [], []
@@ -113,7 +116,10 @@ COPY (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--videos", type=int, default=10_000)
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: does the bench work")
     args = parser.parse_args()
+    if args.smoke:
+        args.videos = 20
     import duckdb
 
     work = Path(tempfile.mkdtemp(prefix="ominous-bench-build-"))

@@ -120,7 +120,10 @@ def main() -> None:
         help="30 s of requests at the defaults: long enough that the pipeline's "
         "start and finish weigh as little as in a run of thousands of clips",
     )
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: does the bench work")
     args = parser.parse_args()
+    if args.smoke:
+        args.latency, args.requests, args.stage_requests = 0.01, 16, 32
     ideal = args.concurrency / args.latency
     # Warm-up, as the client gets one request before its clock starts: the first pipeline in
     # a process imports the runner's modules (about 0.3 s, once per worker, not per clip).

@@ -69,7 +69,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--long-seconds", type=int, default=1200)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: does the bench work")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.long_seconds, args.repeats = 3, 6, 1
 
     from pipeline.records import MediaFile, Probe, Source, Video
     from pipeline.stages.frames import FrameConfig, sample_frames

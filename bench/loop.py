@@ -8,6 +8,7 @@ usage: python bench/loop.py
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -17,6 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--smoke", action="store_true", help="collect the loop's test only (no trainer venvs)"
+    )
+    args = parser.parse_args()
     done = subprocess.run(
         [
             sys.executable,
@@ -26,7 +32,7 @@ def main() -> None:
             "-p",
             "no:cacheprovider",
             str(ROOT / "tests" / "clients" / "test_loop.py"),
-            "--durations=0",
+            "--collect-only" if args.smoke else "--durations=0",
         ],
         capture_output=True,
         text=True,
@@ -35,6 +41,9 @@ def main() -> None:
     )
     if done.returncode:
         sys.exit(done.stdout[-3000:] + done.stderr[-3000:])
+    if args.smoke:
+        print(done.stdout.strip().splitlines()[-1])  # "N tests collected"
+        return
     for line in done.stdout.splitlines():
         if m := re.match(r"\s*([\d.]+)s (call|setup)\s+\S+::(\S+)", line):
             print(f"loop {m.group(3)} ({m.group(2)}): {float(m.group(1)):.1f} s")

@@ -24,10 +24,10 @@ from measure import run_measured
 
 
 def make_samples(root: Path, n_rows: int) -> None:
+    from schema_rows import conform
     from test_tasks import TABLES, _info
 
     from pipeline.core.tasks import BuildConfig, build_video
-    from pipeline.io.schemas import conform
 
     base = build_video(_info(TABLES, "v1"), BuildConfig())
     template = root / "template.parquet"
@@ -61,12 +61,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--size", default="100k")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: does the bench work")
     args = parser.parse_args()
+    if args.smoke:
+        args.rows, args.size = 4000, "1k"
     work = Path(tempfile.mkdtemp(prefix="ominous-bench-mix-"))
     make_samples(work, args.rows)
     replay = work / "replay.jsonl"
+    (work / "v").mkdir()
     with replay.open("w") as f:
-        for i in range(100_000):
+        for i in range(1000 if args.smoke else 100_000):
+            (work / "v" / f"{i}.mp4").touch()  # mix resolves each replay video to a file
             f.write(
                 json.dumps(
                     {

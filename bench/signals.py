@@ -49,7 +49,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--copies", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: does the bench work")
     args = parser.parse_args()
+    if args.smoke:
+        args.copies, args.repeats = 1, 1
     from pipeline import synthetic
     from pipeline.core.signals import sentence_signals, speech_signals
     from pipeline.io.parquet import read_table
@@ -60,13 +63,14 @@ def main() -> None:
         media, warm = root / "media", root / "warm"
         warm.mkdir()
         for k in range(args.copies):
-            for spec in synthetic.speaking_corpus():
+            for spec in synthetic.speaking_corpus()[: 1 if args.smoke else None]:
                 synthetic.make_video(spec, media / f"copy{k}")
         for f in media.rglob("*.truth.json"):
             f.unlink()
         first = next(media.rglob("*.mp4"))
         os.link(first, warm / first.name)
-        _annotate(warm, root / "out-warm", 1)
+        if not args.smoke:  # (a smoke run only checks the bench works)
+            _annotate(warm, root / "out-warm", 1)
         runs: dict[int, list[float]] = {0: [], 1: []}
         for k in range(args.repeats):  # interleaved, medians: runs in one process drift
             for inspect in (0, 1):
