@@ -381,7 +381,7 @@ def _query(args: argparse.Namespace) -> int:
 
 def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     """The command line (also read by pipeline.docs for the CLI reference)."""
-    from pipeline.core.exporters import FORMATS
+    from pipeline.core.formats import FORMATS, PROMPT_FORMATS
 
     def fmt(prog: str) -> argparse.HelpFormatter:
         return argparse.HelpFormatter(prog, width=width) if width else argparse.HelpFormatter(prog)
@@ -444,7 +444,7 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
         "lmms-eval task folder (--format lmms-eval)",
     )
     e.add_argument("--mix", default=None)
-    e.add_argument("--format", required=True, choices=[*FORMATS, "eval", "lmms-eval"])
+    e.add_argument("--format", required=True, choices=[*FORMATS, *PROMPT_FORMATS])
     e.add_argument("--samples", default=None, help="build's --out, for --format eval and lmms-eval")
     e.add_argument("--split", default="test", help="the split --format eval writes")
     e.add_argument("--out", required=True)
@@ -581,7 +581,9 @@ def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     x.add_argument(
         "--replay-root", default=None, help="plan: where the replay's relative media paths start"
     )
-    x.add_argument("--format", default=None, choices=FORMATS, help="plan: the trainer's format")
+    x.add_argument(
+        "--format", default=None, choices=list(FORMATS), help="plan: the trainer's format"
+    )
     x.add_argument("--out", default=None, help="plan: a new EXP folder")
     x.add_argument(
         "--scale",

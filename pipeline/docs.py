@@ -1,5 +1,6 @@
 """The reference pages generated from their sources, so they cannot drift:
-docs/reference/tables.md from schemas/*.yaml, docs/reference/cli.md from the parsers' help.
+docs/reference/tables.md from schemas/*.yaml, docs/reference/cli.md from the parsers' help,
+docs/reference/formats.md from the format registry (pipeline/core/formats/).
 
   python -m pipeline.docs          rewrite them
   python -m pipeline.docs --check  exit 1 when a committed page differs (a test runs this)
@@ -105,8 +106,49 @@ def cli_page() -> str:
     return "\n".join(lines)
 
 
+def formats_page() -> str:
+    """One row per trainer format, from its registered Format and its module's docstring."""
+    import sys as _sys
+
+    from pipeline.core.formats import FORMATS, PROMPT_FORMATS, Files
+
+    lines = [
+        "# Export formats",
+        "",
+        "Generated from the format registry (`pipeline/core/formats/`) by `python -m "
+        "pipeline.docs`. `ominous export --format NAME` writes these files into `--out`; "
+        f"{' and '.join(f'`{p}`' for p in PROMPT_FORMATS)} write a split's prompts instead "
+        "(see the CLI reference).",
+        "",
+        "| format | read by | visual token | noise learns | times default to | files | "
+        "left out (counted) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    empty = Files([], "RECIPE", {}, None, [], Path("/OUT"))
+    for name, form in FORMATS.items():
+        files = ", ".join(f"`{f}`" for f in form.files(empty))
+        token = f"`{form.visual_token}`" if form.visual_token else "-"
+        marker = (  # a | inside a table cell ends the cell unless escaped
+            f"`{form.noise_marker}`".replace("|", "\\|") if form.noise_marker else "the end token"
+        )
+        times = "the sample's window (`clip`)" if form.windowed else "the video (`video`)"
+        lines.append(
+            f"| `{name}` | {form.trainer} | {token} | {marker} | {times} | {files} | "
+            f"{form.cannot or '-'} |"
+        )
+    lines += ["", "## What each format is", ""]
+    for name, form in FORMATS.items():
+        doc = " ".join((_sys.modules[form.record.__module__].__doc__ or "").split())
+        lines += [f"- `{name}`: {doc}"]
+    return "\n".join(lines) + "\n"
+
+
 def pages() -> dict[Path, str]:
-    return {DOCS / "tables.md": tables_page(), DOCS / "cli.md": cli_page()}
+    return {
+        DOCS / "tables.md": tables_page(),
+        DOCS / "cli.md": cli_page(),
+        DOCS / "formats.md": formats_page(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

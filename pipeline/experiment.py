@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
-from pipeline.core import exporters
+from pipeline.core import formats
+from pipeline.core.formats.llamafactory import dataset_name as llamafactory_dataset
 from pipeline.core.recipes import Recipe, RecipeError
 from pipeline.errors import UsageError
-from pipeline.export import llamafactory_dataset
 from pipeline.io.recipe_files import load_recipe
 from pipeline.io.replay import read_replay
 
@@ -119,8 +119,8 @@ def plan(
     from pipeline.export import export
     from pipeline.mix import check_counts, mix
 
-    if fmt not in exporters.FORMATS:
-        raise ExperimentError(f"unknown format {fmt!r}; known: {', '.join(exporters.FORMATS)}")
+    if fmt not in formats.FORMATS:
+        raise ExperimentError(f"unknown format {fmt!r}; known: {', '.join(formats.FORMATS)}")
     if not 0 < scale <= 1:
         raise ExperimentError(f"--scale {scale}: give a factor in (0, 1]")
     name, arms, seed = read_experiment(experiment)
@@ -142,7 +142,7 @@ def plan(
     work = final.parent / f".{final.name}.plan-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
     try:
-        reference = exporters.default_reference(fmt)
+        reference = formats.default_reference(fmt)
         about = export_eval(samples, str(work / "eval"), "test", annotations, video_root, reference)
         planned: dict[str, dict[str, Any]] = {}
         for arm in arms:

@@ -19,9 +19,10 @@ import pyarrow.parquet as pq
 import yaml
 from tqdm import tqdm
 
-from pipeline.core import exporters
+from pipeline.core import exporters, formats
 from pipeline.core.annotations import newest_by_video
 from pipeline.core.exporters import Context, ExportError
+from pipeline.core.formats.livecc import livecc_commentary
 from pipeline.errors import listing
 from pipeline.io import publish, storage
 from pipeline.io.parquet import read_table, table_files
@@ -121,7 +122,7 @@ def check_media_exist(videos: dict[str, VideoFacts]) -> None:
 
 def _frame_ends(videos: dict[str, VideoFacts]) -> dict[str, tuple[float, ...]]:
     """Each video's frame end times: LiveCC stream windows end on the frame whose chunk says
-    the last word (exporters.livecc_stream_end); media decord cannot read are named."""
+    the last word (formats/livecc.py: livecc_stream_end); media decord cannot read are named."""
     from pipeline.io.video import DecodeError, frame_end_times
 
     ends, unreadable = {}, []
@@ -159,11 +160,11 @@ def _spoken_words(
     return out
 
 
-def _frame_fps(rows: list[dict[str, Any]]) -> float:
+def _frame_fps(rows: list[dict[str, Any]], fmt: str) -> float:
     rates = {Fraction(r["sample_fps_num"], r["sample_fps_den"]) for r in rows}
     if len(rates) > 1:
         raise ExportError(
-            f"videollm-online needs one feature frame rate; the mixture has "
+            f"{fmt} needs one feature frame rate; the mixture has "
             f"{sorted(map(str, rates))}: build with one --sample-fps"
         )
     return float(rates.pop()) if rates else 2.0
@@ -183,16 +184,15 @@ def export(
     """`commentary` (livecc): also each narration window's own speech as a LiveCC
     commentary record, from the sentences' word times in `annotations`. `noise_target`:
     `marker` (the notes' `<|im_start|><|im_end|>`) or `end` (stop's bare end token)."""
-    if fmt not in exporters.FORMATS:
-        raise ExportError(f"unknown format {fmt!r}; known: {', '.join(exporters.FORMATS)}")
-    marker = exporters.noise_marker(fmt, noise_target)
+    form = formats.get(fmt)
+    marker = formats.noise_marker(fmt, noise_target)
     if commentary and (fmt != "livecc" or annotations is None):
         raise ExportError(
             "--livecc-commentary needs --format livecc and --annotations (the "
             "sentences' word times)"
         )
-    reference = reference or exporters.default_reference(fmt)
-    exporters.check_reference(fmt, reference)
+    reference = reference or formats.default_reference(fmt)
+    formats.check_reference(fmt, reference)
     mix = Path(mix_dir)
     publish.check_whole(mix, "mix")
     meta_file = mix / "mixture.yaml"
@@ -206,37 +206,33 @@ def export(
     )
     videos = resolve_videos(annotations, video_root, {r["video_id"] for r in rows})
     check_media_exist(videos)
-    folder = _video_folder(videos) if fmt == "llava" else None
-    fps = _frame_fps(rows) if fmt == "videollm-online" else None
+    folder = _video_folder(videos) if form.video_folder else None
+    fps = _frame_fps(rows, fmt) if form.frame_fps else None
     words = _spoken_words(annotations, videos) if commentary else {}
-
-    frame_ends = _frame_ends(videos) if fmt == "livecc" else {}
+    frame_ends = _frame_ends(videos) if form.frame_ends else {}
 
     def context(row: dict[str, Any]) -> Context:
         facts = videos[row["video_id"]]
         media = os.path.relpath(facts.media, folder) if folder else facts.media
         ends = frame_ends.get(row["video_id"])
-        return Context(media, reference, decimals, facts.duration_ms, marker, ends)
+        return Context(media, reference, decimals, facts.duration_ms, marker, ends, fps)
 
     records: list[Any] = []
     skipped: Counter[str] = Counter()
     added: Counter[str] = Counter()
     for r in tqdm(rows, desc=f"export {fmt}", unit="sample", disable=None):
         ctx = context(r)
-        if fmt == "videollm-online":
-            rec = exporters.videollm_online(r, ctx, fps)
-        else:
-            rec = getattr(exporters, fmt)(r, ctx)
+        rec = form.record(r, ctx)
         if rec is None:
             skipped[r["task"]] += 1
-        elif isinstance(rec, list) and fmt != "livecc":  # one sample, several records
+        elif form.splits:  # one sample, several records
             records.extend(rec)
             if len(rec) > 1:
                 added["split_records"] += len(rec) - 1
         else:
             records.append(rec)
         if commentary:
-            spoken = exporters.livecc_commentary(r, ctx, words[r["video_id"]])
+            spoken = livecc_commentary(r, ctx, words[r["video_id"]])
             if spoken is not None:
                 records.append(spoken)
                 added["commentary"] += 1
@@ -251,7 +247,7 @@ def export(
                 "(--replay-root)"
             )
         for rec in replayed:
-            converted = exporters.replay_as(fmt, rec)
+            converted = form.replay(rec)
             if converted is None:
                 skipped["replay"] += 1
             else:
@@ -269,7 +265,7 @@ def export(
         "noise_target": noise_target,
     }
     target = Path(out)
-    files = _render(fmt, everything, name, header, folder, replay, target.resolve())
+    files = form.files(formats.Files(everything, name, header, folder, replay, target.resolve()))
     about = {
         **header,
         "format": fmt,
@@ -296,57 +292,3 @@ def export(
     return ExportSummary(
         tuple(str(p) for p in written), n_samples, len(replay), dict(skipped), folder, dict(added)
     )
-
-
-def _render(
-    fmt: str,
-    records: list[Any],
-    name: str,
-    header: dict[str, Any],
-    folder: str | None,
-    replay: list[Any],
-    where: Path,
-) -> dict[str, str]:
-    """File name -> text; `where` is the output folder's absolute path."""
-    if fmt == "swift":
-        return {"mixture.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)}
-    if fmt == "livecc":
-        return {"mixture_livecc.jsonl": exporters.jsonl_with_seeks(records)}
-    data = f"mixture_{fmt.replace('-', '_')}.json"
-    files = {data: json.dumps(records, ensure_ascii=False, indent=1)}
-    if fmt == "llava":
-        # their loader opens json_path as given: an absolute path works from any directory
-        files["mixture_llava.yaml"] = yaml.safe_dump(
-            {
-                "datasets": [{"json_path": str(where / data), "sampling_strategy": "all"}],
-                "ominous": {**header, "video_folder": folder},
-            },
-            sort_keys=False,
-        )
-    if fmt == "llamafactory":
-        columns = {"messages": "conversations", "videos": "videos"}
-        if any("images" in r for r in replay):
-            columns["images"] = "images"
-        files["dataset_info.json"] = json.dumps(
-            {
-                llamafactory_dataset(name): {
-                    "file_name": data,
-                    "formatting": "sharegpt",
-                    "columns": columns,
-                    "tags": {
-                        "role_tag": "from",
-                        "content_tag": "value",
-                        "user_tag": "human",
-                        "assistant_tag": "gpt",
-                        "system_tag": "system",
-                    },
-                }
-            },
-            indent=2,
-        )
-    return files
-
-
-def llamafactory_dataset(recipe: str) -> str:
-    """The name a mixture's dataset has in LLaMA-Factory's dataset_info.json."""
-    return "ominous_" + "".join(c if c.isalnum() else "_" for c in recipe).strip("_").lower()

@@ -1,6 +1,6 @@
 """Qwen2 ChatML rendering of a sample row, with the loss mask, for the golden files that pin
 what each task's stored turns mean (`tests/golden/chatml/`). No export uses it: each format
-has its own renderer in pipeline/core/exporters.py. Frames are placeholders
+has its own module in pipeline/core/formats/. Frames are placeholders
 (`<|vision_start|>frames a-b<|vision_end|>`) that a trainer swaps for its visual tokens. Targets:
   - an assistant answer:    header (not learned) + text + `<|im_end|>` (learned)
   - silence:                `<|im_end|>` alone (learned): nothing said over those frames

@@ -472,7 +472,7 @@ def test_exports_find_the_media_where_the_annotations_are_now(built, tmp_path) -
 
     import consumer_contracts as cc
 
-    from pipeline.core.exporters import FORMATS
+    from pipeline.core.formats import FORMATS
     from pipeline.export import export
 
     samples, _, out, _ = built

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import consumer_contracts as cc
@@ -16,8 +17,9 @@ from schema_rows import conform
 from test_tasks import TABLES, _info
 
 from pipeline import cli
-from pipeline.core import exporters
+from pipeline.core import exporters, formats
 from pipeline.core.exporters import ExportError
+from pipeline.core.formats import FORMATS
 from pipeline.core.tasks import TASKS, BuildConfig, build_video
 from pipeline.export import export
 
@@ -123,7 +125,7 @@ def _load(summary, fmt: str) -> list:
     return json.loads(data.read_text())
 
 
-@pytest.mark.parametrize("fmt", exporters.FORMATS)
+@pytest.mark.parametrize("fmt", list(FORMATS))
 def test_every_export_meets_its_loaders_contract(mixture, media, rows, tmp_path, fmt: str) -> None:
     out = tmp_path / "out"
     summary = export(str(mixture), fmt, str(out), video_root=str(media))
@@ -200,13 +202,13 @@ def _first(rows: list[dict], task: str) -> dict:
 def test_label_layout_golden(rows, media, fmt: str, task: str) -> None:
     row = _first(rows, task)
     ctx = exporters.Context(
-        "v.mp4", exporters.default_reference(fmt), 1, 20000, exporters.noise_marker(fmt, "marker")
+        "v.mp4", formats.default_reference(fmt), 1, 20000, formats.noise_marker(fmt, "marker")
     )
     if fmt == "videollm-online":
-        conv = exporters.videollm_online(row, ctx, 2.0)["conversation"]
+        conv = FORMATS[fmt].record(row, replace(ctx, frame_fps=2.0))["conversation"]
         text = cc.vlo_labels(conv)
     else:
-        rec = getattr(exporters, fmt)(row, ctx)
+        rec = FORMATS[fmt].record(row, ctx)
         rec = rec[-1] if isinstance(rec, list) else rec  # swift: the whole dialogue
         turns = rec.get("conversations") or rec["messages"]
         names = {"human": "user", "gpt": "assistant"}
@@ -237,29 +239,29 @@ def test_label_layout_golden(rows, media, fmt: str, task: str) -> None:
 def test_noise_is_not_stop_unless_asked(rows, fmt: str) -> None:
     """Noise learns the template's begin-of-turn token and then the end token; stop learns the
     end token alone; `--noise-target end` gives noise stop's target (the earlier behaviour)."""
-    marker = exporters.noise_marker(fmt, "marker")
+    marker = formats.noise_marker(fmt, "marker")
     assert marker == ("<|start_header_id|>" if fmt == "videollm-online" else "<|im_start|>")
-    assert exporters.noise_marker(fmt, "end") == ""
+    assert formats.noise_marker(fmt, "end") == ""
     with pytest.raises(ExportError, match="noise target"):
-        exporters.noise_marker(fmt, "im_start")
+        formats.noise_marker(fmt, "im_start")
     for task in ("noise", "contrast", "stop"):
         row = _first(rows, task)
         for target, want in (("marker", marker), ("end", "")):
             ctx = exporters.Context(
                 "v.mp4",
-                exporters.default_reference(fmt),
+                formats.default_reference(fmt),
                 1,
                 20000,
-                exporters.noise_marker(fmt, target),
+                formats.noise_marker(fmt, target),
             )
             if fmt == "videollm-online":
                 answers = [
                     m["content"]
-                    for m in exporters.videollm_online(row, ctx, 2.0)["conversation"]
+                    for m in FORMATS[fmt].record(row, replace(ctx, frame_fps=2.0))["conversation"]
                     if m["role"] == "assistant"
                 ]
             else:
-                rec = getattr(exporters, fmt)(row, ctx)
+                rec = FORMATS[fmt].record(row, ctx)
                 rec = rec[-1] if isinstance(rec, list) else rec
                 turns = rec.get("conversations") or rec["messages"]
                 answers = [
@@ -288,9 +290,9 @@ def test_qwen2_tokenizer_reads_the_noise_marker_as_one_special_id(rows) -> None:
     from tiny_qwen2vl import tiny_tokenizer
 
     tok = tiny_tokenizer()
-    rec = exporters.llava(
+    rec = FORMATS["llava"].record(
         _first(rows, "noise"),
-        exporters.Context("v.mp4", "video", 1, 20000, exporters.noise_marker("llava", "marker")),
+        exporters.Context("v.mp4", "video", 1, 20000, formats.noise_marker("llava", "marker")),
     )
     answer = rec["conversations"][-1]["value"]
     ids = tok(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
@@ -303,8 +305,8 @@ def test_times_follow_what_each_trainer_shows(rows) -> None:
     g = row["grounding"]
     whole = exporters.Context("v.mp4", "video", 1, 20000)
     window = exporters.Context("v.mp4", "clip", 1, 20000)
-    on_video = exporters.llava(row, whole)["conversations"]
-    on_window = exporters.swift(row, window)[-1]["messages"]
+    on_video = FORMATS["llava"].record(row, whole)["conversations"]
+    on_window = FORMATS["swift"].record(row, window)[-1]["messages"]
     stamp = f"{g['span_start_ms'] / 1000:.1f}-{g['span_end_ms'] / 1000:.1f} seconds"
     rel = (
         f"{(g['span_start_ms'] - row['clip_start_ms']) / 1000:.1f}-"
@@ -315,10 +317,10 @@ def test_times_follow_what_each_trainer_shows(rows) -> None:
     assert rel in on_window[0]["content"] + on_window[1]["content"]
     assert stamp not in on_window[0]["content"] + on_window[1]["content"]
     with pytest.raises(ExportError, match="whole video"):
-        exporters.check_reference("llava", "clip")
+        formats.check_reference("llava", "clip")
     relative = {**row, "grounding": {**g, "timestamp_style": "relative"}}
     with pytest.raises(ExportError, match="--annotations"):
-        exporters.llava(relative, exporters.Context("v.mp4", "video", 1, None))
+        FORMATS["llava"].record(relative, exporters.Context("v.mp4", "video", 1, None))
 
 
 def test_videollm_online_turn_times_follow_the_records_time_reference(rows) -> None:
@@ -327,7 +329,8 @@ def test_videollm_online_turn_times_follow_the_records_time_reference(rows) -> N
     row = next(r for r in rows if r["task"] == "narration" and r["clip_start_ms"] > 0)
     start, end = row["clip_start_ms"] / 1000, row["clip_end_ms"] / 1000
     for reference, low, high in (("clip", 0.0, end - start), ("video", start, end)):
-        record = exporters.videollm_online(row, exporters.Context("v.mp4", reference, 1), 2.0)
+        ctx = exporters.Context("v.mp4", reference, 1, frame_fps=2.0)
+        record = FORMATS["videollm-online"].record(row, ctx)
         assert record["time_reference"] == reference
         times = [m["time"] for m in record["conversation"]]
         assert times and all(low <= t <= high for t in times), (reference, times)
@@ -381,7 +384,7 @@ def test_missing_media_is_an_error_that_lists_it_and_writes_nothing(
     )
 
 
-@pytest.mark.parametrize("fmt", [f for f in exporters.FORMATS if f != "livecc"])
+@pytest.mark.parametrize("fmt", [f for f in list(FORMATS) if f != "livecc"])
 def test_datasets_reads_every_json_export(mixture, media, tmp_path, fmt: str) -> None:
     """One type per field: `datasets` infers one Arrow schema for the whole file. (LiveCC's
     file ends with its offsets line, which only their loader reads.)"""
@@ -395,7 +398,7 @@ def test_datasets_reads_every_json_export(mixture, media, tmp_path, fmt: str) ->
 
 
 def test_replay_rows_get_the_visual_token_each_loader_counts() -> None:
-    llava = [exporters.replay_as("llava", r) for r in REPLAY]
+    llava = [FORMATS["llava"].replay(r) for r in REPLAY]
     assert [r["conversations"][0]["value"].split("\n")[0] for r in llava] == [
         "<image>",
         "<image>",
@@ -404,7 +407,7 @@ def test_replay_rows_get_the_visual_token_each_loader_counts() -> None:
         "Say hi.",
     ]
     assert llava[3] == REPLAY[3] and llava[4] == REPLAY[4]  # already right: unchanged
-    lf = [exporters.replay_as("llamafactory", r) for r in REPLAY]
+    lf = [FORMATS["llamafactory"].replay(r) for r in REPLAY]
     assert [r.get("videos") for r in lf] == [
         ["old/0.mp4"],
         ["old/1.mp4"],
@@ -414,14 +417,14 @@ def test_replay_rows_get_the_visual_token_each_loader_counts() -> None:
     ]
     assert lf[3]["images"] == ["old/3.jpg"]
     assert [r["conversations"][0]["value"] for r in lf[:3]] == ["<video>\nWhat happens?"] * 3
-    sw = exporters.replay_as("swift", REPLAY[1])
+    sw = FORMATS["swift"].replay(REPLAY[1])
     assert sw["messages"][0] == {"role": "user", "content": "<video>\nWhat happens?"}
-    lc = exporters.replay_as("livecc", REPLAY[0])
+    lc = FORMATS["livecc"].replay(REPLAY[0])
     assert lc[0]["content"] == [
         {"type": "video", "video": "old/0.mp4"},
         {"type": "text", "text": "What happens?"},
     ]
-    assert exporters.replay_as("videollm-online", REPLAY[0]) is None
+    assert FORMATS["videollm-online"].replay(REPLAY[0]) is None
 
 
 def test_livecc_commentary_needs_the_annotations_word_times(mixture, media, tmp_path) -> None:

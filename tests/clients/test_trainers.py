@@ -20,7 +20,7 @@ from schema_rows import conform
 from test_tasks import TABLES, _info
 
 from pipeline.core.dataset_card import HF_SPLIT, dataset_card
-from pipeline.core.exporters import FORMATS
+from pipeline.core.formats import FORMATS
 from pipeline.core.splits import SPLITS
 from pipeline.core.tasks import BuildConfig, build_video
 from pipeline.evaluate import export_eval
