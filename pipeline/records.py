@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -233,11 +233,22 @@ class VideoClips:
 
 
 @dataclass(frozen=True)
+class Measures:
+    """The signals curation reads, measured once a video is complete (core/measures.py):
+    the videos row's signal columns, and each sentence's and clip's, in their order."""
+
+    video: dict[str, Any]
+    sentences: tuple[dict[str, Any], ...]
+    clips: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class CompleteVideo:
     """A video whose every stage succeeded: only these are written, all rows at once."""
 
     annotated: AnnotatedVideo
     clips: tuple[Clip, ...]
+    measures: Measures | None = None
 
     @property
     def video(self) -> Video:

@@ -23,7 +23,7 @@ from pipeline.core.scores import NO_CLIP_MODEL, score_clips
 from pipeline.models import ModelLoadError
 from pipeline.models.clip import ClipConfig, ClipEmbedder
 from pipeline.models.vlm import VlmConfig
-from pipeline.records import CompleteVideo, VideoClips
+from pipeline.records import AnnotatedVideo, CompleteVideo, Transcript, VideoClips
 from pipeline.stages.assemble import complete
 from pipeline.stages.caption import CaptionClips
 from pipeline.stages.frames import FrameConfig, sample_frames
@@ -151,11 +151,14 @@ def test_without_weights_scores_stay_null(plans) -> None:
 
 def test_a_video_is_complete_only_with_every_part(plans) -> None:
     plan = plans[0]
-    speech = object()
+    heard = Transcript(plan.video, (), None, 0, "none", "none", "none")
+    speech = AnnotatedVideo(heard, (), "none")
     parts = {"speech": [speech], "plan": [plan], "captioned": list(reversed(plan.clips))}
     done = list(complete(("v", parts)))
     assert len(done) == 1 and isinstance(done[0], CompleteVideo)
     assert [c.index for c in done[0].clips] == [0, 1, 2]
+    measured = done[0].measures  # measured once whole, for the rows to write
+    assert len(measured.clips) == 3 and measured.video["motion_mean"] is not None
     assert list(complete(("v", {**parts, "captioned": plan.clips[:2]}))) == []
     assert list(complete(("v", {**parts, "speech": []}))) == []
     assert list(complete(("v", {**parts, "plan": []}))) == []

@@ -6,14 +6,13 @@ import hashlib
 import time
 from typing import Any
 
-from pipeline.core import signals
 from pipeline.core.redact import redact_text
-from pipeline.core.subtitles import word_error_rate
 from pipeline.records import (
     AnnotatedVideo,
     Clip,
     CompleteVideo,
     Failure,
+    Measures,
     RunContext,
     Sentence,
     Video,
@@ -112,51 +111,23 @@ def video_row(done: CompleteVideo, ctx: RunContext) -> dict[str, Any]:
         "split": video.split,
         "speech_ms": ann.transcript.speech_ms,
         "reference_transcript": m.reference_text,
-        "reference_wer": word_error_rate(
-            m.reference_text, " ".join(w.text for w in ann.transcript.words)
-        )
-        if m.reference_text
-        else None,
         "provenance": _asr_provenance(
             ann, ctx, **(_vision_provenance(done.clips[0]) if done.clips else {})
         ),
-        **_video_signals(done),
+        **_measures(done).video,
     }
 
 
-def _weighted(clips: tuple[Clip, ...], value: Any) -> float | None:
-    """A clip measure averaged over the video, each clip weighted by its length."""
-    known = [(c.end_ms - c.start_ms, value(c)) for c in clips if value(c) is not None]
-    total = sum(w for w, _ in known)
-    return sum(w * v for w, v in known) / total if total else None
+def _measures(done: CompleteVideo) -> Measures:
+    if done.measures is None:
+        raise ValueError("a complete video is measured when it is assembled (core/measures.py)")
+    return done.measures
 
 
-def _video_signals(done: CompleteVideo) -> dict[str, Any]:
-    ann = done.annotated
-    texts = [s.text for s in ann.sentences]
-    scores = [w.score for s in ann.sentences for w in s.words if w.score is not None]
-    speech = signals.speech_signals(
-        texts, scores, ann.transcript.speech_ms, ann.transcript.video.probe.duration_ms
-    )
-    lang, spoken = ann.text_language, ann.transcript.spoken_language
-    clips = done.clips
-    return {
-        **speech,
-        "spoken_language": spoken[0] if spoken else None,
-        "spoken_language_score": spoken[1] if spoken else None,
-        "text_language": lang[0] if lang else None,
-        "text_language_score": lang[1] if lang else None,
-        "motion_mean": _weighted(clips, lambda c: c.motion),
-        "screen_text_area_mean": _weighted(clips, lambda c: c.screen_text_area),
-        "face_area_mean": _weighted(clips, lambda c: c.face_area),
-        "frame_hashes": [c.frame_hash for c in clips if c.frame_hash is not None],
-        "inspector": next((c.inspector for c in clips if c.inspector), None),
-    }
-
-
-def _sentence_row(s: Sentence, ann: AnnotatedVideo, prov: dict[str, Any]) -> dict[str, Any]:
+def _sentence_row(
+    s: Sentence, ann: AnnotatedVideo, prov: dict[str, Any], measured: dict[str, Any]
+) -> dict[str, Any]:
     video_id = ann.transcript.video.video_id
-    scores = [w.score for w in s.words if w.score is not None]
     return {
         "sentence_id": sentence_id(video_id, s.index),
         "video_id": video_id,
@@ -175,24 +146,17 @@ def _sentence_row(s: Sentence, ann: AnnotatedVideo, prov: dict[str, Any]) -> dic
             }
             for w in s.words
         ],
-        "word_score_mean": sum(scores) / len(scores) if scores else None,
-        "interpolated_fraction": sum(w.interpolated for w in s.words) / len(s.words),
         "split": ann.transcript.video.split,
         "provenance": prov,
-        **signals.sentence_signals(s.text, scores, s.start_ms, s.end_ms),
+        **measured,
     }
 
 
 def sentence_rows(done: CompleteVideo, ctx: RunContext) -> list[dict[str, Any]]:
     prov = _asr_provenance(done.annotated, ctx)
-    return [_sentence_row(s, done.annotated, prov) for s in done.annotated.sentences]
-
-
-def _spoken_during(done: CompleteVideo, clip: Clip) -> list[str]:
     return [
-        s.text
-        for s in done.annotated.sentences
-        if s.start_ms < clip.end_ms and clip.start_ms < s.end_ms
+        _sentence_row(s, done.annotated, prov, measured)
+        for s, measured in zip(done.annotated.sentences, _measures(done).sentences, strict=True)
     ]
 
 
@@ -219,13 +183,9 @@ def clip_rows(done: CompleteVideo, ctx: RunContext) -> list[dict[str, Any]]:
             "screen_text_area": c.screen_text_area,
             "face_area": c.face_area,
             "frame_hash": c.frame_hash,
-            "subtitle_overlap": (
-                signals.text_overlap(c.screen_text, _spoken_during(done, c))
-                if c.screen_text is not None
-                else None
-            ),
+            **measured,
         }
-        for c in done.clips
+        for c, measured in zip(done.clips, _measures(done).clips, strict=True)
     ]
 
 

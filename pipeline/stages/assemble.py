@@ -1,4 +1,5 @@
-"""AssembleVideos: a video is written only when every stage succeeded for all of it.
+"""AssembleVideos: a video is written only when every stage succeeded for all of it, with the
+signals curation reads measured once it is whole (core/measures.py).
 
 Speech, the scene plan and each captioned clip meet by video id. A video missing any part
 (its failure is already a failures row) writes nothing, so a rerun retries it whole; captions
@@ -13,6 +14,7 @@ from typing import Any
 import apache_beam as beam
 
 from pipeline import metrics
+from pipeline.core.measures import measure
 from pipeline.records import AnnotatedVideo, Clip, CompleteVideo, VideoClips
 
 
@@ -25,9 +27,8 @@ def complete(keyed: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[CompleteVi
         metrics.counter(metrics.VIDEOS_INCOMPLETE).inc()
         return
     metrics.counter(metrics.VIDEOS_COMPLETE).inc()
-    yield CompleteVideo(
-        annotated=speech[0], clips=tuple(captioned[c.index] for c in plans[0].clips)
-    )
+    clips = tuple(captioned[c.index] for c in plans[0].clips)
+    yield CompleteVideo(annotated=speech[0], clips=clips, measures=measure(speech[0], clips))
 
 
 class AssembleVideos(beam.PTransform):
