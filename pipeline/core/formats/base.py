@@ -79,6 +79,11 @@ def json_file(fmt: str, records: list[Any]) -> tuple[str, str]:
     )
 
 
+def one_json_file(fmt: str) -> Callable[[Files], dict[str, str]]:
+    """The files of a format that writes its records as one JSON list and nothing else."""
+    return lambda f: dict([json_file(fmt, f.records)])
+
+
 def no_replay(rec: dict[str, Any]) -> None:
     """Streaming formats need times or frame features that replay rows lack."""
     return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.core.exporters import Context, about, said, seconds, target_kind
-from pipeline.core.formats.base import Files, Format, json_file, no_replay
+from pipeline.core.formats.base import Format, no_replay, one_json_file
 
 
 def record(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -30,16 +30,12 @@ def record(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
     return {**about(row, ctx), "video": ctx.media, "conversation": conv}
 
 
-def files(f: Files) -> dict[str, str]:
-    return dict([json_file("streaming", f.records)])
-
-
 FORMAT = Format(
     "streaming",
     "any (ours: every turn timed)",
     record,
     no_replay,
-    files,
+    one_json_file("streaming"),
     windowed=True,
     cannot="replay rows (no times)",
 )

@@ -13,7 +13,7 @@ from pipeline.core.exporters import (
     seconds,
     target_kind,
 )
-from pipeline.core.formats.base import Files, Format, json_file, no_replay
+from pipeline.core.formats.base import Format, no_replay, one_json_file
 
 
 def record(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -86,17 +86,13 @@ def record(row: dict[str, Any], ctx: Context) -> dict[str, Any]:
     }
 
 
-def files(f: Files) -> dict[str, str]:
-    return dict([json_file("videollm-online", f.records)])
-
-
 # Llama-3 has no <|im_start|> (it would be six plain tokens): its begin-of-turn token
 FORMAT = Format(
     "videollm-online",
     "VideoLLM-online",
     record,
     no_replay,
-    files,
+    one_json_file("videollm-online"),
     windowed=True,
     noise_marker="<|start_header_id|>",
     frame_fps=True,
