@@ -27,13 +27,43 @@ from pipeline.core.exporters import ExportError
 from pipeline.core.tasks import GROUNDING_TASKS
 
 GROUP = "ominous"
-SCORER = (
-    "__init__.py",
-    "core/__init__.py",
-    "core/evaluation.py",
-    "core/templates.py",
-    "core/signals.py",
-)
+SCORER = "core/evaluation.py"  # copied with every pipeline module it imports
+
+
+def scorer_files(start: str = SCORER) -> list[str]:
+    """`start` and the pipeline modules it imports, transitively (paths in the package), and
+    each package's __init__.py: what a copy of the scorer needs to import outside ominous."""
+    import ast
+
+    package = Path(__file__).resolve().parent
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse((package / name).read_text(encoding="utf-8"))):
+            modules = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            for module in modules:
+                if not module.startswith("pipeline."):
+                    continue
+                path = module.removeprefix("pipeline.").replace(".", "/")
+                for candidate in (f"{path}.py", f"{path}/__init__.py"):
+                    if (package / candidate).is_file():
+                        todo.append(candidate)
+    inits = {
+        str(Path(*Path(f).parts[:k]) / "__init__.py") if k else "__init__.py"
+        for f in seen
+        for k in range(len(Path(f).parts))
+    }
+    return sorted(seen | inits)
+
+
 ROW_KEYS = (
     "sample_id",
     "task",
@@ -225,7 +255,7 @@ def export_lmms_eval(
     )
     write_atomic(target / "utils.py", UTILS)
     package = Path(__file__).resolve().parent
-    for name in SCORER:
+    for name in scorer_files():
         copy = target / "_ominous" / "pipeline" / name
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(package / name, copy)

@@ -14,6 +14,7 @@ import json
 import math
 import re
 import string
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -387,3 +388,31 @@ def test_times_on_the_whole_video_and_duration_buckets(rows, tmp_path) -> None:
     ]
     with pytest.raises(ValueError, match="duration is unknown"):
         E.score(relative, {}, "video")
+
+
+def test_the_wer_without_jiwer_is_the_same(monkeypatch) -> None:
+    """An lmms-eval task folder scores with a copy of our scorer in their venv, which has no
+    jiwer: the plain edit distance there gives jiwer's numbers."""
+    with_jiwer = [text.word_edits(p, r) for p, r in PAIRS]
+    monkeypatch.setitem(sys.modules, "jiwer", None)  # import jiwer -> ImportError
+    assert [text.word_edits(p, r) for p, r in PAIRS] == with_jiwer
+
+
+def test_the_scorer_copy_imports_alone(tmp_path) -> None:
+    """What `export --format lmms-eval` copies (pipeline.lmms_tasks.scorer_files) imports in
+    a bare Python: no ominous installed, nothing outside the standard library."""
+    import shutil
+    import subprocess
+
+    from pipeline.lmms_tasks import scorer_files
+
+    package = Path(__file__).resolve().parents[1] / "pipeline"
+    for name in scorer_files():
+        (tmp_path / "pipeline" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(package / name, tmp_path / "pipeline" / name)
+    code = "from pipeline.core import evaluation, text; print(text.wer('a b c', 'a x c'))"
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(1 / 3)

@@ -17,15 +17,28 @@ def words(text: str) -> list[str]:
 
 def word_edits(hypothesis: str, reference: str) -> tuple[int, int]:
     """(word edit distance, reference words): the parts of a WER, so a corpus WER can sum
-    them. jiwer's C-backed alignment: a transcript against its subtitles is thousands of
-    words each way."""
+    them. jiwer's C-backed alignment where it is installed (a transcript against its
+    subtitles is thousands of words each way); the same distance in plain Python where it is
+    not (the scorer copied into an lmms-eval task folder runs in their venv)."""
     hyp, ref = words(hypothesis), words(reference)
     if not hyp or not ref:
         return max(len(hyp), len(ref)), len(ref)
-    import jiwer
-
+    try:
+        import jiwer
+    except ImportError:
+        return _levenshtein(hyp, ref), len(ref)
     out = jiwer.process_words(" ".join(ref), " ".join(hyp))
     return out.substitutions + out.deletions + out.insertions, len(ref)
+
+
+def _levenshtein(a: list[str], b: list[str]) -> int:
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
 
 
 def wer(hypothesis: str, reference: str) -> float:
