@@ -26,6 +26,7 @@ from pipeline.core.curation import Policy
 WINDOW_BITS = 24
 WINDOWS = 8  # at offsets 0, 8, ... 56 of the 64 bits, wrapping around
 MAX_SHARED = 1000  # a window value this many videos of one length share is a plain picture
+SMALL_RUN = 16  # runs of videos sharing a key paired at once
 CHUNK_PAIRS = 1 << 16  # pairs checked at once (a few keyframes squared bytes each)
 
 
@@ -69,25 +70,47 @@ def candidate_pairs(videos: Sequence[Fingerprint], policy: Policy) -> np.ndarray
         # each entry under its length bucket and the next, so neighbours meet
         keys = np.concatenate([(bucket << np.uint64(WINDOW_BITS)) | value] * 2)
         keys[len(value) :] += np.uint64(1 << WINDOW_BITS)
-        who = np.concatenate([owner, owner])
-        order = np.argsort(keys, kind="stable")
-        found.extend(_pairs_in_runs(keys[order], who[order]))
+        who = np.concatenate([owner, owner]).astype(np.uint64)
+        found.extend(_pairs_in_runs(*_sorted(keys, who, len(videos))))
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(found), axis=0)
+    pairs = np.concatenate(found).astype(np.int64)
+    packed = np.unique(pairs[:, 0] * len(videos) + pairs[:, 1])  # one sort of one column
+    return np.stack([packed // len(videos), packed % len(videos)], axis=1)
+
+
+def _sorted(keys: np.ndarray, who: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, who) sorted by key, then video: packed into one integer where both fit in 64
+    bits (one plain sort), else sorted on both."""
+    who_bits = max(int(n - 1).bit_length(), 1)
+    if int(keys.max(initial=0)).bit_length() + who_bits <= 64:
+        packed = np.sort((keys << np.uint64(who_bits)) | who)
+        return packed >> np.uint64(who_bits), (packed & np.uint64((1 << who_bits) - 1))
+    order = np.lexsort((who, keys))
+    return keys[order], who[order]
 
 
 def _pairs_in_runs(keys: np.ndarray, who: np.ndarray) -> Iterator[np.ndarray]:
-    """Every pair of different videos within each run of equal keys (sorted by key). Runs
-    of two, nearly all of them, are paired at once; longer ones one by one."""
+    """Every pair of different videos within each run of equal keys (sorted by key; a run
+    holds a video's entries next to each other). Runs of up to SMALL_RUN videos, nearly all
+    of them, are paired at once, a distance at a time; longer ones one by one."""
+    fresh = np.r_[True, (keys[1:] != keys[:-1]) | (who[1:] != who[:-1])]
+    keys, who = keys[fresh], who[fresh]  # a video once per key (repeated keyframes)
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
-    two = starts[sizes == 2]
-    a, b = who[two], who[two + 1]
-    yield np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)[a != b]
-    for start, size in zip(starts[sizes > 2], sizes[sizes > 2], strict=True):
-        members = np.unique(who[start : start + size])
-        if len(members) < 2 or len(members) > MAX_SHARED:
+    small = (sizes >= 2) & (sizes <= SMALL_RUN)
+    runs = sizes[small]
+    place = np.arange(runs.sum()) - np.repeat(np.cumsum(runs) - runs, runs)  # within its run
+    at = np.repeat(starts[small], runs) + place
+    size = np.repeat(runs, runs)
+    for d in range(1, SMALL_RUN):
+        i = at[place + d < size]
+        if not len(i):
+            break
+        yield np.stack([np.minimum(who[i], who[i + d]), np.maximum(who[i], who[i + d])], axis=1)
+    for start, n in zip(starts[sizes > SMALL_RUN], sizes[sizes > SMALL_RUN], strict=True):
+        members = np.unique(who[start : start + n])
+        if len(members) > MAX_SHARED:
             continue
         i, j = np.triu_indices(len(members), k=1)
         yield np.stack([members[i], members[j]], axis=1)
