@@ -68,9 +68,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ominous-bench-mix-"))
     make_samples(work, args.rows)
     replay = work / "replay.jsonl"
+    replayed = 1000 if args.smoke else 100_000
     (work / "v").mkdir()
     with replay.open("w") as f:
-        for i in range(1000 if args.smoke else 100_000):
+        for i in range(replayed):
             (work / "v" / f"{i}.mp4").touch()  # mix resolves each replay video to a file
             f.write(
                 json.dumps(
@@ -107,7 +108,7 @@ def main() -> None:
     start = time.perf_counter()
     duckdb.connect().execute(BASELINE.format(root=work, per=per, target=work / "base.parquet"))
     base_s = time.perf_counter() - start
-    print(f"{args.rows} sample rows, recipe {recipe}, 100k replay records")
+    print(f"{args.rows} sample rows, recipe {recipe}, {replayed} replay records")
     print(
         f"  ominous mix (own process, incl. start-up and replay): {mix_s:6.2f} s  "
         f"peak RSS {peak_mb} MB\n    {report.strip()}"

@@ -238,6 +238,8 @@ def test_lsh_finds_the_groups_the_exhaustive_check_finds() -> None:
     assert found == duplicate_groups(videos, policy, exhaustive=True)
     black = [Fingerprint(f"b{k}", 60_000, 720, (0,) * 10, None) for k in range(1200)]
     assert len(candidate_pairs(black, policy)) == 0
+    unmeasured = [Fingerprint(f"u{k}", 60_000, 720, (), None) for k in range(3)]
+    assert duplicate_groups(unmeasured, policy) == {}  # no keyframe hashes (older OUTs)
 
 
 def test_each_rule_returns_its_decision_with_value_and_threshold() -> None:

@@ -61,6 +61,8 @@ def candidate_pairs(videos: Sequence[Fingerprint], policy: Policy) -> np.ndarray
     hashes = np.fromiter(
         (h for v in videos for h in v.frame_hashes), dtype=np.int64, count=len(owner)
     ).view(np.uint64)
+    if not len(owner):  # no keyframe hashes measured: nothing to propose
+        return np.zeros((0, 2), dtype=np.int64)
     durations = np.array([v.duration_ms for v in videos], dtype=np.float64)
     bucket = _length_buckets(durations, policy.duplicate_max_duration_diff)[owner]
     mask = np.uint64((1 << WINDOW_BITS) - 1)
