@@ -56,11 +56,7 @@ def scorer_files(start: str = SCORER) -> list[str]:
                 for candidate in (f"{path}.py", f"{path}/__init__.py"):
                     if (package / candidate).is_file():
                         todo.append(candidate)
-    inits = {
-        str(Path(*Path(f).parts[:k]) / "__init__.py") if k else "__init__.py"
-        for f in seen
-        for k in range(len(Path(f).parts))
-    }
+    inits = {str(folder / "__init__.py") for f in seen for folder in Path(f).parents}
     return sorted(seen | inits)
 
 

@@ -57,11 +57,15 @@ class SharedModel(Generic[ModelT]):
 
     def acquire(self) -> ModelT:
         """The loaded model: the first caller in a process loads it while the others wait."""
-        box = self._shared.acquire(lambda: _Loaded(self.handler.load_model()))
-        _RECENT.append(box)
-        return box.model
+
+        def load() -> _Loaded:
+            box = _Loaded(self.handler.load_model())
+            _RECENT.append(box)  # kept alive past its pipeline: one slot per load, not per DoFn
+            return box
+
+        return self._shared.acquire(load).model
 
 
 _HANDLES: dict[ModelHandler[Any], SharedModel[Any]] = {}
 _HANDLES_LOCK = threading.Lock()
-_RECENT: deque[_Loaded] = deque(maxlen=KEEP_LOADED)  # thread-safe appends
+_RECENT: deque[_Loaded] = deque(maxlen=KEEP_LOADED)  # the last models loaded; thread-safe
