@@ -5,6 +5,7 @@ keyframes, and a policy against talking heads blocks the tasks they spoil."""
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,6 +39,21 @@ def test_the_cascade_finds_a_real_face_and_none_in_patterns() -> None:
     bars = np.zeros((240, 320, 3), np.uint8)
     bars[:, ::40] = 255
     assert faces.largest_face(bars) == 0
+
+
+def test_threads_sharing_one_detector_get_what_one_thread_gets() -> None:
+    """Beam runs a worker's threads on one loaded detector; a shared OpenCV cascade fails in
+    two threads at once (cv2.error on its scale data), so each thread must have its own."""
+    faces = FaceDetector()
+    portrait = _photo()
+    rng = np.random.default_rng(0)
+    pictures = [portrait, portrait[::-1], portrait[:, ::-1]] * 8
+    pictures += [rng.integers(0, 256, (360, 640, 3), dtype=np.uint8) for _ in range(24)]
+    alone = [faces.largest_face(p) for p in pictures]
+    assert sum(a > 0 for a in alone) == 16  # upright and mirrored: a face; upside down: none
+    for _ in range(3):
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(faces.largest_face, pictures)) == alone
 
 
 def _video(path: Path, source: list[str]) -> Video:
