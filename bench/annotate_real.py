@@ -8,12 +8,22 @@ process, as on a long-lived worker.
 
   - bare engines: what any pipeline must pay, whisperx's transcribe (the same model and
     options) on each file's audio plus decord decoding the frames at annotate's --frame-fps;
-  - annotate: the whole command, dry-run captions, open_clip off (no weights offline);
+  - inspection engines: what keyframe inspection adds to those, called bare on the keyframes
+    annotate inspected (decord at 640 px, OpenCV's face cascade, one tesseract per file);
+  - annotate: the whole command, dry-run captions, open_clip off (no weights offline), and
+    again with --inspect-keyframes 0 (the signals off: what the first two engines face);
+  - annotate on two DirectRunner threads (multi_threading, 2 workers): stages of different
+    videos at once, on one loaded copy of each model;
+  - a run's fixed cost: annotate on one second of the trailer (Beam building and checking
+    the graph, the runner, the commit), which a long batch pays once;
   - per stage: cumulative seconds in each stage's DoFn under cProfile (a second, profiled
     run: the profiler slows Python-heavy code, so the stages' shares are the figure, and
     "Beam and the driver" is what is left of the profiled run).
 
-usage: python bench/annotate_real.py [--smoke]   (--smoke: 10 s of two recordings)
+Each figure is the fastest of --rounds interleaved rounds: this machine's pace drifts by a
+fifth from one minute to the next.
+
+usage: python bench/annotate_real.py [--smoke] [--rounds N]   (--smoke: 10 s of two recordings)
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests")]
 MEDIA = HERE.parent / ".cache" / "recorded-media"
 
+THREADS = ("--direct_running_mode", "multi_threading", "--direct_num_workers", "2")
 # stage -> (module file, the DoFn methods that do its work)
 STAGES = {
     "acquire": ("stages/acquire.py", ("process",)),
@@ -107,11 +118,41 @@ def bare_engines(folder: Path, asr, fps: float) -> tuple[float, float]:
     return asr_s, frames_s
 
 
-def annotate(media: Path, out: Path) -> float:
+def inspection_engines(media: Path, out: Path) -> float:
+    """Seconds the inspection engines take, bare, on the keyframes annotate inspected in
+    `out`: decoding them at 640 px, the face cascade, one tesseract run per file."""
+    from pipeline.io import query
+    from pipeline.io.video import FrameReader
+    from pipeline.models.faces import FaceDetector
+    from pipeline.models.ocr import Ocr
+    from pipeline.stages.inspect import InspectConfig, spread
+
+    con = query.connect(str(out))
+    rows = con.sql(
+        "SELECT v.source_uri, c.keyframe_ms FROM clips c JOIN videos v USING (video_id)"
+        " ORDER BY v.source_uri, c.start_ms"
+    ).fetchall()
+    chosen: dict[str, list[int]] = {}
+    for uri, keyframes in rows:
+        times = spread(tuple(keyframes), InspectConfig().keyframes)
+        chosen.setdefault(uri.rsplit("/", 1)[-1], []).extend(times)
+    faces, ocr = FaceDetector(), Ocr()
+    start = time.perf_counter()
+    for name, times in chosen.items():
+        reader = FrameReader(str(media / name), InspectConfig().long_side)
+        frames = reader.frames([reader.index_at(t) for t in times])
+        for frame in frames:
+            faces.largest_face(frame)
+        ocr.read_many(list(frames))
+    return time.perf_counter() - start
+
+
+def annotate(media: Path, out: Path, *flags: str) -> float:
     from pipeline import cli
 
     start = time.perf_counter()
     argv = ["annotate", "--media-dir", str(media), "--out", str(out), "--clip-model", "off"]
+    argv += flags
     if cli.main(argv) != cli.EXIT_OK:
         raise SystemExit(f"annotate {media} failed")
     return time.perf_counter() - start
@@ -131,6 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--profile", type=Path, help="also save the profile here (pstats)")
+    parser.add_argument("--rounds", type=int, default=3, help="each figure is the best of these")
     args = parser.parse_args()
     import whisperx
 
@@ -144,10 +186,14 @@ def main() -> None:
         warm.mkdir()
         recordings(media, args.smoke)
         shutil.copyfile(media / "trailer.mp4", warm / "warm.mp4")
+        second = root / "second"
+        second.mkdir()
+        _ffmpeg("-i", str(media / "trailer.mp4"), "-t", "1", "-c", "copy", str(second / "s.mp4"))
         if not args.smoke:  # (a smoke run only checks the bench works)
             annotate(warm, root / "out-warm")  # loads every model once, as a worker would
         asr = SpeechRecognizer(AsrConfig())
         asr.transcribe_audio(whisperx.load_audio(str(warm / "warm.mp4"))[: 16_000 * 5])
+        count = len(list(media.iterdir()))
         seconds = sum(
             float(
                 subprocess.run(
@@ -158,8 +204,21 @@ def main() -> None:
             )
             for f in media.iterdir()
         )  # fmt: skip
-        asr_s, frames_s = bare_engines(media, asr, FrameConfig().fps)
-        whole = annotate(media, root / "out")
+        times: dict[str, list[float]] = {}
+        for n in range(1 if args.smoke else args.rounds):  # interleaved: the CPU's pace drifts
+            asr_s, frames_s = bare_engines(media, asr, FrameConfig().fps)
+            whole = annotate(media, root / f"out-{n}")
+            seeing_s = inspection_engines(media, root / f"out-{n}")
+            blind = annotate(media, root / f"blind-{n}", "--inspect-keyframes", "0")
+            fixed = annotate(second, root / f"second-{n}")
+            threaded = annotate(media, root / f"threaded-{n}", *THREADS)
+            for name, value in zip(
+                ("asr", "frames", "whole", "seeing", "blind", "fixed", "threaded"),
+                (asr_s, frames_s, whole, seeing_s, blind, fixed, threaded),
+                strict=True,
+            ):
+                times.setdefault(name, []).append(value)
+        asr_s, frames_s, whole, seeing_s, blind, fixed, threaded = (min(v) for v in times.values())
         profile = cProfile.Profile()
         profile.enable()
         profiled = annotate(media, root / "out-profiled")
@@ -167,9 +226,23 @@ def main() -> None:
         if args.profile:
             profile.dump_stats(args.profile)
     bare = asr_s + frames_s
-    print(f"five recordings, {seconds:.0f} s of video")
+    print(f"{count} recordings, {seconds:.0f} s of video; the best of {len(times['whole'])} rounds")
     print(f"bare engines {bare:6.1f} s  (whisperx {asr_s:.1f} s, decord frames {frames_s:.1f} s)")
-    print(f"annotate     {whole:6.1f} s  ({whole / bare:.2f}x the bare engines)")
+    print(f"  inspection engines {seeing_s:.1f} s more (keyframes at 640 px, faces, tesseract)")
+    print(
+        f"annotate     {whole:6.1f} s  ({whole / bare:.2f}x the bare engines, "
+        f"{whole / (bare + seeing_s):.2f}x them with the inspection engines)"
+    )
+    print(f"  --inspect-keyframes 0 {blind:.1f} s  ({blind / bare:.2f}x the bare engines)")
+    print(
+        f"  a run's fixed cost {fixed:.1f} s (annotate on 1 s of video); without it "
+        f"{(whole - fixed) / (bare + seeing_s):.2f}x all engines, "
+        f"{(blind - fixed) / bare:.2f}x with inspection off"
+    )
+    print(
+        f"  on two DirectRunner threads {threaded:.1f} s  ({threaded / bare:.2f}x the bare "
+        f"engines, {threaded / (bare + seeing_s):.2f}x them with the inspection engines)"
+    )
     print(f"profile per stage (one profiled run, {profiled:.1f} s):")
     per_stage = stage_seconds(profile)
     for stage, value in per_stage.items():
