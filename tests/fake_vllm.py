@@ -19,6 +19,7 @@ import contextlib
 import http.server
 import io
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -350,8 +351,11 @@ def main() -> None:
     parser.add_argument("--startup-delay", type=float, default=0.0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--answer", default=None, help="what every answer says")
+    parser.add_argument("--stderr-kib", type=int, default=0, help="written to stderr at start")
     args = parser.parse_args()
     time.sleep(args.startup_delay)
+    sys.stderr.write("loading shards " * (args.stderr_kib * 64))  # 16 bytes each: 1 KiB per 64
+    sys.stderr.flush()
     with serve_fake_vllm(
         port=args.port, model=args.model, latency_s=args.latency, answer=args.answer
     ):

@@ -156,7 +156,7 @@ def test_vlm_serve_starts_the_server_and_waits(tmp_path: Path) -> None:
         serve_port=port,
         serve_timeout_s=30,
         serve_command=f"{sys.executable} {script} --port {{port}} "
-        f"--model {{model}} --startup-delay 1",
+        f"--model {{model}} --startup-delay 1 --stderr-kib 256",  # 4x a pipe's buffer
     )
     server = VllmServer(config)
     server.start()
@@ -171,9 +171,9 @@ def test_vlm_serve_starts_the_server_and_waits(tmp_path: Path) -> None:
         serve=True,
         serve_port=port,
         serve_timeout_s=30,
-        serve_command=f"{sys.executable} -c 'import sys; sys.exit(3)'",
+        serve_command=f"{sys.executable} -c 'import sys; sys.exit(\"no GPU found\")'",
     )
-    with pytest.raises(ModelLoadError, match="exited with 3"):
+    with pytest.raises(ModelLoadError, match="exited with 1: no GPU found"):
         VllmServer(broken).start()
 
 

@@ -3,7 +3,9 @@ machine: started by the first worker process that needs it and waited for (as Be
 handler does), found and reused by the others, stopped when its starter exits.
 
 Worker processes on one machine agree through a lock file per port: whoever holds it either
-finds a server already answering there, or starts one and waits until it answers."""
+finds a server already answering there, or starts one and waits until it answers. The
+server's stderr goes to a temporary file, not a pipe: nobody reads a pipe while the server
+runs, and a server that writes 64 KiB there (progress bars, warnings) would block on it."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pipeline.models import ModelLoadError
 
@@ -59,6 +61,7 @@ class VllmServer:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
 
     def start(self) -> None:
         """Reuse the server answering on the port, or start one and wait until it answers."""
@@ -71,10 +74,9 @@ class VllmServer:
             self._spawn()
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
-                    err = self.process.stderr.read().decode("utf-8", "replace")[-500:]
-                    raise ModelLoadError(
-                        f"the caption server exited with {self.process.returncode}: {err}"
-                    )
+                    code, err = self.process.returncode, self._stderr_tail()
+                    self.stop()
+                    raise ModelLoadError(f"the caption server exited with {code}: {err}")
                 if _serving(url):
                     log.info("caption server ready at %s", self.config.endpoint)
                     return
@@ -91,10 +93,20 @@ class VllmServer:
             )
         )
         log.info("starting the caption server: %s", cmd[0])
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (closed by stop())
         try:
-            self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr)
         except OSError as exc:
+            self.stop()
             raise ModelLoadError(f"cannot start the caption server ({exc})") from exc
+
+    def _stderr_tail(self, size: int = 500) -> str:
+        """The last `size` bytes the server wrote to stderr."""
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0, 2)
+        self._stderr.seek(max(self._stderr.tell() - size, 0))
+        return self._stderr.read().decode("utf-8", "replace")
 
     def stop(self) -> None:
         """Stop the server this process started (one it reused is its starter's)."""
@@ -105,3 +117,6 @@ class VllmServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
