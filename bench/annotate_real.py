@@ -16,6 +16,9 @@ process, as on a long-lived worker.
     videos at once, on one loaded copy of each model;
   - a run's fixed cost: annotate on one second of the trailer (Beam building and checking
     the graph, the runner, the commit), which a long batch pays once;
+  - CPU work: the CPU seconds (every core, child processes included) of the bare engines,
+    the inspection engines, annotate with and without inspection, and what that work takes
+    at the least with every core busy all the time (the ratio no scheduling can beat);
   - per stage: cumulative seconds in each stage's DoFn under cProfile (a second, profiled
     run: the profiler slows Python-heavy code, so the stages' shares are the figure, and
     "Beam and the driver" is what is left of the profiled run).
@@ -38,6 +41,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import with_cpu
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
@@ -205,11 +210,14 @@ def main() -> None:
             for f in media.iterdir()
         )  # fmt: skip
         times: dict[str, list[float]] = {}
+        work: dict[str, list[float]] = {}  # CPU seconds, every core and child process counted
         for n in range(1 if args.smoke else args.rounds):  # interleaved: the CPU's pace drifts
-            asr_s, frames_s = bare_engines(media, asr, FrameConfig().fps)
-            whole = annotate(media, root / f"out-{n}")
-            seeing_s = inspection_engines(media, root / f"out-{n}")
-            blind = annotate(media, root / f"blind-{n}", "--inspect-keyframes", "0")
+            (asr_s, frames_s), bare_cpu = with_cpu(bare_engines, media, asr, FrameConfig().fps)
+            whole, whole_cpu = with_cpu(annotate, media, root / f"out-{n}")
+            seeing_s, seeing_cpu = with_cpu(inspection_engines, media, root / f"out-{n}")
+            blind, blind_cpu = with_cpu(
+                annotate, media, root / f"blind-{n}", "--inspect-keyframes", "0"
+            )
             fixed = annotate(second, root / f"second-{n}")
             threaded = annotate(media, root / f"threaded-{n}", *THREADS)
             for name, value in zip(
@@ -218,7 +226,14 @@ def main() -> None:
                 strict=True,
             ):
                 times.setdefault(name, []).append(value)
+            for name, value in zip(
+                ("bare", "whole", "seeing", "blind"),
+                (bare_cpu, whole_cpu, seeing_cpu, blind_cpu),
+                strict=True,
+            ):
+                work.setdefault(name, []).append(value)
         asr_s, frames_s, whole, seeing_s, blind, fixed, threaded = (min(v) for v in times.values())
+        bare_cpu, whole_cpu, seeing_cpu, blind_cpu = (min(v) for v in work.values())
         profile = cProfile.Profile()
         profile.enable()
         profiled = annotate(media, root / "out-profiled")
@@ -242,6 +257,18 @@ def main() -> None:
     print(
         f"  on two DirectRunner threads {threaded:.1f} s  ({threaded / bare:.2f}x the bare "
         f"engines, {threaded / (bare + seeing_s):.2f}x them with the inspection engines)"
+    )
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU work (seconds on all {cores} cores): bare engines {bare_cpu:.1f} "
+        f"({bare_cpu / bare:.2f} cores busy), inspection engines {seeing_cpu:.1f}, "
+        f"annotate {whole_cpu:.1f} ({whole_cpu / whole:.2f} cores busy), "
+        f"--inspect-keyframes 0 {blind_cpu:.1f}"
+    )
+    print(
+        f"  annotate's work with every core busy all the time: >= {whole_cpu / cores:.1f} s, "
+        f"{whole_cpu / cores / bare:.2f}x the bare engines; the bare engines and the "
+        f"inspection engines' work alone: >= {(bare_cpu + seeing_cpu) / cores / bare:.2f}x"
     )
     print(f"profile per stage (one profiled run, {profiled:.1f} s):")
     per_stage = stage_seconds(profile)

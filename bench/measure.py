@@ -1,4 +1,5 @@
-"""Measuring helpers for the benchmarks: median wall time, and peak RSS of a fresh process.
+"""Measuring helpers for the benchmarks: median wall time, CPU time, and peak RSS of a fresh
+process.
 
 As a script it runs a module or code and reports its own peak RSS on stderr as
 `PEAK_RSS_MB <n>`.
@@ -12,12 +13,16 @@ ru_maxrss does not (it keeps the parent's size at fork), so benchmarks measure t
 from __future__ import annotations
 
 import atexit
+import resource
 import runpy
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -29,6 +34,22 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def cpu_seconds() -> float:
+    """CPU seconds this process and its finished children (ffmpeg, tesseract) have used, on
+    every core: against wall time, how many cores a step kept busy."""
+    own, children = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def with_cpu(fn: Callable[..., T], *args: object) -> tuple[T, float]:
+    """fn(*args) and the CPU seconds it used (`cpu_seconds`)."""
+    start = cpu_seconds()
+    result = fn(*args)
+    return result, cpu_seconds() - start
 
 
 def _report() -> None:
