@@ -44,6 +44,8 @@ from pathlib import Path
 
 from measure import with_cpu
 
+from pipeline.synthetic import ffmpeg
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests")]
@@ -65,10 +67,6 @@ STAGES = {
 }
 
 
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=300)
-
-
 def recordings(folder: Path, smoke: bool) -> None:
     """The five recordings (two 10 s ones with --smoke) as files in `folder`."""
     from recorded_media import pyannote_sample
@@ -77,8 +75,8 @@ def recordings(folder: Path, smoke: bool) -> None:
     trailer, street = MEDIA / "trailer_bbb.mp4", MEDIA / "vtest.avi"
     cut = ["-t", "10"] if smoke else []
     encode = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
-    _ffmpeg("-i", str(trailer), *cut, "-c", "copy", str(folder / "trailer.mp4"))
-    _ffmpeg("-i", str(street), *cut, *encode, str(folder / "street.mp4"))
+    ffmpeg("-i", str(trailer), *cut, "-c", "copy", str(folder / "trailer.mp4"))
+    ffmpeg("-i", str(street), *cut, *encode, str(folder / "street.mp4"))
     if smoke:
         return
     for name, video, audio, start in (
@@ -86,7 +84,7 @@ def recordings(folder: Path, smoke: bool) -> None:
         ("czech-trailer.mp4", trailer, MEDIA / "czech.ogg", "0"),
         ("call-trailer.mp4", trailer, call, "25"),
     ):
-        _ffmpeg(
+        ffmpeg(
             *("-ss", start, "-i", str(video), "-i", str(audio)),
             *("-map", "0:v", "-map", "1:a", "-shortest", *encode, str(folder / name)),
         )
@@ -193,7 +191,7 @@ def main() -> None:
         shutil.copyfile(media / "trailer.mp4", warm / "warm.mp4")
         second = root / "second"
         second.mkdir()
-        _ffmpeg("-i", str(media / "trailer.mp4"), "-t", "1", "-c", "copy", str(second / "s.mp4"))
+        ffmpeg("-i", str(media / "trailer.mp4"), "-t", "1", "-c", "copy", str(second / "s.mp4"))
         if not args.smoke:  # (a smoke run only checks the bench works)
             annotate(warm, root / "out-warm")  # loads every model once, as a worker would
         asr = SpeechRecognizer(AsrConfig())

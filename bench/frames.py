@@ -18,6 +18,8 @@ from pathlib import Path
 
 from measure import median_time, run_measured
 
+from pipeline import synthetic
+
 SAMPLE_SNIPPET = """
 import sys
 from pipeline.records import MediaFile, Probe, Source, Video
@@ -31,30 +33,10 @@ print(len(sample_frames(video, FrameConfig(), None).frame_ms))
 
 def make_video(path: Path, seconds: int, size: str) -> Path:
     if not path.exists():
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-nostdin",
-                "-loglevel",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                f"testsrc2=size={size}:rate=30000/1001",
-                "-t",
-                str(seconds),
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-g",
-                "60",
-                "-pix_fmt",
-                "yuv420p",
-                str(path),
-            ],
-            check=True,
+        source = f"testsrc2=size={size}:rate=30000/1001"
+        synthetic.ffmpeg(
+            *("-f", "lavfi", "-i", source, "-t", str(seconds), "-c:v", "libx264"),
+            *("-preset", "ultrafast", "-g", "60", "-pix_fmt", "yuv420p", str(path)),
         )
     return path
 

@@ -9,36 +9,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from measure import run_measured
 
+from pipeline import synthetic
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def _looped(source: Path, seconds: float, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-stream_loop",
-            "-1",
-            "-i",
-            str(source),
-            "-t",
-            str(seconds),
-            "-c",
-            "copy",
-            str(dest),
-        ],
-        check=True,
-    )
+    looped = ("-stream_loop", "-1", "-i", str(source), "-t", str(seconds))
+    synthetic.ffmpeg(*looped, "-c", "copy", str(dest))
     return dest
 
 

@@ -78,13 +78,28 @@ class Truth:
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # Debian's fonts-dejavu-core
 
 
+TOOL_TIMEOUT_S = 300.0  # a synthetic video takes ffmpeg a few seconds; a hang is an error
+
+
+def _tool(cmd: list[str], timeout_s: float) -> None:
+    """Run a media tool with a deadline; its own last words are the error where it fails."""
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, timeout=timeout_s)
+    except subprocess.CalledProcessError as exc:
+        said = exc.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"]
+        raise RuntimeError(f"{cmd[0]} failed ({exc.returncode}): {said[-1]}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"{cmd[0]} took over {timeout_s:g} s") from exc
+
+
+def ffmpeg(*args: str, timeout_s: float = TOOL_TIMEOUT_S) -> None:
+    """`ffmpeg -nostdin -v error -y ARGS`: how the tests, benches and demo make media."""
+    _tool(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], timeout_s)
+
+
 def _speak(text: str, workdir: Path, voice: str = "en-us") -> np.ndarray:
     wav = workdir / "line.wav"
-    subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text],
-        check=True,
-        capture_output=True,
-    )
+    _tool(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], TOOL_TIMEOUT_S)
     with wave.open(str(wav)) as f:
         if f.getframerate() != SPEECH_RATE or f.getsampwidth() != 2:
             raise RuntimeError("unexpected espeak-ng output format")
@@ -115,7 +130,7 @@ def make_video(spec: Spec, out_dir: Path) -> Truth:
     sentences: list[TruthSentence] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
-        cmd = ["ffmpeg", "-nostdin", "-y", "-loglevel", "error"]
+        cmd: list[str] = []
         for (source, _), n in zip(spec.scenes, frames, strict=True):
             cmd += [
                 "-f",
@@ -198,7 +213,7 @@ def make_video(spec: Spec, out_dir: Path) -> Truth:
             "+faststart",
             str(target),
         ]
-        subprocess.run(cmd, check=True)
+        ffmpeg(*cmd)
     truth = Truth(
         name=spec.name,
         file=target.name,
@@ -289,30 +304,10 @@ def curation_corpus() -> tuple[Spec, ...]:
 
 def reencode(source: Path, target: Path, height: int = 120) -> Path:
     """A re-upload: the same video scaled down and compressed again."""
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-y",
-            "-loglevel",
-            "error",
-            "-i",
-            str(source),
-            "-vf",
-            f"scale=-2:{height}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-crf",
-            "30",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            str(target),
-        ],
-        check=True,
+    ffmpeg(
+        *("-i", str(source), "-vf", f"scale=-2:{height}"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", "-c:a", "aac", "-b:a", "64k"),
+        str(target),
     )
     return target
 

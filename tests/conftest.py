@@ -56,43 +56,13 @@ def bad_media(tmp_path_factory: pytest.TempPathFactory, corpus: tuple[Path, dict
     (bad / "text.mp4").write_text("this is a text file that pretends to be a video\n")
     # Without faststart the index sits at the end: cutting the file loses it.
     full = bad / "whole.tmp"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(root / "kitchen.mp4"),
-            "-c",
-            "copy",
-            "-f",
-            "mp4",
-            str(full),
-        ],
-        check=True,
-    )
+    kitchen = str(root / "kitchen.mp4")
+    synthetic.ffmpeg("-i", kitchen, "-c", "copy", "-f", "mp4", str(full))
     data = full.read_bytes()
     (bad / "truncated.mp4").write_bytes(data[: len(data) // 2])
     full.unlink()
     synthetic.make_video(synthetic.Spec("noaudio", (("testsrc2", 2000),), audio=False), bad)
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(root / "kitchen.mp4"),
-            "-vn",
-            "-c:a",
-            "copy",
-            str(bad / "audioonly.m4a"),
-        ],
-        check=True,
-    )
+    synthetic.ffmpeg("-i", kitchen, "-vn", "-c:a", "copy", str(bad / "audioonly.m4a"))
     for truth in bad.glob("*.truth.json"):
         truth.unlink()
     return bad
@@ -116,39 +86,12 @@ def tiny_clip_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def vfr_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Variable frame rate: 2 s at 10 fps, then 2 s at 30 fps, timestamps kept as decoded."""
     path = tmp_path_factory.mktemp("vfr") / "vfr.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-t",
-            "2",
-            "-i",
-            "testsrc2=size=160x120:rate=10",
-            "-f",
-            "lavfi",
-            "-t",
-            "2",
-            "-i",
-            "smptebars=size=160x120:rate=30",
-            "-filter_complex",
-            "[0:v]format=yuv420p,setsar=1[a];[1:v]format=yuv420p,setsar=1[b];"
-            "[a][b]concat=n=2:v=1[v]",
-            "-map",
-            "[v]",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-fps_mode",
-            "vfr",
-            str(path),
-        ],
-        check=True,
+    synthetic.ffmpeg(
+        *("-f", "lavfi", "-t", "2", "-i", "testsrc2=size=160x120:rate=10"),
+        *("-f", "lavfi", "-t", "2", "-i", "smptebars=size=160x120:rate=30"),
+        "-filter_complex",
+        "[0:v]format=yuv420p,setsar=1[a];[1:v]format=yuv420p,setsar=1[b];[a][b]concat=n=2:v=1[v]",
+        *("-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-fps_mode", "vfr", str(path)),
     )
     return path
 

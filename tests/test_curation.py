@@ -136,7 +136,6 @@ def test_a_slideshow_keeps_its_picture_tasks(tmp_path) -> None:
     """Several different still pictures: every clip is still, but the picture changes
     across the video, so "when does the video show X" has an answer. Hashes of real frames
     of ffmpeg's test cards."""
-    import subprocess
 
     import numpy as np
     from PIL import Image
@@ -146,23 +145,8 @@ def test_a_slideshow_keeps_its_picture_tasks(tmp_path) -> None:
     hashes = []
     for card in ("smptebars", "rgbtestsrc", "pal75bars"):
         png = tmp_path / f"{card}.png"
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                f"{card}=size=320x240:rate=1",
-                "-frames:v",
-                "1",
-                str(png),
-            ],
-            check=True,
-            timeout=60,
-        )
+        card_source = f"{card}=size=320x240:rate=1"
+        synthetic.ffmpeg("-f", "lavfi", "-i", card_source, "-frames:v", "1", str(png))
         gray = np.asarray(Image.open(png).convert("RGB")).astype("float32").mean(axis=2)
         hashes += [dhash(gray)] * 2  # two keyframes of each slide
     policy = load_policy(None)

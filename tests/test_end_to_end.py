@@ -22,7 +22,7 @@ from fake_vllm import serve_fake_vllm
 from schema_rows import conform
 from tiny_clip import NAME
 
-from pipeline import cli
+from pipeline import cli, synthetic
 from pipeline.annotate import run
 from pipeline.build import run as build
 from pipeline.core.recipes import parse_shorthand
@@ -661,22 +661,7 @@ def test_report_shows_samples_on_their_timeline_in_a_browser(built, tmp_path) ->
     # ground truth: the kitchen video shows smptebars from its first cut to its second
     first, second = truths["kitchen"].cuts_ms[:2]
     bars = tmp_path / "bars.png"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "smptebars=size=320x240",
-            "-frames:v",
-            "1",
-            str(bars),
-        ],
-        check=True,
-    )
+    synthetic.ffmpeg("-f", "lavfi", "-i", "smptebars=size=320x240", "-frames:v", "1", str(bars))
     checked = 0
     for drawn in seen["strips"]:
         if not rows[drawn["sample"]]["video_id"].startswith("kitchen-"):

@@ -10,7 +10,6 @@ answers recomputed from scratch at every step."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -20,7 +19,7 @@ from fake_vllm import serve_fake_vllm
 from schema_rows import write_samples
 from test_tasks import TABLES, _info
 
-from pipeline import cli
+from pipeline import cli, synthetic
 from pipeline.core import predict as P
 from pipeline.core.tasks import BuildConfig, build_video
 from pipeline.evaluate import evaluate, export_eval
@@ -31,23 +30,8 @@ DURATIONS_S = {"v1": 20, "one": 8, "empty": 5}
 
 
 def _video(path: Path, seconds: int) -> None:
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc=size=112x84:rate=10:duration={seconds}",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        check=True,
-        timeout=120,
-    )
+    source = f"testsrc=size=112x84:rate=10:duration={seconds}"
+    synthetic.ffmpeg("-f", "lavfi", "-i", source, "-pix_fmt", "yuv420p", str(path))
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import yaml
 from schema_rows import conform
 from test_tasks import TABLES, _info
 
-from pipeline import cli
+from pipeline import cli, synthetic
 from pipeline.core import exporters, formats
 from pipeline.core.exporters import ExportError
 from pipeline.core.formats import FORMATS
@@ -97,17 +97,12 @@ REPLAY = [
 def media(tmp_path_factory) -> Path:
     """Real small videos as long as the hand-made ones (LiveCC windows end on a frame, so
     their frame times are read)."""
-    import subprocess
 
     root = tmp_path_factory.mktemp("videos")
     lengths = {v["video_id"]: v["duration_ms"] for v in TABLES["videos"]}
     for v in VIDEOS:
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-             f"testsrc=size=64x48:rate=24:duration={lengths[v] / 1000}", "-pix_fmt", "yuv420p",
-             str(root / f"{v}.mp4")],
-            check=True, timeout=60,
-        )  # fmt: skip
+        source = f"testsrc=size=64x48:rate=24:duration={lengths[v] / 1000}"
+        synthetic.ffmpeg("-f", "lavfi", "-i", source, "-pix_fmt", "yuv420p", str(root / f"{v}.mp4"))
     return root
 
 

@@ -4,7 +4,6 @@ keyframes, and a policy against talking heads blocks the tasks they spoil."""
 
 from __future__ import annotations
 
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from apache_beam.testing.util import assert_that
 from matplotlib import cbook
 from PIL import Image
 
+from pipeline import synthetic
 from pipeline.core.curation import Policy, judge
 from pipeline.core.scenes import SceneConfig
 from pipeline.models.faces import FaceDetector
@@ -57,25 +57,8 @@ def test_threads_sharing_one_detector_get_what_one_thread_gets() -> None:
 
 
 def _video(path: Path, source: list[str]) -> Video:
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-y",
-            "-loglevel",
-            "error",
-            *source,
-            "-t",
-            "4",
-            "-vf",
-            "scale=320:240:force_original_aspect_ratio=decrease,"
-            "pad=320:240:(ow-iw)/2:(oh-ih)/2,format=yuv420p",
-            "-r",
-            "25",
-            str(path),
-        ],
-        check=True,
-    )
+    fit = "scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2"
+    synthetic.ffmpeg(*source, "-t", "4", "-vf", f"{fit},format=yuv420p", "-r", "25", str(path))
     return Video(
         MediaFile(Source(str(path), "file"), path.stem, str(path)),
         Probe(4000, 0, None, None, None, None, None, None, None, 0, 0),

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import synthetic
 from pipeline.core.probe import ProbeError, parse_probe
 from pipeline.io.probe import probe
 
@@ -46,20 +47,12 @@ def test_a_video_without_sound_is_a_video(bad_media: Path) -> None:
 def test_the_timeline_is_the_pictures_when_the_audio_runs_on(tmp_path: Path) -> None:
     """1 s of video with 4 s of audio: the duration is the video's, in mp4 (the stream says
     it) and in Matroska (only the container does: the video packets tell)."""
-    import subprocess
 
     for suffix in ("mp4", "mkv"):
         path = tmp_path / f"long-audio.{suffix}"
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc=size=64x48:rate=10:duration=1",
+        synthetic.ffmpeg(
+            *("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1"),
+            *(
                 "-f",
                 "lavfi",
                 "-i",
@@ -69,9 +62,7 @@ def test_the_timeline_is_the_pictures_when_the_audio_runs_on(tmp_path: Path) -> 
                 "-c:a",
                 "aac",
                 str(path),
-            ],
-            check=True,
-            timeout=60,
+            ),
         )
         p = probe(path)
         assert abs(p.duration_ms - 1000) <= 100, (suffix, p.duration_ms)
@@ -96,35 +87,15 @@ def test_parse_probe_ignores_cover_art_and_needs_duration() -> None:
 def test_a_forged_duration_header_is_not_trusted(tmp_path: Path) -> None:
     """A 1 s file whose mvhd claims 10 h: the probe measures where its packets end."""
     import struct
-    import subprocess
 
     from pipeline.core.probe import trusted_duration_ms
     from pipeline.io.probe import packets_end_ms, probe, run_ffprobe
 
     path = tmp_path / "forged.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x48:rate=10:duration=1",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=1",
-            "-shortest",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            str(path),
-        ],
-        check=True,
-        timeout=60,
+    synthetic.ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1"),
+        *("-f", "lavfi", "-i", "sine=duration=1", "-shortest"),
+        *("-pix_fmt", "yuv420p", "-c:a", "aac", str(path)),
     )
     honest = probe(path).duration_ms
     data = bytearray(path.read_bytes())

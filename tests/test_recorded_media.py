@@ -12,14 +12,13 @@ thing, with bounds measured on these files."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import jiwer
 import pytest
 from recorded_media import pyannote_sample
 
-from pipeline import cli
+from pipeline import cli, synthetic
 from pipeline.io.parquet import read_table
 
 MEDIA = Path(__file__).resolve().parents[1] / ".cache" / "recorded-media"
@@ -53,27 +52,16 @@ def phone_call(tmp_path_factory) -> tuple[Path, list[tuple[float, float, str]]]:
     sample = pyannote_sample()
     media = tmp_path_factory.mktemp("call") / "media"
     media.mkdir()
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
+    synthetic.ffmpeg(
+        *(
             "-f",
             "lavfi",
             "-i",
             "color=c=gray:size=160x120:rate=5",
             "-i",
             str(sample / "sample.wav"),
-            "-shortest",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            str(media / "call.mp4"),
-        ],
-        check=True,
-        timeout=120,
+        ),
+        *("-shortest", "-pix_fmt", "yuv420p", "-c:a", "aac", str(media / "call.mp4")),
     )
     out = media.parent / "out"
     assert (

@@ -12,6 +12,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that
 from test_frames import _video
 
+from pipeline import synthetic
 from pipeline.core import scenes
 from pipeline.core.scenes import FRAME_DIFFERENCE, SceneConfig, candidate_cuts, clip_spans
 from pipeline.models.clip import ClipConfig
@@ -154,7 +155,6 @@ def test_cuts_are_placed_from_the_frames_pass_or_by_decoding_again(corpus, tmp_p
     scene detection needs the file no more; in an all-keyframe file only the samples are
     decoded and the cut windows are decoded again. Both place the cuts to the frame."""
     import shutil
-    import subprocess
 
     from pipeline.stages.frames import sample_frames
     from pipeline.stages.scenes import detect
@@ -165,7 +165,7 @@ def test_cuts_are_placed_from_the_frames_pass_or_by_decoding_again(corpus, tmp_p
     moved = shutil.copy(root / f"{name}.mp4", tmp_path / "long-gop.mp4")
     intra = tmp_path / "all-keyframes.mp4"
     encode = ["-an", "-c:v", "libx264", "-g", "1", "-preset", "ultrafast"]
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(moved), *encode, str(intra)], check=True)
+    synthetic.ffmpeg("-i", str(moved), *encode, str(intra))
     long_gop = sample_frames(_video(Path(moved)), FrameConfig(), None)
     all_keys = sample_frames(_video(intra), FrameConfig(), None)
     assert long_gop.step_cuts is not None and len(long_gop.step_cuts) == len(long_gop.frame_ms) - 1

@@ -19,6 +19,7 @@ import pytest
 from schema_rows import conform
 from test_tasks import TABLES, _info
 
+from pipeline import synthetic
 from pipeline.core.dataset_card import HF_SPLIT, dataset_card
 from pipeline.core.formats import FORMATS
 from pipeline.core.splits import SPLITS
@@ -34,23 +35,8 @@ DURATIONS_S = {"v1": 20, "empty": 5, "one": 8}
 
 def _video(path: Path, seconds: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc=size=112x84:rate=10:duration={seconds}",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        check=True,
-        timeout=120,
-    )
+    source = f"testsrc=size=112x84:rate=10:duration={seconds}"
+    synthetic.ffmpeg("-f", "lavfi", "-i", source, "-pix_fmt", "yuv420p", str(path))
 
 
 @pytest.fixture(scope="module")
