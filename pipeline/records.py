@@ -182,9 +182,11 @@ class SampledFrames:
     fps: float
     embeddings: np.ndarray | None = field(default=None, compare=False)
     clip_model: str | None = None
-    # for each sample and the next, the time of the first frame after the largest picture
-    # change between them (where a cut there lies); None where only the samples were decoded
-    step_cuts: tuple[int, ...] | None = None
+    # where every frame was decoded (None where only the samples were): the histogram
+    # distance from each frame to the next, and each frame's time, so scene detection can
+    # place a cut between two samples to the frame, and find every cut there
+    steps: np.ndarray | None = field(default=None, compare=False)
+    step_ms: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -168,8 +168,9 @@ def test_cuts_are_placed_from_the_frames_pass_or_by_decoding_again(corpus, tmp_p
     synthetic.ffmpeg("-i", str(moved), *encode, str(intra))
     long_gop = sample_frames(_video(Path(moved)), FrameConfig(), None)
     all_keys = sample_frames(_video(intra), FrameConfig(), None)
-    assert long_gop.step_cuts is not None and len(long_gop.step_cuts) == len(long_gop.frame_ms) - 1
-    assert all_keys.step_cuts is None
+    assert long_gop.steps is not None and long_gop.step_ms is not None
+    assert len(long_gop.steps) == len(long_gop.step_ms) - 1
+    assert all_keys.steps is None
     Path(moved).unlink()  # the cuts come from what the frames stage measured
     for sampled in (long_gop, all_keys):
         cuts = [c.start_ms for c in detect(sampled, SceneConfig()).clips if c.scene_boundary]
@@ -181,6 +182,53 @@ def test_cuts_are_placed_from_the_frames_pass_or_by_decoding_again(corpus, tmp_p
 def test_step_cuts_take_the_frame_after_the_sharpest_step() -> None:
     steps = np.array([0.0, 0.1, 0.9, 0.0, 0.05, 0.0, 0.3], dtype=np.float32)
     pts = [0, 40, 80, 120, 160, 200, 240, 280]
-    # samples at frames 0, 3, 6 and 7; steps[j] is frame j to j + 1: the sharpest steps are
-    # 2->3, 4->5 and 6->7, so the new scenes start on frames 3, 5 and 7
-    assert scenes.step_cuts(steps, [0, 3, 6, 7], pts) == (120, 200, 280)
+    # windows between samples at frames 0, 3, 6 and 7; steps[j] is frame j to j + 1: the
+    # sharpest steps are 2->3, 4->5 and 6->7, so the new scenes start on frames 3, 5 and 7
+    assert scenes.step_cuts(steps, [(0, 3), (3, 6), (6, 7)], pts, 0.35) == [120, 200, 280]
+
+
+def test_every_hard_step_in_a_window_is_a_cut() -> None:
+    """Two cuts between two samples (a shot shorter than their spacing): both are cuts; soft
+    steps beside the sharpest are not."""
+    steps = [0.02, 0.6, 0.03, 0.2, 0.01, 0.8, 0.02]
+    assert scenes.window_cuts(steps, 0.35) == [1, 5]
+    assert scenes.window_cuts(steps, 0.7) == [5]
+    assert scenes.window_cuts([0.1, 0.2, 0.15], 0.35) == [1]  # a dissolve: its sharpest step
+
+
+def test_a_shot_shorter_than_the_sample_spacing_is_cut_out_on_both_sides(tmp_path) -> None:
+    """Rapid cuts (a trailer, a music video): shots of 0.4 s and 0.3 s between samples 1 s
+    apart. Every cut is found to the frame, and no clip runs across one, whether the cuts
+    come from the frames pass (long GOP) or from decoding the windows again (all keyframes)."""
+    from pipeline.stages.frames import sample_frames
+    from pipeline.stages.scenes import detect
+
+    spec = synthetic.Spec(
+        "rapid",
+        (
+            ("testsrc2", 1500),
+            ("smptebars", 400),
+            ("rgbtestsrc", 2100),
+            ("mandelbrot", 300),
+            ("testsrc", 2700),
+        ),
+        audio=False,
+    )
+    truth = synthetic.make_video(spec, tmp_path)
+    assert len(truth.cuts_ms) == 4
+    intra = tmp_path / "all-keyframes.mp4"
+    encode = ["-an", "-c:v", "libx264", "-g", "1", "-preset", "ultrafast"]
+    synthetic.ffmpeg("-i", str(tmp_path / truth.file), *encode, str(intra))
+    frame_ms = 1000 / 25
+    for path, every in ((tmp_path / truth.file, True), (intra, False)):
+        sampled = sample_frames(_video(path), FrameConfig(), None)
+        assert (sampled.steps is not None) == every
+        plan = detect(sampled, SceneConfig())
+        ends = {c.end_ms for c in plan.clips} | {c.start_ms for c in plan.clips}
+        for cut in truth.cuts_ms:  # each cut bounds the clips around it, to the frame
+            assert any(abs(edge - cut) <= frame_ms for edge in ends), (path.name, cut, ends)
+        for clip in plan.clips:
+            inside = [
+                c for c in truth.cuts_ms if clip.start_ms + frame_ms < c < clip.end_ms - frame_ms
+            ]
+            assert not inside, (path.name, clip.start_ms, clip.end_ms, inside)

@@ -82,11 +82,28 @@ def sharpest_step(distances: Sequence[float]) -> int:
     return int(np.argmax(np.asarray(distances)))
 
 
-def step_cuts(steps: np.ndarray, chosen: Sequence[int], pts_ms: Sequence[int]) -> tuple[int, ...]:
-    """For each sampled frame and the next (`chosen` indices), the time of the first frame
-    after the sharpest step between them; `steps` holds the distance from every frame to the
-    next. Where a cut lies between two samples, this is the frame it starts on."""
-    return tuple(pts_ms[a + 1 + sharpest_step(steps[a:b])] for a, b in itertools.pairwise(chosen))
+def window_cuts(steps: Sequence[float], threshold: float) -> list[int]:
+    """Where new scenes start inside a window of frame-to-frame steps (offsets of the steps):
+    the sharpest step, and every other step that is a hard cut by itself (`threshold`). A
+    shot shorter than the samples' spacing lies between two such steps; with only the
+    sharpest, the clip after it would run across the other."""
+    hard = (i for i, d in enumerate(steps) if d >= threshold)
+    return sorted({sharpest_step(steps), *hard})
+
+
+def step_cuts(
+    steps: Sequence[float],
+    windows: Sequence[tuple[int, int]],
+    pts_ms: Sequence[int],
+    threshold: float,
+) -> list[int]:
+    """The times of the frames new scenes start on inside each window (first, last) of frame
+    indices; `steps` holds the distance from every frame to the next."""
+    return [
+        pts_ms[first + 1 + k]
+        for first, last in windows
+        for k in window_cuts(steps[first:last], threshold)
+    ]
 
 
 def _keyframes(sample_ms: Sequence[int], start: int, end: int, count: int) -> tuple[int, ...]:
@@ -155,9 +172,9 @@ def plan_clips(
     detector: str | None = None,
 ) -> VideoClips:
     """Clips of one video from its sampled frames: candidate cuts from frame differences (and
-    CLIP embedding changes where present), placed by `refine` (for each (first, last)
-    pair of sampled frame indices, the timestamp of the first frame of the new scene between
-    them; all pairs at once, so the video is read in one pass), or the cuts
+    CLIP embedding changes where present), placed by `refine` (for the (first, last) pairs
+    of sampled frame indices, the timestamps of the first frames of the new scenes between
+    them, one or more a pair; all pairs at once, so the video is read in one pass), or the cuts
     another detector found (`cuts_ms`, named `detector`); then spans with their keyframes
     and motion."""
     distances = np.asarray(sampled.distances, dtype=np.float32)

@@ -13,7 +13,7 @@ import apache_beam as beam
 import numpy as np
 
 from pipeline import metrics
-from pipeline.core import frames, scenes
+from pipeline.core import frames
 from pipeline.core.settings import Flag, setting
 from pipeline.io import storage
 from pipeline.io.video import FrameReader
@@ -44,8 +44,8 @@ def sample_frames(
 ) -> SampledFrames:
     """Samples at `config.fps`. Where the codec's keyframes lie further apart than the
     samples (most real videos), reaching each sample decodes the frames between anyway, so
-    every frame is read: the steps between them place each possible cut to the frame
-    (`step_cuts`) and scene detection need not decode the video again."""
+    every frame is read: the steps between them (`steps`) place each possible cut to the
+    frame, and scene detection need not decode the video again."""
     reader = FrameReader(
         storage.local_path(video.media.path), config.long_side, config.decode_threads
     )
@@ -76,7 +76,8 @@ def sample_frames(
         fps=config.fps,
         embeddings=np.concatenate(embs) if embs else None,
         clip_model=embedder.name if embedder is not None else None,
-        step_cuts=scenes.step_cuts(np.concatenate(steps), chosen, reader.pts_ms) if every else None,
+        steps=np.concatenate(steps) if every else None,
+        step_ms=np.asarray(reader.pts_ms, dtype=np.int64) if every else None,
     )
 
 

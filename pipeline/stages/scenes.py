@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +30,11 @@ REFINE_SIDE = 96  # cuts are located on small frames; histograms need no detail
 TRANSNET_SIDE = 64  # decoded near TransNetV2's 48x27, then resized to it
 
 
-def refine_cuts(reader: FrameReader, windows: Sequence[tuple[int, int]]) -> list[int]:
-    """Timestamp of the first frame of the new scene inside each window (frames first+1..last).
+def refine_cuts(
+    reader: FrameReader, windows: Sequence[tuple[int, int]], threshold: float
+) -> list[int]:
+    """Timestamps of the first frames of the new scenes inside each window (frames
+    first+1..last): the sharpest step, and every other hard cut (`scenes.window_cuts`).
 
     All windows are decoded in one pass in time order: decord decodes from the keyframe
     before each frame it is asked for, so windows that share a keyframe interval (a real
@@ -49,7 +51,7 @@ def refine_cuts(reader: FrameReader, windows: Sequence[tuple[int, int]]) -> list
             cuts.append(reader.pts_ms[last])
             continue
         steps = frames.consecutive_distances(np.stack([sig[i] for i in range(first, last + 1)]))
-        cuts.append(reader.pts_ms[first + 1 + scenes.sharpest_step(steps)])
+        cuts += [reader.pts_ms[first + 1 + k] for k in scenes.window_cuts(steps, threshold)]
     return cuts
 
 
@@ -62,10 +64,11 @@ def detect(sampled: SampledFrames, config: scenes.SceneConfig, transnet: Any = N
     def refine(windows: Sequence[tuple[int, int]]) -> list[int]:
         if not windows:
             return []
-        if sampled.step_cuts is not None:
-            at = dict(zip(itertools.pairwise(sampled.frame_index), sampled.step_cuts, strict=True))
-            return [at[window] for window in windows]
-        return refine_cuts(FrameReader(path, REFINE_SIDE), windows)
+        if sampled.steps is not None and sampled.step_ms is not None:
+            return scenes.step_cuts(
+                sampled.steps, windows, sampled.step_ms.tolist(), config.cut_threshold
+            )
+        return refine_cuts(FrameReader(path, REFINE_SIDE), windows, config.cut_threshold)
 
     if transnet is None:
         return scenes.plan_clips(sampled, config, refine)
